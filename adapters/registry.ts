@@ -1,0 +1,13 @@
+// The registry of provider and CRM kinds. Adding a provider = one folder under adapters/ and one
+// line here. Only src/main.ts (the composition root) imports this file; the core receives it.
+
+import type { ProviderKindDefinition } from '../src/providers/adapter.js';
+import type { CrmKindDefinition } from '../src/crm/adapter.js';
+import { simKind } from './sim/index.js';
+
+export const providerKinds: ProviderKindDefinition[] = [
+  simKind,
+];
+
+export const crmKinds: CrmKindDefinition[] = [
+];

@@ -1,0 +1,62 @@
+// The CRM adapter interface. One folder per CRM kind under adapters/crm/, registered in
+// adapters/registry.ts; the call-log pipeline (src/jobs) and screen pops use only these types.
+
+import type { Logger } from 'pino';
+import type { Call, User } from '../domain/types.js';
+import type { SharedState } from '../store/store.js';
+
+export interface CrmMatch {
+  module: string; // e.g. "Contacts", "Leads", "Accounts"
+  id: string;
+  name?: string;
+}
+
+export interface CallLog {
+  call: Call;
+  user: User | null;
+  /** The record to link: the click's crmRecord, or the phone-number match. */
+  record: CrmMatch | null;
+}
+
+export interface CrmWriteResult {
+  recordId?: string;
+  /** true when the CRM already had this call (found by its call id) and nothing was written */
+  alreadyLogged?: boolean;
+  /** true when this CRM logs calls itself (PhoneBridge) and nothing was written */
+  skipped?: boolean;
+}
+
+/** Thrown for failures: `retryable` false ends the job as failed with `message` as the reason. */
+export class CrmError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'CrmError';
+  }
+}
+
+export interface CrmContext {
+  orgId: string;
+  config: Record<string, unknown>;
+  shared: SharedState;
+  logger: Logger;
+}
+
+export interface CrmAdapter {
+  findByPhone(e164: string): Promise<CrmMatch | null>;
+  /** Writes the call log exactly once per call id (look before writing again on retry). */
+  writeCallLog(log: CallLog): Promise<CrmWriteResult>;
+  /** Live call events (PhoneBridge callnotify); optional. */
+  notify?(call: Call, user: User | null): Promise<void>;
+}
+
+export interface CrmKindDefinition {
+  kind: string;
+  configSchema: Record<string, unknown>;
+  secretFields: string[];
+  create(ctx: CrmContext): CrmAdapter;
+}

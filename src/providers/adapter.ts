@@ -1,0 +1,158 @@
+// The provider adapter interface. The routing core (src/calls, src/http) talks to providers only
+// through this file's types; each provider kind lives in its own folder under adapters/ and is
+// registered in adapters/registry.ts. The core never imports an adapter.
+
+import type { Logger } from 'pino';
+import type { Call, CallStatus, Provider, User } from '../domain/types.js';
+import type { SharedState } from '../store/store.js';
+
+/** A request to start a click-to-call: ring the agent, then the customer, and connect them. */
+export interface DialRequest {
+  call: Call;
+  /** The agent; null for trial calls (which ring the destination directly). */
+  user: User | null;
+  /** E.164 destination (already normalised and policy-checked). */
+  to: string;
+  /** Stable per call: adapters pass it as the provider's idempotency token where one exists. */
+  idempotencyToken: string;
+  /** Trial calls: hang up this long after answer. */
+  hangUpAfterMs?: number;
+}
+
+export interface DialResult {
+  providerCallId: string;
+  /** Status the provider reported synchronously (e.g. "dialing"); later ones come as events. */
+  status?: CallStatus;
+  /** The caller id used, when the adapter knows it. */
+  from?: string;
+}
+
+/** A normalised status report about one provider call. */
+export interface StatusEvent {
+  providerCallId: string;
+  status: CallStatus;
+  /** ISO 8601 time the provider says it happened (or arrival time). */
+  at: string;
+  /** Provider ordering number (Twilio SequenceNumber, RingCentral sequence), informational. */
+  seq?: number;
+  cause?: string;
+  durationSec?: number;
+}
+
+/** A provider reporting a new inbound call to one of its numbers. */
+export interface InboundEvent {
+  providerCallId: string;
+  from: string;
+  /** The DID that was called, E.164 */
+  to: string;
+  at: string;
+}
+
+export interface InboundRoute {
+  call: Call;
+  user: User;
+}
+
+/** Implemented by the core; adapters feed it what their webhooks (or SIP dialogs) report. */
+export interface CallEventSink {
+  status(ev: StatusEvent): Promise<Call | null>;
+  /**
+   * Routes an inbound call: finds the user owning the DID on this provider, creates the inbound
+   * call and emits the screen pop. null when the DID is unknown (the adapter refuses the call its
+   * provider's way: TwiML <Reject/>, SIP 404...).
+   */
+  inbound(ev: InboundEvent): Promise<InboundRoute | null>;
+  /** Looks a call up by the provider's id (e.g. for TwiML requests on an existing call). */
+  findCall(providerCallId: string): Promise<Call | null>;
+  /** Looks one of our calls up by its id (adapters put it in callback URLs). */
+  getCall(callId: string): Promise<Call | null>;
+  /** The user of a call, for adapters that must route to the agent. */
+  getUser(userId: string): Promise<User | null>;
+}
+
+export interface WebhookRequest {
+  method: string;
+  /** The part of the path after /webhooks/{kind}/{providerId}, e.g. "/voice" or "/status". */
+  subpath: string;
+  /** The URL the provider requested, rebuilt from PUBLIC_URL (what signatures cover). */
+  publicUrl: string;
+  query: Record<string, string | string[]>;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+  contentType: string;
+  /** The body parsed by content type (form → object of string | string[]; JSON → value). */
+  body: unknown;
+}
+
+export interface WebhookReply {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body?: string | Record<string, unknown>;
+}
+
+export interface ProviderHealth {
+  healthy: boolean;
+  detail?: string;
+}
+
+export interface ProviderMetrics {
+  /** Time spent in one provider API request, for latency figures and the circuit breaker. */
+  apiRequest(operation: string, seconds: number, outcome: 'ok' | 'error' | 'timeout' | 'rate_limited'): void;
+}
+
+export interface ProviderContext {
+  provider: Provider;
+  /** Base URL providers reach us on, without trailing slash (PUBLIC_URL). */
+  publicUrl: string;
+  /** `${publicUrl}/webhooks/${kind}/${providerId}` */
+  webhookBase: string;
+  sink: CallEventSink;
+  shared: SharedState;
+  logger: Logger;
+  metrics: ProviderMetrics;
+  /**
+   * Delivers a webhook to this provider through the same ingress real HTTP webhooks use
+   * (authentication aside): the sim provider reports progress this way.
+   */
+  deliverWebhook(subpath: string, body: unknown): Promise<WebhookReply>;
+}
+
+export interface ProviderAdapter {
+  dial(req: DialRequest): Promise<DialResult>;
+  /** Hang up an answered call or cancel one still ringing. */
+  hangUp(call: Call): Promise<void>;
+  /** Verifies the provider's authentication (403 if wrong), then parses and feeds ctx.sink. */
+  handleWebhook(req: WebhookRequest): Promise<WebhookReply>;
+  health(): Promise<ProviderHealth>;
+  /** Called once when the provider is installed or its config changed (e.g. create a subscription). */
+  install?(): Promise<void>;
+  /** Called when it is uninstalled. */
+  uninstall?(): Promise<void>;
+  /** Release timers and connections. */
+  close?(): Promise<void>;
+}
+
+export interface ProviderKindDefinition {
+  kind: string;
+  /** JSON Schema of the config object (validated on create and update). */
+  configSchema: Record<string, unknown>;
+  /** Config keys (dotted paths) that are secrets: write-only, redacted on every read. */
+  secretFields: string[];
+  create(ctx: ProviderContext): ProviderAdapter;
+  /** Extra read-only details for GET /v1/providers/{id} (e.g. the webhook URL to configure). */
+  describe?(provider: Provider, webhookBase: string): Record<string, unknown>;
+}
+
+export class ProviderError extends Error {
+  constructor(
+    readonly code: 'provider_auth_failed' | 'provider_error' | 'provider_unavailable' | 'invalid_number' | 'rate_limited',
+    message: string,
+    /** seconds to wait before retrying, when the provider said */
+    readonly retryAfter?: number,
+    /** true when the provider never accepted the request (safe to fail over) */
+    readonly notAccepted = true,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
