@@ -16,6 +16,8 @@ export interface CallLog {
   user: User | null;
   /** The record to link: the click's crmRecord, or the phone-number match. */
   record: CrmMatch | null;
+  /** 1 on the first try; above 1 an earlier attempt may have been committed, so look before writing. */
+  attempt?: number;
 }
 
 export interface CrmWriteResult {
