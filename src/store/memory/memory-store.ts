@@ -5,7 +5,6 @@
 
 import { randomBytes } from 'node:crypto';
 import { applyTransition, isTerminal } from '../../calls/state-machine.js';
-import { DomainError } from '../../domain/errors.js';
 import type {
   ApiKeyRecord,
   AssignResult,
@@ -27,6 +26,7 @@ import {
   pickFutureProvider,
   servesRegion,
 } from '../rules.js';
+import { storeErrors } from '../errors.js';
 import type {
   CallQuery,
   IdempotencyRecord,
@@ -179,7 +179,7 @@ export class MemoryStore implements Store {
       for (const n of numbers) {
         const owner = s.dids.get(n);
         if (owner !== undefined && owner !== userId) {
-          throw new DomainError('number_taken', `number ${n} already belongs to another user`, { number: n });
+          throw storeErrors.numberTaken(n);
         }
       }
       let providerId: string | null = null;
@@ -188,11 +188,7 @@ export class MemoryStore implements Store {
         if (providerId) {
           const p = s.providers.get(providerId);
           if (p && !servesRegion(p.regions, input.region)) {
-            throw new DomainError(
-              'region_unavailable',
-              `provider ${providerId} does not serve region ${input.region}; move the user first`,
-              { providerId, region: input.region },
-            );
+            throw storeErrors.regionUnavailable(providerId, input.region);
           }
         }
       } else {
@@ -264,7 +260,7 @@ export class MemoryStore implements Store {
     return atomic(() => {
       const s = this.org(orgId);
       if (s.providers.has(providerId) || this.providerOrg.has(providerId)) {
-        throw new DomainError('validation_failed', `provider id ${providerId} already exists`);
+        throw storeErrors.providerExists(providerId);
       }
       const p: Provider = {
         id: providerId,
@@ -305,7 +301,7 @@ export class MemoryStore implements Store {
   updateProvider(orgId: string, providerId: string, patch: ProviderPatch, now: string): Promise<Provider> {
     return atomic(() => {
       const p = this.org(orgId).providers.get(providerId);
-      if (!p) throw new DomainError('provider_not_found', `provider ${providerId} not found`);
+      if (!p) throw storeErrors.providerNotFound(providerId);
       if (patch.name !== undefined) p.name = patch.name;
       if (patch.config !== undefined) p.config = clone(patch.config);
       if (patch.regions !== undefined) p.regions = clone(patch.regions);
@@ -322,11 +318,7 @@ export class MemoryStore implements Store {
       if (!s.providers.has(providerId)) return false;
       const members = s.providerUsers.get(providerId) ?? new Set<string>();
       if (members.size > 0 && !force) {
-        throw new DomainError(
-          'provider_has_users',
-          `provider ${providerId} still has ${members.size} user(s); unassign them or use force`,
-          { count: members.size },
-        );
+        throw storeErrors.providerHasUsers(providerId, members.size);
       }
       for (const id of members) {
         const u = s.users.get(id);
@@ -385,14 +377,11 @@ export class MemoryStore implements Store {
     return atomic(() => {
       const s = this.org(orgId);
       const u = s.users.get(userId);
-      if (!u) throw new DomainError('user_not_found', `user ${userId} not found`);
+      if (!u) throw storeErrors.userNotFound(userId);
       const p = this.requireProvider(s, toProviderId);
       if (u.providerId === toProviderId) return clone(u);
       if (!servesRegion(p.regions, u.region)) {
-        throw new DomainError('region_unavailable', `provider ${toProviderId} does not serve region ${u.region}`, {
-          providerId: toProviderId,
-          region: u.region,
-        });
+        throw storeErrors.regionUnavailable(toProviderId, u.region);
       }
       if (u.providerId) s.providerUsers.get(u.providerId)?.delete(userId);
       u.providerId = toProviderId;
@@ -434,7 +423,7 @@ export class MemoryStore implements Store {
 
   private requireProvider(s: OrgState, providerId: string): Provider {
     const p = s.providers.get(providerId);
-    if (!p) throw new DomainError('provider_not_found', `provider ${providerId} not found`);
+    if (!p) throw storeErrors.providerNotFound(providerId);
     return p;
   }
 
@@ -512,7 +501,7 @@ export class MemoryStore implements Store {
 
   setCrmLog(orgId: string, callId: string, state: CrmLogState): Promise<void> {
     const c = this.orgs.get(orgId)?.calls.get(callId);
-    if (!c) return Promise.reject(new DomainError('call_not_found', `call ${callId} not found`));
+    if (!c) return Promise.reject(storeErrors.callNotFound(callId));
     c.crmLog = clone(state);
     return done(undefined);
   }

@@ -1,0 +1,65 @@
+// Loads the Lua scripts of ./lua (one file per named script, lib.lua prepended to each) and
+// defines them on an ioredis client, which then runs them by EVALSHA with EVAL as the fallback.
+// The .lua files stay in src/: from dist/src/store/redis (after `tsc`) they are found through the
+// fallback path, so ship src/store/redis/lua beside dist in an image.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+/** Script name → number of KEYS it declares. */
+export const SCRIPTS = {
+  put_user: 4,
+  delete_user: 3,
+  page: 1,
+  create_provider: 2,
+  update_provider: 1,
+  delete_provider: 3,
+  assign_users: 2,
+  unassign_user: 2,
+  move_user: 3,
+  install_all: 3,
+  create_call: 3,
+  transition: 1,
+  link_provider_call: 2,
+  set_crm_log: 1,
+  idem_claim: 1,
+  release_lock: 1,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;
+
+const CANDIDATES = ['./lua/', '../../../../src/store/redis/lua/'];
+
+export function luaDir(): string {
+  for (const rel of CANDIDATES) {
+    const dir = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${dir}lib.lua`)) return dir;
+  }
+  throw new Error(`dialgate: the Redis store's Lua scripts were not found (looked for src/store/redis/lua from ${import.meta.url})`);
+}
+
+let cache: Map<ScriptName, string> | null = null;
+
+export function loadScripts(): Map<ScriptName, string> {
+  if (cache) return cache;
+  const dir = luaDir();
+  const lib = readFileSync(`${dir}lib.lua`, 'utf8');
+  const out = new Map<ScriptName, string>();
+  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+    out.set(name, `${lib}\n${readFileSync(`${dir}${name}.lua`, 'utf8')}`);
+  }
+  cache = out;
+  return out;
+}
+
+/** ioredis command name of a script (prefixed so it never shadows a real command). */
+export function commandName(name: ScriptName): string {
+  return `dg_${name}`;
+}
+
+export function defineScripts(redis: Redis): void {
+  for (const [name, lua] of loadScripts()) {
+    redis.defineCommand(commandName(name), { numberOfKeys: SCRIPTS[name], lua });
+  }
+}
