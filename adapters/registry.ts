@@ -4,9 +4,11 @@
 import type { ProviderKindDefinition } from '../src/providers/adapter.js';
 import type { CrmKindDefinition } from '../src/crm/adapter.js';
 import { simKind } from './sim/index.js';
+import { twilioKind } from './twilio/index.js';
 
 export const providerKinds: ProviderKindDefinition[] = [
   simKind,
+  twilioKind,
 ];
 
 export const crmKinds: CrmKindDefinition[] = [

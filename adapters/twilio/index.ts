@@ -1,0 +1,388 @@
+// The Twilio provider (kind "twilio"). Click-to-call creates a REST call to the agent whose TwiML
+// (our /connect endpoint) dials the customer; inbound calls hit /voice and are dialled to the
+// user owning the DID; progress arrives as signed status callbacks on /status and /dial-status.
+//
+// Every webhook must carry a valid X-Twilio-Signature over the public URL (rebuilt by the core
+// from PUBLIC_URL). A missing signature answers 403 like a wrong one (twilio-node's middleware
+// answers 400 for a missing header): to a caller without the token both mean "not Twilio", and
+// one status for both leaks nothing about what was checked.
+
+import type { Call, CallStatus } from '../../src/domain/types.js';
+import { isTerminal } from '../../src/calls/state-machine.js';
+import {
+  ProviderError,
+  type DialRequest,
+  type DialResult,
+  type ProviderAdapter,
+  type ProviderContext,
+  type ProviderHealth,
+  type ProviderKindDefinition,
+  type WebhookReply,
+  type WebhookRequest,
+} from '../../src/providers/adapter.js';
+import { readTwilioConfig, TWILIO_SECRET_FIELDS, twilioConfigSchema, type TwilioConfig } from './config.js';
+import { TwilioApiError, TwilioRest, type FailureKind, type RestOptions } from './rest.js';
+import { validateRequest, validateRequestWithBody, type SignedParams } from './signature.js';
+import * as twiml from './twiml.js';
+
+export const STATUS_CALLBACK_EVENTS = ['initiated', 'ringing', 'answered', 'completed'];
+
+/** Twilio CallStatus (status callbacks and REST) → our status. */
+const CALL_STATUS_MAP: Record<string, CallStatus> = {
+  queued: 'dialing',
+  initiated: 'dialing',
+  ringing: 'ringing',
+  'in-progress': 'answered',
+  answered: 'answered',
+  completed: 'completed',
+  busy: 'busy',
+  'no-answer': 'no-answer',
+  failed: 'failed',
+  canceled: 'canceled',
+};
+
+/** <Dial action> DialCallStatus → our status: the dial is over whatever it says. */
+const DIAL_STATUS_MAP: Record<string, CallStatus> = {
+  completed: 'completed',
+  answered: 'completed',
+  busy: 'busy',
+  'no-answer': 'no-answer',
+  failed: 'failed',
+  canceled: 'canceled',
+};
+
+export function mapCallStatus(s: string | undefined): CallStatus | undefined {
+  return s ? CALL_STATUS_MAP[s] : undefined;
+}
+
+/** How long a status callback waits for the core to link a just-created call to its CallSid. */
+const LINK_WAIT_MS = 5000;
+
+export interface TwilioAdapterOptions {
+  /** test hooks for the 429 backoff */
+  random?: RestOptions['random'];
+  sleep?: RestOptions['sleep'];
+  linkWaitMs?: number;
+}
+
+type Params = Record<string, string | string[]>;
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function header(req: WebhookRequest, name: string): string | undefined {
+  const direct = req.headers[name] ?? req.headers[name.toLowerCase()];
+  if (direct !== undefined) return first(direct);
+  const key = Object.keys(req.headers).find((k) => k.toLowerCase() === name.toLowerCase());
+  return key ? first(req.headers[key]) : undefined;
+}
+
+function parseForm(raw: string): Params {
+  const out: Params = {};
+  for (const [k, v] of new URLSearchParams(raw)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+function objectParams(body: unknown): Params {
+  const out: Params = {};
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+      if (Array.isArray(v)) out[k] = v.map(String);
+      else if (v !== undefined && v !== null) out[k] = String(v);
+    }
+  }
+  return out;
+}
+
+function rfc2822ToIso(ts: string | undefined): string {
+  const t = ts ? Date.parse(ts) : NaN;
+  return Number.isFinite(t) ? new Date(t).toISOString() : new Date().toISOString();
+}
+
+function optInt(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+const E164 = /^\+[1-9][0-9]{1,14}$/;
+
+const xml = (body: string): WebhookReply => ({ statusCode: 200, headers: { 'content-type': 'text/xml; charset=utf-8' }, body });
+const text = (statusCode: number, body: string): WebhookReply => ({ statusCode, headers: { 'content-type': 'text/plain; charset=utf-8' }, body });
+
+export class TwilioAdapter implements ProviderAdapter {
+  readonly config: TwilioConfig;
+  private readonly rest: TwilioRest;
+  private readonly linkWaitMs: number;
+  private lastFailure: { kind: FailureKind; at: number } | null = null;
+  private consecutiveFailures = 0;
+
+  constructor(
+    private readonly ctx: ProviderContext,
+    opts: TwilioAdapterOptions = {},
+  ) {
+    this.config = readTwilioConfig(ctx.provider.config);
+    this.linkWaitMs = opts.linkWaitMs ?? LINK_WAIT_MS;
+    this.rest = new TwilioRest({
+      config: this.config,
+      metrics: ctx.metrics,
+      random: opts.random,
+      sleep: opts.sleep,
+      onResult: (f) => this.noteResult(f),
+    });
+  }
+
+  // ---- outbound -------------------------------------------------------------------------
+
+  async dial(req: DialRequest): Promise<DialResult> {
+    const { call, user } = req;
+    let agent: string;
+    if (!user) {
+      agent = req.to; // trial call: ring the destination itself
+    } else if (this.config.agentIdentity === 'client') {
+      agent = `client:${user.id}`;
+    } else if (user.phone) {
+      agent = user.phone;
+    } else {
+      throw new ProviderError('invalid_number', `user ${user.id} has no phone number for Twilio to ring`);
+    }
+
+    const connect = new URL(`${this.ctx.webhookBase}/connect`);
+    connect.searchParams.set('callId', call.id);
+    if (!user) connect.searchParams.set('trial', String(Math.max(1, Math.round((req.hangUpAfterMs ?? 5000) / 1000))));
+    const statusCallback = new URL(`${this.ctx.webhookBase}/status`);
+    // our call id rides along so a callback that beats the dial's return still finds the call
+    statusCallback.searchParams.set('callId', call.id);
+
+    const created = await this.rest.createCall(
+      {
+        To: agent,
+        From: this.config.callerId,
+        Url: connect.toString(),
+        Method: 'POST',
+        StatusCallback: statusCallback.toString(),
+        StatusCallbackMethod: 'POST',
+        StatusCallbackEvent: STATUS_CALLBACK_EVENTS,
+        Timeout: String(this.config.ringTimeoutSec),
+      },
+      req.idempotencyToken,
+    );
+    if (typeof created.sid !== 'string' || !created.sid) {
+      throw new ProviderError('provider_error', 'Twilio created a call without a sid', undefined, false);
+    }
+    return { providerCallId: created.sid, status: mapCallStatus(created.status) ?? 'dialing', from: this.config.callerId };
+  }
+
+  async hangUp(call: Call): Promise<void> {
+    if (!call.providerCallId || isTerminal(call.status)) return;
+    const sid = call.providerCallId;
+    const stillRinging = call.status === 'queued' || call.status === 'dialing' || call.status === 'ringing';
+    try {
+      // canceled only ends a queued/ringing call; completed ends one in progress
+      const res = await this.rest.updateCall(sid, { Status: stillRinging ? 'canceled' : 'completed' });
+      // answered in the meantime: Twilio leaves a live call alone on "canceled"
+      if (stillRinging && res.status === 'in-progress') await this.rest.updateCall(sid, { Status: 'completed' });
+    } catch (e) {
+      if (e instanceof TwilioApiError && e.twilioCode === 20404) return; // the call no longer exists
+      if (e instanceof TwilioApiError && e.twilioCode === 21220 && stillRinging) {
+        // "invalid call state" for canceled: it moved past ringing, so hang it up instead
+        await this.rest.updateCall(sid, { Status: 'completed' });
+        return;
+      }
+      throw e;
+    }
+  }
+
+  // ---- webhooks -------------------------------------------------------------------------
+
+  async handleWebhook(req: WebhookRequest): Promise<WebhookReply> {
+    const method = req.method.toUpperCase();
+    if (method !== 'POST' && method !== 'GET') return text(405, 'method not allowed');
+
+    const verified = this.verify(req, method);
+    if (!verified) {
+      this.ctx.logger.warn({ providerId: this.ctx.provider.id, subpath: req.subpath }, 'twilio webhook refused: missing or invalid X-Twilio-Signature');
+      return text(403, 'Twilio request validation failed');
+    }
+    const { params } = verified;
+    const url = new URL(req.publicUrl);
+
+    switch (req.subpath) {
+      case '/voice':
+        return this.onInbound(params);
+      case '/connect':
+        return this.onConnect(url);
+      case '/status':
+        await this.onStatus(params, url);
+        return { statusCode: 204 };
+      case '/dial-status':
+        await this.onDialStatus(params, url);
+        return xml(twiml.hangup());
+      default:
+        return text(404, 'not found');
+    }
+  }
+
+  /** Checks the signature; returns the request's params when it holds, null otherwise. */
+  private verify(req: WebhookRequest, method: string): { params: Params } | null {
+    const signature = header(req, 'X-Twilio-Signature');
+    if (!signature || !this.config.authToken) return null;
+    const ct = (req.contentType || '').split(';')[0].trim().toLowerCase();
+    if (method === 'GET') {
+      // GET webhooks carry their params in the (signed) URL
+      if (!validateRequest(this.config.authToken, signature, req.publicUrl, {})) return null;
+      return { params: parseForm(new URL(req.publicUrl).search.slice(1)) };
+    }
+    if (ct === 'application/json' || ct.endsWith('+json')) {
+      if (!validateRequestWithBody(this.config.authToken, signature, req.publicUrl, req.rawBody)) return null;
+      let parsed: unknown = req.body;
+      if (parsed === undefined) {
+        try {
+          parsed = JSON.parse(req.rawBody.toString('utf8'));
+        } catch {
+          parsed = {};
+        }
+      }
+      return { params: objectParams(parsed) };
+    }
+    // form POST: the params are read from the raw body so they are exactly what Twilio signed
+    const params = req.rawBody && req.rawBody.length > 0 ? parseForm(req.rawBody.toString('utf8')) : objectParams(req.body);
+    if (!validateRequest(this.config.authToken, signature, req.publicUrl, params as SignedParams)) return null;
+    return { params };
+  }
+
+  private async onInbound(p: Params): Promise<WebhookReply> {
+    const callSid = first(p.CallSid);
+    const to = first(p.To);
+    const from = first(p.From) ?? '';
+    if (!callSid || !to) return xml(twiml.reject());
+    const route = await this.ctx.sink.inbound({ providerCallId: callSid, from, to, at: new Date().toISOString() });
+    if (!route) return xml(twiml.reject());
+    const { call, user } = route;
+    const target = this.agentTarget(user.id, user.phone);
+    if (!target) return xml(twiml.reject());
+    const statusCallback = new URL(`${this.ctx.webhookBase}/status`);
+    statusCallback.searchParams.set('callId', call.id);
+    statusCallback.searchParams.set('leg', 'agent');
+    const action = new URL(`${this.ctx.webhookBase}/dial-status`);
+    action.searchParams.set('callId', call.id);
+    return xml(
+      twiml.dial(
+        // the agent sees who is calling; a client: caller has no number to present
+        { callerId: E164.test(from) ? from : undefined, action: action.toString(), timeoutSec: this.config.ringTimeoutSec },
+        { ...target, statusCallback: statusCallback.toString() },
+      ),
+    );
+  }
+
+  private agentTarget(userId: string, phone: string | undefined): twiml.DialTarget | null {
+    if (this.config.agentIdentity === 'client') return { kind: 'client', value: userId };
+    return phone ? { kind: 'number', value: phone } : null;
+  }
+
+  private async onConnect(url: URL): Promise<WebhookReply> {
+    const callId = url.searchParams.get('callId');
+    const call = callId ? await this.ctx.sink.getCall(callId) : null;
+    if (!call || call.providerId !== this.ctx.provider.id || isTerminal(call.status)) return xml(twiml.hangup());
+    const trial = url.searchParams.get('trial');
+    if (trial !== null) return xml(twiml.pauseThenHangup(Number(trial) || 1));
+    const action = new URL(`${this.ctx.webhookBase}/dial-status`);
+    action.searchParams.set('callId', call.id);
+    return xml(
+      twiml.dial(
+        { callerId: this.config.callerId, action: action.toString(), timeoutSec: this.config.ringTimeoutSec },
+        { kind: 'number', value: call.to },
+      ),
+    );
+  }
+
+  private async onStatus(p: Params, url: URL): Promise<void> {
+    const sid = first(p.CallSid);
+    const status = mapCallStatus(first(p.CallStatus));
+    if (!sid || !status) return;
+    // an inbound call's agent leg reports under its own sid; our call is the parent's
+    const parent = first(p.ParentCallSid);
+    const providerCallId = url.searchParams.get('leg') === 'agent' && parent ? parent : sid;
+    const sip = first(p.SipResponseCode);
+    await this.feed(url.searchParams.get('callId'), {
+      providerCallId,
+      status,
+      at: rfc2822ToIso(first(p.Timestamp)),
+      seq: optInt(first(p.SequenceNumber)),
+      durationSec: status === 'completed' ? optInt(first(p.CallDuration)) : undefined,
+      cause: status !== 'completed' && isTerminal(status) && sip ? `SIP ${sip}` : undefined,
+    });
+  }
+
+  private async onDialStatus(p: Params, url: URL): Promise<void> {
+    const sid = first(p.CallSid);
+    const dialStatus = first(p.DialCallStatus);
+    const status = dialStatus ? DIAL_STATUS_MAP[dialStatus] : undefined;
+    if (!sid || !status) return;
+    await this.feed(url.searchParams.get('callId'), {
+      providerCallId: sid,
+      status,
+      at: new Date().toISOString(),
+      durationSec: status === 'completed' ? optInt(first(p.DialCallDuration)) : undefined,
+      cause: status === 'completed' ? undefined : `dial ${dialStatus}`,
+    });
+  }
+
+  /**
+   * Feeds a status event. Twilio may report a call before our dial() returned and the core linked
+   * the CallSid; then the callback's callId (in the signed URL) lets it wait, bounded, for the link.
+   */
+  private async feed(callId: string | null, ev: Parameters<ProviderContext['sink']['status']>[0]): Promise<void> {
+    if (await this.ctx.sink.status(ev)) return;
+    if (!callId) return;
+    const deadline = Date.now() + this.linkWaitMs;
+    while (Date.now() < deadline) {
+      const call = await this.ctx.sink.getCall(callId);
+      if (!call || call.providerId !== this.ctx.provider.id) return;
+      if (call.providerCallId) {
+        if (call.providerCallId === ev.providerCallId) await this.ctx.sink.status(ev);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    this.ctx.logger.warn({ providerId: this.ctx.provider.id, callId }, 'twilio status callback for a call never linked to its CallSid; dropped');
+  }
+
+  // ---- health ---------------------------------------------------------------------------
+
+  private noteResult(f: FailureKind | null): void {
+    if (f === null) {
+      this.lastFailure = null;
+      this.consecutiveFailures = 0;
+      return;
+    }
+    if (f === 'rejected') return; // a refused number says nothing about Twilio's health
+    this.lastFailure = { kind: f, at: Date.now() };
+    this.consecutiveFailures++;
+  }
+
+  async health(): Promise<ProviderHealth> {
+    if (!this.lastFailure) return { healthy: true };
+    if (this.lastFailure.kind === 'auth') return { healthy: false, detail: 'Twilio rejected the credentials on the last request' };
+    if (this.lastFailure.kind === 'unavailable' && this.consecutiveFailures >= 3) {
+      return { healthy: false, detail: `the last ${this.consecutiveFailures} Twilio requests failed (5xx or timeout)` };
+    }
+    return { healthy: true, detail: `last request: ${this.lastFailure.kind}` };
+  }
+}
+
+export const twilioKind: ProviderKindDefinition = {
+  kind: 'twilio',
+  configSchema: twilioConfigSchema,
+  secretFields: TWILIO_SECRET_FIELDS,
+  create: (ctx) => new TwilioAdapter(ctx),
+  describe: (_provider, webhookBase) => ({
+    voiceUrl: `${webhookBase}/voice`,
+    voiceMethod: 'POST',
+    setup: 'Set this URL as the "A call comes in" webhook (HTTP POST) of each Twilio number routed to this provider.',
+  }),
+};

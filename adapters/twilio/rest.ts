@@ -1,0 +1,192 @@
+// A small client for the two Twilio REST operations the adapter needs (create a call, update a
+// call), with twilio-node's retry rule for 429 and every failure mapped to a ProviderError whose
+// message never carries a credential.
+
+import { fetch } from 'undici';
+import { ProviderError, type ProviderMetrics } from '../../src/providers/adapter.js';
+import type { TwilioConfig } from './config.js';
+
+export type FormParams = Record<string, string | string[] | undefined>;
+
+/** The fields of Twilio's Call resource the adapter reads. */
+export interface TwilioCallResource {
+  sid: string;
+  status: string;
+  [k: string]: unknown;
+}
+
+interface TwilioErrorBody {
+  code?: number;
+  message?: string;
+  more_info?: string;
+  status?: number;
+}
+
+/** Invalid destination / agent numbers: 21211 invalid To, 21214 To unreachable, 21217 not a valid number. */
+const INVALID_NUMBER_CODES = new Set([21211, 21214, 21217]);
+const AUTH_CODES = new Set([20003]);
+const RATE_LIMIT_CODES = new Set([20429]);
+
+export const MAX_RETRIES = 3;
+
+/** twilio-node's full-jitter backoff: rand × min(3000 ms, 100 ms × 2^n). */
+export function backoffMs(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(3000, 100 * 2 ** attempt));
+}
+
+export function encodeForm(params: FormParams): string {
+  const body = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined) continue;
+    // arrays go as repeated keys, as twilio-node sends them (qs arrayFormat "repeat")
+    for (const item of Array.isArray(v) ? v : [v]) body.append(k, item);
+  }
+  return body.toString();
+}
+
+export type FailureKind = 'auth' | 'unavailable' | 'rate_limited' | 'rejected';
+
+export interface RestOptions {
+  config: TwilioConfig;
+  metrics: ProviderMetrics;
+  /** injectable so tests can check the jitter without waiting */
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  onResult?: (failure: FailureKind | null) => void;
+}
+
+export class TwilioRest {
+  private readonly authHeader: string;
+
+  constructor(private readonly opts: RestOptions) {
+    const c = opts.config;
+    const user = c.apiKeySid && c.apiKeySecret ? c.apiKeySid : c.accountSid;
+    const pass = c.apiKeySid && c.apiKeySecret ? c.apiKeySecret : c.authToken;
+    this.authHeader = 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
+  }
+
+  private get accountPath(): string {
+    return `${this.opts.config.apiBaseUrl}/2010-04-01/Accounts/${encodeURIComponent(this.opts.config.accountSid)}`;
+  }
+
+  createCall(params: FormParams, idempotencyToken: string): Promise<TwilioCallResource> {
+    return this.send('calls.create', `${this.accountPath}/Calls.json`, params, { 'I-Twilio-Idempotency-Token': idempotencyToken });
+  }
+
+  updateCall(sid: string, params: FormParams): Promise<TwilioCallResource> {
+    return this.send('calls.update', `${this.accountPath}/Calls/${encodeURIComponent(sid)}.json`, params, {});
+  }
+
+  private async send(op: string, url: string, params: FormParams, extra: Record<string, string>): Promise<TwilioCallResource> {
+    const { timeoutMs } = this.opts.config;
+    const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const body = encodeForm(params);
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      const seconds = () => (performance.now() - started) / 1000;
+      let status: number;
+      let text: string;
+      let retryAfterHeader: string | null = null;
+      try {
+        // one deadline covers connect, headers and body
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: {
+            Authorization: this.authHeader,
+            'Content-Type': 'application/x-www-form-urlencoded',
+            Accept: 'application/json',
+            'User-Agent': 'dialgate-twilio/0.1',
+            ...extra,
+          },
+          body,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        status = res.status;
+        retryAfterHeader = res.headers.get('retry-after');
+        text = await res.text();
+      } catch (e) {
+        const err = e as Error & { cause?: { code?: string } };
+        if (err.name === 'TimeoutError' || err.name === 'AbortError') {
+          this.opts.metrics.apiRequest(op, seconds(), 'timeout');
+          this.opts.onResult?.('unavailable');
+          // the request may have reached Twilio: not safe to fail over blindly
+          throw new ProviderError('provider_unavailable', `Twilio API ${op} timed out after ${timeoutMs} ms`, undefined, false);
+        }
+        this.opts.metrics.apiRequest(op, seconds(), 'error');
+        this.opts.onResult?.('unavailable');
+        const code = err.cause?.code ?? 'network error';
+        const neverSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+        throw new ProviderError('provider_unavailable', `Twilio API ${op} unreachable (${code})`, undefined, neverSent);
+      }
+
+      if (status >= 200 && status < 300) {
+        this.opts.metrics.apiRequest(op, seconds(), 'ok');
+        this.opts.onResult?.(null);
+        try {
+          return JSON.parse(text) as TwilioCallResource;
+        } catch {
+          throw new ProviderError('provider_error', `Twilio API ${op} answered ${status} with a body that is not JSON`, undefined, false);
+        }
+      }
+
+      const err = parseError(text);
+      if (status === 429 || (err.code !== undefined && RATE_LIMIT_CODES.has(err.code))) {
+        this.opts.metrics.apiRequest(op, seconds(), 'rate_limited');
+        // Twilio did not process the request, so retrying is safe (20429)
+        if (attempt < MAX_RETRIES) {
+          await sleep(backoffMs(attempt, this.opts.random));
+          continue;
+        }
+        this.opts.onResult?.('rate_limited');
+        const ra = Number(retryAfterHeader);
+        throw new ProviderError('rate_limited', `Twilio API ${op} rate limited${codeSuffix(err)}`, Number.isFinite(ra) && ra > 0 ? ra : 1, true);
+      }
+
+      this.opts.metrics.apiRequest(op, seconds(), 'error');
+      throw this.mapError(op, status, err);
+    }
+  }
+
+  private mapError(op: string, status: number, err: TwilioErrorBody): ProviderError {
+    const detail = `${codeSuffix(err)}${err.message ? `: ${err.message}` : ''}`;
+    if (status === 401 || (err.code !== undefined && AUTH_CODES.has(err.code))) {
+      this.opts.onResult?.('auth');
+      return new TwilioApiError('provider_auth_failed', `Twilio rejected the account credentials${codeSuffix(err)}`, err.code, status, true);
+    }
+    if (status >= 500) {
+      this.opts.onResult?.('unavailable');
+      return new TwilioApiError('provider_unavailable', `Twilio API ${op} failed with ${status}${detail}`, err.code, status, false);
+    }
+    this.opts.onResult?.('rejected');
+    if (err.code !== undefined && INVALID_NUMBER_CODES.has(err.code)) {
+      return new TwilioApiError('invalid_number', `Twilio refused the number${detail}`, err.code, status, true);
+    }
+    return new TwilioApiError('provider_error', `Twilio API ${op} refused with ${status}${detail}`, err.code, status, true);
+  }
+}
+
+function parseError(text: string): TwilioErrorBody {
+  try {
+    const b = JSON.parse(text) as TwilioErrorBody;
+    return b && typeof b === 'object' ? b : {};
+  } catch {
+    return {};
+  }
+}
+
+function codeSuffix(err: TwilioErrorBody): string {
+  return err.code !== undefined ? ` (Twilio error ${err.code})` : '';
+}
+
+/** A ProviderError that also carries Twilio's own error code, for callers that branch on it (e.g. 20404). */
+export class TwilioApiError extends ProviderError {
+  constructor(
+    code: ProviderError['code'],
+    message: string,
+    readonly twilioCode: number | undefined,
+    readonly httpStatus: number,
+    notAccepted: boolean,
+  ) {
+    super(code, message, undefined, notAccepted);
+  }
+}
