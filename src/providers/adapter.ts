@@ -30,6 +30,9 @@ export interface DialResult {
 /** A normalised status report about one provider call. */
 export interface StatusEvent {
   providerCallId: string;
+  /** Our call id, when the adapter knows it (e.g. put in its callback URL): found without a lookup
+   * and immune to a callback racing the dial response. */
+  callId?: string;
   status: CallStatus;
   /** ISO 8601 time the provider says it happened (or arrival time). */
   at: string;
@@ -82,6 +85,8 @@ export interface WebhookRequest {
   contentType: string;
   /** The body parsed by content type (form → object of string | string[]; JSON → value). */
   body: unknown;
+  /** Set only for deliveries from inside the gateway (ctx.deliverWebhook), never from HTTP. */
+  internal?: boolean;
 }
 
 export interface WebhookReply {

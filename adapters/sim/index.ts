@@ -1,0 +1,193 @@
+// The built-in simulated provider: behaves like a real one (API latency, ring / answer / talk
+// delays, an outcome, an outage switch) and reports progress through the same webhook ingress as
+// the real providers (ctx.deliverWebhook), so the core cannot tell it apart.
+//
+// POST /webhooks/sim/{providerId}/inbound {from, to} simulates an inbound call to DID `to`; it
+// needs no signature (it is a simulator), while /status is accepted only from the simulator itself.
+
+import { randomBytes } from 'node:crypto';
+import type {
+  DialRequest,
+  DialResult,
+  ProviderAdapter,
+  ProviderContext,
+  ProviderHealth,
+  ProviderKindDefinition,
+  WebhookReply,
+  WebhookRequest,
+} from '../../src/providers/adapter.js';
+import { ProviderError } from '../../src/providers/adapter.js';
+import type { Call, CallStatus } from '../../src/domain/types.js';
+
+export interface SimConfig {
+  ringAfterMs?: number;
+  answerAfterMs?: number;
+  durationMs?: number;
+  outcome?: 'answered' | 'busy' | 'no-answer' | 'failed';
+  apiLatencyMs?: number;
+  failDial?: boolean;
+  /** the number trial calls show; optional */
+  callerId?: string;
+}
+
+const ms = { type: 'integer', minimum: 0, maximum: 3_600_000 };
+
+const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ringAfterMs: ms,
+    answerAfterMs: ms,
+    durationMs: ms,
+    outcome: { enum: ['answered', 'busy', 'no-answer', 'failed'] },
+    apiLatencyMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+    failDial: { type: 'boolean' },
+    callerId: { type: 'string', pattern: '^\\+[1-9][0-9]{6,14}$' },
+  },
+};
+
+interface Live {
+  callId: string;
+  timers: NodeJS.Timeout[];
+  answered: boolean;
+  answeredAt?: number;
+}
+
+const STATUS_EVENTS: ReadonlySet<string> = new Set(['ringing', 'answered', 'completed', 'busy', 'no-answer', 'failed', 'canceled']);
+
+class SimAdapter implements ProviderAdapter {
+  private readonly cfg: Required<Omit<SimConfig, 'failDial' | 'callerId'>> & { failDial: boolean };
+  private readonly callerId?: string;
+  private readonly live = new Map<string, Live>();
+  private closed = false;
+
+  constructor(private readonly ctx: ProviderContext) {
+    const c = ctx.provider.config as SimConfig;
+    this.cfg = {
+      ringAfterMs: c.ringAfterMs ?? 200,
+      answerAfterMs: c.answerAfterMs ?? 1000,
+      durationMs: c.durationMs ?? 3000,
+      outcome: c.outcome ?? 'answered',
+      apiLatencyMs: c.apiLatencyMs ?? 0,
+      failDial: c.failDial ?? false,
+    };
+    this.callerId = c.callerId;
+  }
+
+  async dial(req: DialRequest): Promise<DialResult> {
+    const t0 = performance.now();
+    if (this.cfg.apiLatencyMs > 0) await new Promise((r) => setTimeout(r, this.cfg.apiLatencyMs));
+    if (this.cfg.failDial) {
+      this.ctx.metrics.apiRequest('dial', (performance.now() - t0) / 1000, 'error');
+      throw new ProviderError('provider_unavailable', 'the simulated provider API refused the call (failDial)');
+    }
+    this.ctx.metrics.apiRequest('dial', (performance.now() - t0) / 1000, 'ok');
+    const providerCallId = 'SIM' + randomBytes(10).toString('hex');
+    this.schedule(providerCallId, req.call.id, req.hangUpAfterMs, true);
+    return { providerCallId, status: 'dialing', from: this.callerId };
+  }
+
+  /** Plays the configured lifecycle, reporting each step through the webhook ingress. */
+  private schedule(providerCallId: string, callId: string, hangUpAfterMs: number | undefined, ring: boolean): void {
+    if (this.closed) return;
+    const live: Live = { callId, timers: [], answered: false };
+    this.live.set(providerCallId, live);
+    const { ringAfterMs, answerAfterMs, outcome } = this.cfg;
+    const durationMs = hangUpAfterMs ?? this.cfg.durationMs;
+    const at = (delay: number, status: CallStatus, extra: Record<string, unknown> = {}) => {
+      live.timers.push(
+        setTimeout(() => {
+          if (status === 'answered') {
+            live.answered = true;
+            live.answeredAt = Date.now();
+          }
+          if (status !== 'answered' && status !== 'ringing') this.live.delete(providerCallId);
+          void this.report(providerCallId, callId, status, extra);
+        }, delay),
+      );
+    };
+    if (ring) at(ringAfterMs, 'ringing');
+    const decided = (ring ? ringAfterMs : 0) + answerAfterMs;
+    if (outcome === 'answered') {
+      at(decided, 'answered');
+      at(decided + durationMs, 'completed', { durationSec: Math.round(durationMs / 1000) });
+    } else {
+      at(decided, outcome);
+    }
+  }
+
+  private async report(providerCallId: string, callId: string, status: CallStatus, extra: Record<string, unknown> = {}): Promise<void> {
+    try {
+      await this.ctx.deliverWebhook('/status', { providerCallId, callId, status, at: new Date().toISOString(), ...extra });
+    } catch (e) {
+      this.ctx.logger.warn({ err: (e as Error).message, status }, 'sim status delivery failed');
+    }
+  }
+
+  async hangUp(call: Call): Promise<void> {
+    const pcid = call.providerCallId;
+    if (!pcid) return;
+    const live = this.live.get(pcid);
+    if (!live) return;
+    for (const t of live.timers) clearTimeout(t);
+    this.live.delete(pcid);
+    if (live.answered) {
+      const durationSec = Math.round((Date.now() - (live.answeredAt ?? Date.now())) / 1000);
+      await this.report(pcid, live.callId, 'completed', { durationSec, cause: 'hung_up_by_api' });
+    } else {
+      await this.report(pcid, live.callId, 'canceled', { cause: 'canceled_by_api' });
+    }
+  }
+
+  async handleWebhook(req: WebhookRequest): Promise<WebhookReply> {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (req.subpath === '/status') {
+      if (!req.internal) return { statusCode: 403, body: { error: { code: 'forbidden', message: 'sim status reports come only from the simulator' } } };
+      const status = body.status as CallStatus;
+      if (typeof body.providerCallId !== 'string' || !STATUS_EVENTS.has(status)) {
+        return { statusCode: 400, body: { error: { code: 'validation_failed', message: 'providerCallId and a call status are required' } } };
+      }
+      await this.ctx.sink.status({
+        providerCallId: body.providerCallId,
+        callId: typeof body.callId === 'string' ? body.callId : undefined,
+        status,
+        at: typeof body.at === 'string' ? body.at : new Date().toISOString(),
+        cause: typeof body.cause === 'string' ? body.cause : undefined,
+        durationSec: typeof body.durationSec === 'number' ? body.durationSec : undefined,
+      });
+      return { statusCode: 204 };
+    }
+    if (req.subpath === '/inbound' && req.method === 'POST') {
+      const from = body.from;
+      const to = body.to;
+      if (typeof from !== 'string' || typeof to !== 'string' || from.length > 64 || to.length > 64) {
+        return { statusCode: 400, body: { error: { code: 'validation_failed', message: 'body must be {from, to} phone numbers' } } };
+      }
+      const providerCallId = 'SIMIN' + randomBytes(10).toString('hex');
+      const route = await this.ctx.sink.inbound({ providerCallId, from, to, at: new Date().toISOString() });
+      if (!route) return { statusCode: 404, body: { error: { code: 'unknown_number', message: `no user of this provider owns ${to}` } } };
+      // the agent's phone now rings: play the configured answer / talk time like an outbound call
+      this.schedule(providerCallId, route.call.id, undefined, false);
+      return { statusCode: 200, body: { callId: route.call.id, userId: route.user.id } };
+    }
+    return { statusCode: 404, body: { error: { code: 'not_found', message: `no sim webhook at ${req.subpath}` } } };
+  }
+
+  async health(): Promise<ProviderHealth> {
+    return this.cfg.failDial ? { healthy: false, detail: 'failDial is set: every dial is refused' } : { healthy: true };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const l of this.live.values()) for (const t of l.timers) clearTimeout(t);
+    this.live.clear();
+  }
+}
+
+export const simKind: ProviderKindDefinition = {
+  kind: 'sim',
+  configSchema,
+  secretFields: [],
+  create: (ctx) => new SimAdapter(ctx),
+  describe: (_p, webhookBase) => ({ inboundUrl: `${webhookBase}/inbound` }),
+};

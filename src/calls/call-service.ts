@@ -1,0 +1,384 @@
+// The routing core for calls: click-to-call dispatch through the user's provider, the one state
+// machine fed by every provider's events, inbound routing with screen pops, and the hand-off of
+// finished calls to the call-log pipeline. Providers are reached only through ProviderRuntime.
+
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { DomainError } from '../domain/errors.js';
+import { toE164 } from '../domain/phone.js';
+import type { Call, CallStatus, CrmRecordRef, Page, Provider, User } from '../domain/types.js';
+import { newId } from '../directory/directory-service.js';
+import { toPublicCall, type EventBus, type PublicCall } from '../events/event-bus.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { ProviderError, type CallEventSink, type InboundEvent, type InboundRoute, type StatusEvent } from '../providers/adapter.js';
+import type { ProviderRuntime } from '../providers/runtime.js';
+import type { Store, TransitionResult } from '../store/store.js';
+import { isTerminal } from './state-machine.js';
+
+/** Where finished calls go to be logged in the CRM (src/jobs). */
+export interface CallLogSink {
+  enqueue(orgId: string, callId: string): Promise<void>;
+}
+
+/** Finds the caller's CRM record for a screen pop (src/jobs), time-boxed by the caller. */
+export type CallerMatcher = (orgId: string, call: Call) => Promise<unknown | null>;
+
+export interface ClickToCallInput {
+  userId: string;
+  to: string;
+  crmRecord?: CrmRecordRef;
+}
+
+export interface HttpOutcome {
+  statusCode: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface CallServiceDeps {
+  store: Store;
+  providers: ProviderRuntime;
+  events: EventBus;
+  metrics: Metrics;
+  logger: Logger;
+  callLog?: CallLogSink;
+  matcher?: CallerMatcher;
+  /** how long a concurrent duplicate (same Idempotency-Key) waits for the first response */
+  idempotencyWaitMs?: number;
+}
+
+const IDEMPOTENCY_TTL_SEC = 24 * 3600;
+const MATCH_TIMEOUT_MS = 2000;
+
+function fingerprint(input: ClickToCallInput): string {
+  // canonical: fixed key order, so the same body in another order is the same request
+  const canon = JSON.stringify([input.userId, input.to, input.crmRecord?.module ?? null, input.crmRecord?.id ?? null]);
+  return createHash('sha256').update(canon).digest('hex');
+}
+
+function errorBody(e: DomainError): Record<string, unknown> {
+  return { error: { code: e.code, message: e.message, ...(e.details ?? {}) } };
+}
+
+export class CallService {
+  private readonly idemWaitMs: number;
+
+  constructor(private readonly deps: CallServiceDeps) {
+    this.idemWaitMs = deps.idempotencyWaitMs ?? 10_000;
+  }
+
+  /** Wired after construction by the composition root (the queue needs the gateway's parts). */
+  attach(parts: { callLog?: CallLogSink; matcher?: CallerMatcher }): void {
+    if (parts.callLog) this.deps.callLog = parts.callLog;
+    if (parts.matcher) this.deps.matcher = parts.matcher;
+  }
+
+  // ---- click-to-call -----------------------------------------------------------------------
+
+  /**
+   * POST /v1/calls. With an Idempotency-Key the first response (success or refusal) is stored
+   * and replayed; a concurrent duplicate waits for it rather than dialling again.
+   */
+  async clickToCall(orgId: string, input: ClickToCallInput, idempotencyKey?: string): Promise<HttpOutcome> {
+    if (!idempotencyKey) return this.dispatchOutcome(orgId, input);
+    const { store } = this.deps;
+    const fp = fingerprint(input);
+    const deadline = Date.now() + this.idemWaitMs;
+    let delay = 5;
+    for (;;) {
+      const existing = await store.claimIdempotency(orgId, idempotencyKey, fp, IDEMPOTENCY_TTL_SEC);
+      if (!existing) break; // ours: dispatch below
+      if (existing.fingerprint !== fp) {
+        throw new DomainError('idempotency_mismatch', 'this Idempotency-Key was already used with a different request body');
+      }
+      if (existing.response) return { ...existing.response, headers: { 'idempotent-replayed': 'true' } };
+      // the first request is still in flight: wait for its response rather than dial again
+      if (Date.now() > deadline) {
+        throw new DomainError('idempotency_in_progress', 'a request with this Idempotency-Key is still in progress; retry later');
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 100);
+    }
+    let outcome: HttpOutcome;
+    try {
+      outcome = await this.dispatchOutcome(orgId, input);
+    } catch (e) {
+      // nothing was recorded: let a retry try again
+      await store.releaseIdempotency(orgId, idempotencyKey).catch(() => {});
+      throw e;
+    }
+    // Refusals a retry could turn into a success (provider down, rate limits) are not pinned to
+    // the key; everything else, including a dialled call, is.
+    if (outcome.statusCode === 503 || outcome.statusCode === 429) {
+      await store.releaseIdempotency(orgId, idempotencyKey);
+    } else {
+      await store.completeIdempotency(
+        orgId,
+        idempotencyKey,
+        { fingerprint: fp, response: { statusCode: outcome.statusCode, body: outcome.body } },
+        IDEMPOTENCY_TTL_SEC,
+      );
+    }
+    return outcome;
+  }
+
+  private async dispatchOutcome(orgId: string, input: ClickToCallInput): Promise<HttpOutcome> {
+    try {
+      const call = await this.dispatch(orgId, input);
+      return { statusCode: 201, body: toPublicCall(call) };
+    } catch (e) {
+      if (e instanceof DomainError && e.status < 500) return { statusCode: e.status, body: errorBody(e) };
+      if (e instanceof DomainError && (e.status === 503 || e.status === 502)) {
+        return {
+          statusCode: e.status,
+          body: errorBody(e),
+          headers: e.retryAfter ? { 'retry-after': String(e.retryAfter) } : undefined,
+        };
+      }
+      throw e;
+    }
+  }
+
+  private async dispatch(orgId: string, input: ClickToCallInput): Promise<Call> {
+    const started = performance.now();
+    const { store, providers, metrics } = this.deps;
+    const user = await store.getUser(orgId, input.userId);
+    if (!user) throw new DomainError('user_not_found', `user ${input.userId} not found`);
+    if (!user.providerId) throw new DomainError('no_provider', `user ${input.userId} is not assigned to any provider`);
+    const to = toE164(input.to, user.region);
+    if (!to) throw new DomainError('invalid_number', `"${input.to}" is not a valid phone number for region ${user.region}`);
+    const provider = await store.getProvider(orgId, user.providerId);
+    if (!provider) throw new DomainError('no_provider', `user ${input.userId} is not assigned to any provider`);
+    const wait = providers.breakers.admit(provider.id);
+    if (wait > 0) {
+      metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'provider_unavailable' });
+      throw new DomainError('provider_unavailable', `provider ${provider.id} is failing; retry in ${wait} s`, { providerId: provider.id }, wait);
+    }
+
+    const now = new Date().toISOString();
+    const call: Call = {
+      id: newId('call'),
+      orgId,
+      userId: user.id,
+      providerId: provider.id,
+      providerKind: provider.kind,
+      direction: 'outbound',
+      to,
+      status: 'queued',
+      createdAt: now,
+      updatedAt: now,
+      history: [{ status: 'queued', at: now }],
+      ...(input.crmRecord ? { crmRecord: input.crmRecord } : {}),
+    };
+    await store.createCall(call);
+    this.publish('call.created', call);
+
+    const adapter = providers.adapter(provider);
+    const apiStart = performance.now();
+    let apiSeconds = 0;
+    try {
+      const res = await adapter.dial({ call, user, to, idempotencyToken: call.id });
+      apiSeconds = (performance.now() - apiStart) / 1000;
+      providers.breakers.success(provider.id);
+      metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'ok' });
+      const link = store.linkProviderCall(orgId, provider.id, res.providerCallId, call.id);
+      const tr = await this.applyStatus(orgId, call.id, {
+        status: res.status ?? 'dialing',
+        at: new Date().toISOString(),
+        providerCallId: res.providerCallId,
+      });
+      await link;
+      metrics.dispatchOverhead.observe({ provider_kind: provider.kind }, (performance.now() - started) / 1000 - apiSeconds);
+      const latest = tr?.call ?? { ...call, providerCallId: res.providerCallId };
+      if (res.from && !latest.from) latest.from = res.from;
+      return latest;
+    } catch (e) {
+      const err = this.providerFailure(provider, e);
+      if (err.code === 'provider_unavailable' || err.code === 'provider_error') providers.breakers.failure(provider.id);
+      metrics.callsDispatched.inc({ provider_kind: provider.kind, result: err.code });
+      await this.applyStatus(orgId, call.id, { status: 'failed', at: new Date().toISOString(), cause: err.code });
+      throw err;
+    }
+  }
+
+  private providerFailure(provider: Provider, e: unknown): DomainError {
+    if (e instanceof DomainError) return e;
+    if (e instanceof ProviderError) {
+      const code = e.code === 'rate_limited' ? 'provider_unavailable' : e.code;
+      const retry = e.retryAfter ?? (code === 'provider_unavailable' ? 5 : undefined);
+      return new DomainError(code, `${provider.kind} provider ${provider.id}: ${e.message}`, { providerId: provider.id }, retry);
+    }
+    this.deps.logger.error({ providerId: provider.id, err: (e as Error)?.message }, 'provider dial failed unexpectedly');
+    return new DomainError('provider_error', `${provider.kind} provider ${provider.id} failed to place the call`, { providerId: provider.id });
+  }
+
+  // ---- reads and hang-up -------------------------------------------------------------------
+
+  async get(orgId: string, callId: string): Promise<PublicCall> {
+    const call = await this.deps.store.getCall(orgId, callId);
+    if (!call) throw new DomainError('call_not_found', `call ${callId} not found`);
+    return toPublicCall(call);
+  }
+
+  async list(orgId: string, q: { userId?: string; status?: CallStatus; limit: number; cursor?: string }): Promise<Page<PublicCall>> {
+    const page = await this.deps.store.listCalls(orgId, q);
+    return { items: page.items.map(toPublicCall), nextCursor: page.nextCursor };
+  }
+
+  async hangUp(orgId: string, callId: string): Promise<void> {
+    const { store, providers } = this.deps;
+    const call = await store.getCall(orgId, callId);
+    if (!call) throw new DomainError('call_not_found', `call ${callId} not found`);
+    if (isTerminal(call.status)) throw new DomainError('call_not_active', `call ${callId} has already ended (${call.status})`);
+    const provider = await store.getProvider(orgId, call.providerId);
+    if (!provider || !call.providerCallId) {
+      // never reached a provider: nothing to hang up there
+      await this.applyStatus(orgId, callId, { status: 'canceled', at: new Date().toISOString(), cause: 'canceled_by_api' });
+      return;
+    }
+    try {
+      await providers.adapter(provider).hangUp(call);
+    } catch (e) {
+      throw this.providerFailure(provider, e);
+    }
+  }
+
+  // ---- events from providers ---------------------------------------------------------------
+
+  /**
+   * Applies one status change and does what follows from it: the event to agents, setup-time
+   * metrics, and — exactly once per call — the call-log job. The job is enqueued before this
+   * resolves, so a webhook acknowledged after it is never lost.
+   */
+  async applyStatus(
+    orgId: string,
+    callId: string,
+    ev: { status: CallStatus; at: string; cause?: string; providerCallId?: string; durationSec?: number },
+  ): Promise<TransitionResult | null> {
+    const tr = await this.deps.store.transition(orgId, callId, ev);
+    if (!tr) return null;
+    if (tr.applied) {
+      this.publish('call.status', tr.call);
+      this.observeSetup(tr.call, ev.status);
+    }
+    if (tr.becameTerminal) {
+      this.deps.metrics.calls.inc({ provider_kind: tr.call.providerKind, direction: tr.call.direction, outcome: tr.call.status });
+    }
+    // a terminal call always has its job: re-adding on a duplicate terminal event is a no-op for
+    // the queue (job id = call id) and repairs a crash between the transition and the enqueue
+    if (isTerminal(tr.call.status) && this.deps.callLog && !tr.call.trial) {
+      await this.deps.callLog.enqueue(orgId, callId);
+    }
+    return tr;
+  }
+
+  private observeSetup(call: Call, status: CallStatus): void {
+    if (call.direction !== 'outbound' || (status !== 'ringing' && status !== 'answered')) return;
+    const dialedAt = call.history.find((h) => h.status === 'dialing')?.at ?? call.createdAt;
+    const at = call.history[call.history.length - 1]?.at;
+    if (!at) return;
+    const secs = (Date.parse(at) - Date.parse(dialedAt)) / 1000;
+    if (secs >= 0) this.deps.metrics.callSetup.observe({ provider_kind: call.providerKind, stage: status }, secs);
+  }
+
+  publish(type: 'call.created' | 'call.status' | 'call.incoming' | 'call.matched', call: Call, match?: unknown): void {
+    this.deps.events.publish({ type, orgId: call.orgId, call: toPublicCall(call), ...(match !== undefined ? { match } : {}) });
+  }
+
+  /** The sink one provider's adapter reports into. */
+  sinkFor(provider: Provider): CallEventSink {
+    const orgId = provider.orgId;
+    return {
+      status: (ev) => this.onStatus(provider, ev),
+      inbound: (ev) => this.onInbound(provider, ev),
+      findCall: (pcid) => this.deps.store.findCallByProviderCallId(orgId, provider.id, pcid),
+      getCall: async (callId) => {
+        const c = await this.deps.store.getCall(orgId, callId);
+        return c && c.providerId === provider.id ? c : null;
+      },
+      getUser: (userId) => this.deps.store.getUser(orgId, userId),
+    };
+  }
+
+  private async onStatus(provider: Provider, ev: StatusEvent): Promise<Call | null> {
+    const orgId = provider.orgId;
+    let callId = ev.callId;
+    if (callId) {
+      const c = await this.deps.store.getCall(orgId, callId);
+      if (!c || c.providerId !== provider.id) callId = undefined;
+    }
+    if (!callId) {
+      // a callback may race the dial response that links the provider's id: look a few times
+      for (let i = 0; i < 4 && !callId; i++) {
+        const c = await this.deps.store.findCallByProviderCallId(orgId, provider.id, ev.providerCallId);
+        if (c) callId = c.id;
+        else await new Promise((r) => setTimeout(r, 25 * (i + 1)));
+      }
+    }
+    if (!callId) {
+      this.deps.logger.warn({ providerId: provider.id, status: ev.status }, 'status event for an unknown provider call');
+      return null;
+    }
+    const tr = await this.applyStatus(orgId, callId, {
+      status: ev.status,
+      at: ev.at,
+      cause: ev.cause,
+      providerCallId: ev.providerCallId,
+      durationSec: ev.durationSec,
+    });
+    return tr?.call ?? null;
+  }
+
+  private async onInbound(provider: Provider, ev: InboundEvent): Promise<InboundRoute | null> {
+    const started = performance.now();
+    const orgId = provider.orgId;
+    const did = toE164(ev.to) ?? ev.to;
+    const user = await this.deps.store.findUserByNumber(orgId, did);
+    if (!user || user.providerId !== provider.id) {
+      this.deps.metrics.inboundUnknown.inc({ provider_kind: provider.kind });
+      return null;
+    }
+    const now = new Date().toISOString();
+    const call: Call = {
+      id: newId('call'),
+      orgId,
+      userId: user.id,
+      providerId: provider.id,
+      providerKind: provider.kind,
+      direction: 'inbound',
+      from: toE164(ev.from) ?? ev.from,
+      to: did,
+      status: 'ringing',
+      providerCallId: ev.providerCallId,
+      createdAt: now,
+      updatedAt: now,
+      history: [
+        { status: 'queued', at: now },
+        { status: 'ringing', at: now },
+      ],
+    };
+    await Promise.all([this.deps.store.createCall(call), this.deps.store.linkProviderCall(orgId, provider.id, ev.providerCallId, call.id)]);
+    this.publish('call.incoming', call);
+    this.deps.metrics.screenPop.observe({ provider_kind: provider.kind }, (performance.now() - started) / 1000);
+    if (this.deps.matcher) void this.matchLater(orgId, call);
+    return { call, user };
+  }
+
+  private async matchLater(orgId: string, call: Call): Promise<void> {
+    try {
+      const match = await Promise.race([
+        this.deps.matcher!(orgId, call),
+        new Promise<null>((r) => setTimeout(() => r(null), MATCH_TIMEOUT_MS).unref()),
+      ]);
+      this.publish('call.matched', call, match ?? null);
+    } catch (e) {
+      this.deps.logger.warn({ callId: call.id, err: (e as Error).message }, 'caller match failed');
+      this.publish('call.matched', call, null);
+    }
+  }
+
+  /** For internal use (trials, sim): the user of a call. */
+  async userOf(orgId: string, userId: string): Promise<User | null> {
+    return this.deps.store.getUser(orgId, userId);
+  }
+}

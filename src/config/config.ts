@@ -1,0 +1,146 @@
+// Configuration from the environment (names in DESIGN.md) over an optional JSON file
+// (DIALGATE_CONFIG, e.g. config/dialgate.json). Validated once at start: a bad value stops start-up
+// with one line that names the setting.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** absent = local mode (in-memory store, in-process queue) */
+  redisUrl?: string;
+  adminToken: string;
+  /** true when the operator token was generated at start (local mode only) */
+  adminTokenGenerated: boolean;
+  /** base URL providers reach us on; undefined = derived from the listening address */
+  publicUrl?: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** run the call-log worker inside the gateway process */
+  inProcessWorker: boolean;
+  workerConcurrency: number;
+  /** max request body in bytes */
+  bodyLimit: number;
+  shutdownTimeoutMs: number;
+  /** call-log queue name prefix; hash-tagged so every queue key lands in one Redis Cluster slot */
+  queuePrefix: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, message: string) {
+    super(`${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Source = Record<string, string | undefined>;
+
+const FILE_KEYS: Record<string, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  redisUrl: 'REDIS_URL',
+  publicUrl: 'PUBLIC_URL',
+  logLevel: 'LOG_LEVEL',
+  inProcessWorker: 'DIALGATE_IN_PROCESS_WORKER',
+  workerConcurrency: 'WORKER_CONCURRENCY',
+  bodyLimit: 'DIALGATE_BODY_LIMIT',
+  shutdownTimeoutMs: 'DIALGATE_SHUTDOWN_TIMEOUT_MS',
+  queuePrefix: 'DIALGATE_QUEUE_PREFIX',
+};
+
+function readFile(path: string): Source {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('DIALGATE_CONFIG', `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('DIALGATE_CONFIG', `${path} is not valid JSON`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('DIALGATE_CONFIG', `${path} must hold a JSON object`);
+  const out: Source = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    const env = FILE_KEYS[k];
+    if (!env) throw new ConfigError('DIALGATE_CONFIG', `${path}: unknown setting "${k}" (known: ${Object.keys(FILE_KEYS).join(', ')})`);
+    out[env] = String(v);
+  }
+  return out;
+}
+
+function int(src: Source, name: string, def: number, min: number, max: number): number {
+  const v = src[name];
+  if (v === undefined || v === '') return def;
+  if (!/^\d+$/.test(v.trim())) throw new ConfigError(name, `must be an integer between ${min} and ${max}, got "${v}"`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(src: Source, name: string, def: boolean): boolean {
+  const v = src[name]?.trim().toLowerCase();
+  if (v === undefined || v === '') return def;
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(name, `must be true or false, got "${src[name]}"`);
+}
+
+function url(src: Source, name: string, protocols: string[]): string | undefined {
+  const v = src[name];
+  if (v === undefined || v === '') return undefined;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${u.protocol}`);
+  return v;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(env: Source = process.env): Config {
+  const file = env.DIALGATE_CONFIG ? readFile(env.DIALGATE_CONFIG) : {};
+  const src: Source = { ...file };
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) src[k] = v;
+
+  const redisUrl = url(src, 'REDIS_URL', ['redis:', 'rediss:']);
+  const publicUrlRaw = url(src, 'PUBLIC_URL', ['http:', 'https:']);
+  const publicUrl = publicUrlRaw?.replace(/\/+$/, '');
+
+  const logLevel = (src.LOG_LEVEL ?? 'info').trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${src.LOG_LEVEL}"`);
+
+  let adminToken = src.DIALGATE_ADMIN_TOKEN ?? '';
+  let adminTokenGenerated = false;
+  if (!adminToken) {
+    if (redisUrl) throw new ConfigError('DIALGATE_ADMIN_TOKEN', 'is required when REDIS_URL is set (the operator token that creates orgs)');
+    adminToken = 'dgop_' + randomBytes(24).toString('base64url');
+    adminTokenGenerated = true;
+  } else if (adminToken.length < 16) {
+    throw new ConfigError('DIALGATE_ADMIN_TOKEN', 'must be at least 16 characters');
+  }
+
+  const host = src.HOST?.trim() || '0.0.0.0';
+  const queuePrefix = src.DIALGATE_QUEUE_PREFIX?.trim() || '{dialgate}';
+  if (!/^\{[^{}]+\}$/.test(queuePrefix)) throw new ConfigError('DIALGATE_QUEUE_PREFIX', 'must be a Redis hash tag such as {dialgate}, so every queue key shares one cluster slot');
+
+  return {
+    port: int(src, 'PORT', 8080, 0, 65535),
+    host,
+    redisUrl,
+    adminToken,
+    adminTokenGenerated,
+    publicUrl,
+    logLevel: logLevel as Config['logLevel'],
+    inProcessWorker: bool(src, 'DIALGATE_IN_PROCESS_WORKER', true),
+    workerConcurrency: int(src, 'WORKER_CONCURRENCY', 8, 1, 1000),
+    bodyLimit: int(src, 'DIALGATE_BODY_LIMIT', 256 * 1024, 1024, 16 * 1024 * 1024),
+    shutdownTimeoutMs: int(src, 'DIALGATE_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    queuePrefix,
+  };
+}

@@ -1,0 +1,100 @@
+// WebSocket /v1/events: agent screens receive call events (call.created, call.status,
+// call.incoming, call.matched) for their org, optionally narrowed to one user. Authenticated with
+// an org key (Authorization header, or ?access_token= for browsers). Heartbeats drop dead
+// sockets; a consumer that cannot keep up is cut off instead of buffered without bound.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { bearer } from '../auth/api-keys.js';
+import type { AppDeps } from '../http/app.js';
+import type { DeliveredEvent } from './event-bus.js';
+
+const USER_RE = /^[A-Za-z0-9._@-]{1,128}$/;
+export const MAX_BUFFERED_BYTES = 1 << 20;
+
+export interface EventsSocketServer {
+  count(): number;
+  close(): Promise<void>;
+}
+
+interface Alive extends WebSocket {
+  isAlive?: boolean;
+}
+
+function reject(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.write(
+    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request'}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  socket.destroy();
+}
+
+export function eventsSocket(app: FastifyInstance, deps: AppDeps, opts: { heartbeatMs?: number } = {}): EventsSocketServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
+  const { metrics, events, keys, logger } = deps;
+
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/v1/events') return reject(socket, 404, 'not_found', 'no WebSocket endpoint here');
+    const userId = url.searchParams.get('userId');
+    if (userId !== null && !USER_RE.test(userId)) return reject(socket, 400, 'validation_failed', 'userId is not a valid user id');
+    const token = bearer(req.headers.authorization) ?? url.searchParams.get('access_token') ?? undefined;
+    keys
+      .verify(token)
+      .then((principal) => {
+        if (!principal) return reject(socket, 401, 'unauthorized', 'a valid org API key is required');
+        wss.handleUpgrade(req, socket, head, (ws: Alive) => {
+          ws.isAlive = true;
+          metrics.wsConnections.inc();
+          const send = (ev: DeliveredEvent) => {
+            if (userId && ev.userId !== userId) return;
+            if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+              metrics.wsDropped.inc({ reason: 'slow_consumer' });
+              ws.terminate();
+              return;
+            }
+            ws.send(ev.json);
+          };
+          const unsubscribe = events.subscribe(principal.orgId, send);
+          ws.on('pong', () => (ws.isAlive = true));
+          ws.on('message', () => {}); // clients have nothing to say; pings are answered by ws
+          ws.on('error', () => ws.terminate());
+          ws.on('close', () => {
+            unsubscribe();
+            metrics.wsConnections.dec();
+          });
+          ws.send(JSON.stringify({ type: 'hello', orgId: principal.orgId, userId: userId ?? null }));
+        });
+      })
+      .catch((e: Error) => {
+        logger.warn({ err: e.message }, 'events socket authentication failed');
+        reject(socket, 503, 'store_unavailable', 'cannot verify the key right now');
+      });
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients as Set<Alive>) {
+      if (ws.isAlive === false) {
+        metrics.wsDropped.inc({ reason: 'heartbeat' });
+        ws.terminate();
+        continue;
+      }
+      ws.isAlive = false;
+      ws.ping();
+    }
+  }, opts.heartbeatMs ?? Number(process.env.DIALGATE_WS_HEARTBEAT_MS ?? 30_000));
+  heartbeat.unref();
+
+  return {
+    count: () => wss.clients.size,
+    close: async () => {
+      clearInterval(heartbeat);
+      for (const ws of wss.clients) ws.close(1001, 'gateway shutting down');
+      await new Promise<void>((r) => wss.close(() => r()));
+      for (const ws of wss.clients) ws.terminate();
+    },
+  };
+}

@@ -1,0 +1,252 @@
+// The composition root's engine: builds every part of a gateway instance from a Config and the
+// registered kinds, and owns its lifecycle (listen, graceful close). src/main.ts runs it; tests
+// start it in-process.
+
+import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { ApiKeyVerifier } from './auth/api-keys.js';
+import { OrgService } from './auth/org-service.js';
+import { CallService, type CallLogSink, type CallerMatcher } from './calls/call-service.js';
+import { WebhookIngress } from './calls/webhook-ingress.js';
+import type { Config } from './config/config.js';
+import type { CrmKindDefinition } from './crm/adapter.js';
+import { DirectoryService } from './directory/directory-service.js';
+import { LocalEventBus, RedisEventBus, type EventBus } from './events/event-bus.js';
+import { buildApp, type AppDeps, type BuiltApp } from './http/app.js';
+import type { ReadinessCheck } from './http/routes/ops.js';
+import { Metrics } from './metrics/metrics.js';
+import type { ProviderKindDefinition } from './providers/adapter.js';
+import { ProviderRuntime } from './providers/runtime.js';
+import { MemoryStore } from './store/memory/memory-store.js';
+import { RedisStore } from './store/redis/redis-store.js';
+import type { Store } from './store/store.js';
+
+export interface GatewayOptions {
+  config: Config;
+  providerKinds: ProviderKindDefinition[];
+  crmKinds?: CrmKindDefinition[];
+  logger?: Logger;
+  /** Redis key prefix (tests isolate instances with a random one; all instances of one deployment share it). */
+  keyPrefix?: string;
+  /** Extra parts wired by the composition root (call-log queue, matcher, route plugins, readiness). */
+  extend?: (g: GatewayParts) => Promise<GatewayExtension | void>;
+}
+
+export interface GatewayParts {
+  config: Config;
+  store: Store;
+  redis?: Redis;
+  logger: Logger;
+  metrics: Metrics;
+  providers: ProviderRuntime;
+  calls: CallService;
+  events: EventBus;
+  crmKinds: CrmKindDefinition[];
+  matcher?: CallerMatcher;
+}
+
+export interface GatewayExtension {
+  callLog?: CallLogSink;
+  matcher?: CallerMatcher;
+  plugins?: AppDeps['plugins'];
+  readiness?: ReadinessCheck[];
+  /** closed after the HTTP server has drained, before the store */
+  close?: () => Promise<void>;
+}
+
+export function createLogger(level: Config['logLevel']): Logger {
+  return pino({
+    level,
+    base: { service: 'dialgate' },
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers["x-twilio-signature"]', 'req.headers["verification-token"]', '*.apiKey', '*.authToken', '*.clientSecret', '*.jwt', '*.refreshToken', '*.secret', '*.password'],
+      censor: '[redacted]',
+    },
+    serializers: {
+      req(req: { method: string; url: string; id: string; ip?: string }) {
+        // query strings can carry access_token (browser WebSockets): never log them
+        return { method: req.method, url: req.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'), reqId: req.id };
+      },
+    },
+  });
+}
+
+/** Waits for a client's first connection, up to ms; the gateway starts either way (readyz tells). */
+function whenReady(client: Redis, ms: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => done(false), ms);
+    const done = (ok: boolean) => {
+      clearTimeout(t);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    client.on('ready', onReady);
+  });
+}
+
+function redisClient(url: string, name: string): Redis {
+  return new Redis(url, {
+    connectionName: `dialgate-${name}`,
+    // fail fast while Redis is away: callers get 503 at once instead of hanging on a queue
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 5000,
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
+    reconnectOnError: () => true,
+  });
+}
+
+export class Gateway {
+  private built?: BuiltApp;
+  private closing?: Promise<void>;
+  private listeningUrl?: string;
+
+  constructor(
+    readonly parts: GatewayParts,
+    private readonly deps: AppDeps,
+    private readonly extension: GatewayExtension,
+    private readonly subscriber?: Redis,
+  ) {}
+
+  get app() {
+    if (!this.built) throw new Error('gateway not built');
+    return this.built.app;
+  }
+
+  get sockets() {
+    if (!this.built) throw new Error('gateway not built');
+    return this.built.sockets;
+  }
+
+  async build(): Promise<void> {
+    this.built = await buildApp(this.deps);
+  }
+
+  /** Listens and returns the local URL. */
+  async listen(port = this.parts.config.port, host = this.parts.config.host): Promise<string> {
+    const app = this.app;
+    await app.listen({ port, host });
+    const addr = app.server.address();
+    const p = typeof addr === 'object' && addr ? addr.port : port;
+    this.listeningUrl = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${p}`;
+    return this.listeningUrl;
+  }
+
+  get url(): string {
+    if (!this.listeningUrl) throw new Error('gateway is not listening');
+    return this.listeningUrl;
+  }
+
+  publicUrl(): string {
+    return this.parts.config.publicUrl ?? this.listeningUrl ?? `http://127.0.0.1:${this.parts.config.port}`;
+  }
+
+  /**
+   * Graceful stop: refuse new connections and requests (503), finish in-flight ones, then close
+   * sockets, adapters, queue and store — bounded by shutdownTimeoutMs.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const { logger, config } = this.parts;
+      const timer = setTimeout(() => {
+        logger.error('graceful shutdown timed out; closing connections');
+        this.built?.app.server.closeAllConnections?.();
+      }, Math.max(100, config.shutdownTimeoutMs - 500));
+      timer.unref();
+      try {
+        await this.built?.sockets.close();
+        await this.built?.app.close();
+        await this.extension.close?.();
+        await this.parts.providers.closeAll();
+        await this.parts.events.close();
+        this.subscriber?.disconnect();
+        await this.parts.store.close();
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return this.closing;
+  }
+}
+
+export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { config } = opts;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const metrics = new Metrics();
+
+  let store: Store;
+  let redis: Redis | undefined;
+  let subscriber: Redis | undefined;
+  let events: EventBus;
+  if (config.redisUrl) {
+    redis = redisClient(config.redisUrl, 'store');
+    subscriber = new Redis(config.redisUrl, { connectionName: 'dialgate-events', maxRetriesPerRequest: null, enableOfflineQueue: true });
+    store = new RedisStore(redis, { keyPrefix: opts.keyPrefix });
+    events = new RedisEventBus(redis, subscriber, logger);
+    redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
+    subscriber.on('error', () => {});
+    if (!(await whenReady(redis, 10_000))) logger.error('Redis is not reachable yet; answering 503 until it is');
+  } else {
+    store = new MemoryStore();
+    events = new LocalEventBus();
+  }
+
+  // late-bound: the runtime needs the call service's sinks and the ingress, which need the runtime
+  let gateway: Gateway | undefined;
+  let ingress: WebhookIngress | undefined;
+  let calls: CallService | undefined;
+  const publicUrl = () => gateway?.publicUrl() ?? config.publicUrl ?? `http://127.0.0.1:${config.port}`;
+  const providers = new ProviderRuntime({
+    kinds: opts.providerKinds,
+    shared: store.shared,
+    logger,
+    metrics,
+    publicUrl,
+    sinkFor: (p) => calls!.sinkFor(p),
+    deliver: (p, req) => ingress!.deliver(p, req),
+  });
+  const parts: GatewayParts = {
+    config,
+    store,
+    redis,
+    logger,
+    metrics,
+    providers,
+    calls: undefined as unknown as CallService,
+    events,
+    crmKinds: opts.crmKinds ?? [],
+  };
+  calls = new CallService({ store, providers, events, metrics, logger });
+  parts.calls = calls;
+  // the extension (call-log queue, CRM matcher...) needs the parts above and gives back its own
+  const extension = (await opts.extend?.(parts)) ?? {};
+  calls.attach({ callLog: extension.callLog, matcher: extension.matcher });
+  parts.matcher = extension.matcher;
+  ingress = new WebhookIngress(store, providers, metrics, logger);
+
+  const readiness: ReadinessCheck[] = [
+    { name: 'store', check: async () => ((await store.ping()) ? { ok: true } : { ok: false, detail: `${store.kind} store unreachable` }) },
+    ...(extension.readiness ?? []),
+  ];
+
+  const deps: AppDeps = {
+    config,
+    logger,
+    metrics,
+    keys: new ApiKeyVerifier(store),
+    orgs: new OrgService(store),
+    directory: new DirectoryService(store, providers, logger),
+    calls,
+    providers,
+    events,
+    webhooks: ingress,
+    readiness,
+    publicUrl,
+    plugins: extension.plugins,
+  };
+  gateway = new Gateway(parts, deps, extension, subscriber);
+  await gateway.build();
+  return gateway;
+}

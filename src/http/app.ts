@@ -1,0 +1,169 @@
+// The HTTP application: fastify with schema validation on every route, one error shape
+// ({error:{code,message}}), request ids in logs, request metrics, and the route plugins.
+
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import type { Logger } from 'pino';
+import { ApiKeyVerifier, bearer, type Principal } from '../auth/api-keys.js';
+import type { OrgService } from '../auth/org-service.js';
+import type { CallService } from '../calls/call-service.js';
+import type { WebhookIngress } from '../calls/webhook-ingress.js';
+import type { Config } from '../config/config.js';
+import type { DirectoryService } from '../directory/directory-service.js';
+import { DomainError, isDomainError } from '../domain/errors.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { ProviderError } from '../providers/adapter.js';
+import type { ProviderRuntime } from '../providers/runtime.js';
+import { sharedSchemas } from './schemas.js';
+import { orgRoutes } from './routes/orgs.js';
+import { userRoutes } from './routes/users.js';
+import { providerRoutes } from './routes/providers.js';
+import { callRoutes } from './routes/calls.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
+import { eventsSocket, type EventsSocketServer } from '../events/ws-server.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  keys: ApiKeyVerifier;
+  orgs: OrgService;
+  directory: DirectoryService;
+  calls: CallService;
+  providers: ProviderRuntime;
+  events: EventBus;
+  webhooks: WebhookIngress;
+  readiness: ReadinessCheck[];
+  publicUrl: () => string;
+  /** Extra route plugins (CRM, trials, ...) registered under the same error handling. */
+  plugins?: Array<(app: FastifyInstance, deps: AppDeps) => Promise<void>>;
+}
+
+export interface BuiltApp {
+  app: FastifyInstance;
+  sockets: EventsSocketServer;
+}
+
+const STORE_DOWN = /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Command timed out|MaxRetriesPerRequest|Stream isn't writeable|Reached the max retries|connect ETIMEDOUT/;
+
+export function sendError(reply: FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): FastifyReply {
+  return reply.code(status).type('application/json').send({ error: { code, message, ...(extra ?? {}) } });
+}
+
+/** Hook for /v1 routes: an org key is required; the principal scopes every store access. */
+export function requireOrgKey(keys: ApiKeyVerifier) {
+  return async (req: FastifyRequest) => {
+    const principal = await keys.verify(bearer(req.headers.authorization));
+    if (!principal) throw new DomainError('unauthorized', 'a valid org API key is required (Authorization: Bearer dgk_...)');
+    req.principal = principal;
+  };
+}
+
+export function orgOf(req: FastifyRequest): string {
+  if (!req.principal) throw new DomainError('unauthorized', 'a valid org API key is required');
+  return req.principal.orgId;
+}
+
+function validationMessage(err: FastifyError): string {
+  const v = err.validation?.[0];
+  if (!v) return err.message;
+  const where = `${err.validationContext ?? 'body'}${v.instancePath ? v.instancePath.replace(/\//g, '.') : ''}`;
+  if (v.keyword === 'additionalProperties') return `${where} has an unknown field "${(v.params as { additionalProperty?: string }).additionalProperty}"`;
+  if (v.keyword === 'required') return `${where} is missing required field "${(v.params as { missingProperty?: string }).missingProperty}"`;
+  return `${where} ${v.message}`;
+}
+
+export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
+  const { config, logger, metrics } = deps;
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.bodyLimit,
+    // request ids: the caller's X-Request-Id when sane, else a fresh one; echoed back
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 256 },
+  }) as unknown as FastifyInstance;
+
+  // Bodies are validated strictly (no coercion, unknown fields refused); query strings and
+  // params are strings on the wire, so they are coerced.
+  const bodyAjv = new Ajv({ allErrors: false, removeAdditional: false, coerceTypes: false, useDefaults: true, strict: false });
+  const queryAjv = new Ajv({ allErrors: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true, strict: false });
+  for (const s of sharedSchemas) {
+    bodyAjv.addSchema(s);
+    queryAjv.addSchema(s);
+  }
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
+  for (const s of sharedSchemas) app.addSchema(s);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'dialgate', version: '1.0.0', description: 'Multi-provider telephony gateway for CRMs' },
+      components: { securitySchemes: { orgKey: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.httpDuration.observe({ method: req.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0].slice(0, 200)}`));
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err.validation) return sendError(reply, 400, 'validation_failed', validationMessage(err));
+    if (isDomainError(err)) {
+      if (err.retryAfter) reply.header('retry-after', String(err.retryAfter));
+      return sendError(reply, err.status, err.code, err.message, err.details);
+    }
+    if (err instanceof ProviderError) {
+      const status = err.code === 'invalid_number' ? 422 : err.code === 'provider_unavailable' || err.code === 'rate_limited' ? 503 : 502;
+      if (err.retryAfter) reply.header('retry-after', String(err.retryAfter));
+      return sendError(reply, status, err.code === 'rate_limited' ? 'provider_unavailable' : err.code, err.message);
+    }
+    const code = err.code;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, 'payload_too_large', `request body is larger than ${config.bodyLimit} bytes`);
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'unsupported_media_type', 'send application/json');
+    if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return sendError(reply, 400, 'validation_failed', 'the JSON body is empty');
+    if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return sendError(reply, 400, 'validation_failed', 'content-length does not match the body');
+    if (err.statusCode === 400 && (err instanceof SyntaxError || /JSON/i.test(err.message))) {
+      return sendError(reply, 400, 'validation_failed', 'the body is not valid JSON');
+    }
+    if (STORE_DOWN.test(err.message ?? '')) {
+      req.log.warn({ err: err.message }, 'store unavailable');
+      reply.header('retry-after', '1');
+      return sendError(reply, 503, 'store_unavailable', 'the gateway cannot reach its store right now; retry shortly');
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, err.statusCode, 'bad_request', err.message.slice(0, 300));
+    }
+    req.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'unhandled error');
+    return sendError(reply, 500, 'internal', 'internal error; the request id is in the X-Request-Id header');
+  });
+
+  await app.register(opsRoutes(deps));
+  await app.register(orgRoutes(deps));
+  await app.register(userRoutes(deps));
+  await app.register(providerRoutes(deps));
+  await app.register(callRoutes(deps));
+  await app.register(webhookRoutes(deps));
+  for (const p of deps.plugins ?? []) await app.register(async (scope) => p(scope, deps));
+
+  const sockets = eventsSocket(app, deps);
+  return { app, sockets };
+}

@@ -1,0 +1,52 @@
+// Operations: liveness, readiness (every dependency the gateway needs answers), Prometheus
+// metrics and the OpenAPI document.
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from '../app.js';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<{ ok: boolean; detail?: string }>;
+}
+
+const checkTimeoutMs = 1000;
+
+async function runCheck(c: ReadinessCheck): Promise<{ name: string; ok: boolean; detail?: string }> {
+  try {
+    const r = await Promise.race([
+      c.check(),
+      new Promise<{ ok: boolean; detail: string }>((res) => setTimeout(() => res({ ok: false, detail: 'timed out' }), checkTimeoutMs).unref()),
+    ]);
+    return { name: c.name, ...r };
+  } catch (e) {
+    return { name: c.name, ok: false, detail: (e as Error).message.slice(0, 200) };
+  }
+}
+
+export function opsRoutes(deps: AppDeps) {
+  return async (app: FastifyInstance) => {
+    app.get('/healthz', {
+      schema: { hide: true, response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
+      logLevel: 'warn',
+    }, async () => ({ status: 'ok' }));
+
+    const readySchema = {
+      type: 'object',
+      properties: {
+        status: { type: 'string' },
+        checks: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, ok: { type: 'boolean' }, detail: { type: 'string' } } } },
+      },
+    };
+    app.get('/readyz', { schema: { hide: true, response: { 200: readySchema, 503: readySchema } }, logLevel: 'warn' }, async (_req, reply) => {
+      const checks = await Promise.all(deps.readiness.map(runCheck));
+      const ok = checks.every((c) => c.ok);
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
+    });
+
+    app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_req, reply) => {
+      const body = await deps.metrics.registry.metrics();
+      return reply.type(deps.metrics.registry.contentType).send(body);
+    });
+
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  };
+}

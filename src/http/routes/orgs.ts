@@ -1,0 +1,42 @@
+// POST /v1/orgs: the operator token (DIALGATE_ADMIN_TOKEN) creates an org; its API key is shown once.
+import type { FastifyInstance } from 'fastify';
+import { bearer, operatorTokenMatches } from '../../auth/api-keys.js';
+import { DomainError } from '../../domain/errors.js';
+import type { AppDeps } from '../app.js';
+import { withErrors } from '../schemas.js';
+
+export function orgRoutes(deps: AppDeps) {
+  return async (app: FastifyInstance) => {
+    app.post<{ Body: { name: string } }>(
+      '/v1/orgs',
+      {
+        schema: {
+          summary: 'Create an org (operator token); returns its API key once',
+          body: {
+            type: 'object',
+            required: ['name'],
+            additionalProperties: false,
+            properties: { name: { type: 'string', minLength: 1, maxLength: 200 } },
+          },
+          response: withErrors({
+            201: {
+              type: 'object',
+              required: ['id', 'name', 'apiKey'],
+              properties: { id: { type: 'string' }, name: { type: 'string' }, apiKey: { type: 'string' }, createdAt: { type: 'string' } },
+            },
+          }),
+        },
+        onRequest: async (req) => {
+          if (!operatorTokenMatches(bearer(req.headers.authorization), deps.config.adminToken)) {
+            throw new DomainError('unauthorized', 'the operator token is required to create orgs');
+          }
+        },
+      },
+      async (req, reply) => {
+        const org = await deps.orgs.create(req.body.name);
+        req.log.info({ orgId: org.id, keyId: org.keyId }, 'org created');
+        return reply.code(201).send({ id: org.id, name: org.name, apiKey: org.apiKey, createdAt: org.createdAt });
+      },
+    );
+  };
+}

@@ -1,0 +1,170 @@
+// Providers: install (for all / specific / future users), list with user counts, details,
+// update, uninstall, and the provider's users.
+import type { FastifyInstance } from 'fastify';
+import type { ProviderBody, ProviderPatchBody } from '../../directory/directory-service.js';
+import { orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import { ID_PATTERN, idParam, pageOf, pageQuery, regionsSchema, withErrors } from '../schemas.js';
+
+const providerRef = { $ref: 'Provider#' };
+const assignRef = { $ref: 'AssignResult#' };
+const userIds = { type: 'array', minItems: 1, maxItems: 10_000, items: { type: 'string', pattern: ID_PATTERN } } as const;
+
+type IdParams = { id: string };
+
+export function providerRoutes(deps: AppDeps) {
+  const { directory } = deps;
+  return async (app: FastifyInstance) => {
+    app.addHook('onRequest', requireOrgKey(deps.keys));
+
+    app.post<{ Body: ProviderBody }>(
+      '/v1/providers',
+      {
+        schema: {
+          summary: 'Install a provider',
+          body: {
+            type: 'object',
+            required: ['kind', 'name', 'config'],
+            additionalProperties: false,
+            properties: {
+              kind: { type: 'string', enum: deps.providers.kindNames() },
+              name: { type: 'string', minLength: 1, maxLength: 200 },
+              // validated against the kind's own schema by the provider runtime
+              config: { type: 'object' },
+              regions: regionsSchema,
+              priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
+              install: {
+                type: 'object',
+                required: ['scope'],
+                additionalProperties: false,
+                properties: {
+                  scope: { type: 'string', enum: ['all', 'specific'] },
+                  userIds: { type: 'array', maxItems: 10_000, items: { type: 'string', pattern: ID_PATTERN } },
+                  futureUsers: { type: 'boolean' },
+                },
+              },
+            },
+          },
+          response: withErrors({ 201: providerRef }, 422, 502, 503),
+        },
+      },
+      async (req, reply) => {
+        const orgId = orgOf(req);
+        const { provider, install } = await directory.createProvider(orgId, req.body);
+        return reply.code(201).send({ ...(await directory.view(orgId, provider)), install });
+      },
+    );
+
+    app.get(
+      '/v1/providers',
+      { schema: { response: withErrors({ 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: providerRef } } } }) } },
+      async (req) => ({ items: await directory.listProviders(orgOf(req)) }),
+    );
+
+    app.get<{ Params: IdParams }>(
+      '/v1/providers/:id',
+      { schema: { params: idParam('id'), response: withErrors({ 200: providerRef }, 404) } },
+      async (req) => {
+        const orgId = orgOf(req);
+        return directory.view(orgId, await directory.getProvider(orgId, req.params.id));
+      },
+    );
+
+    app.patch<{ Params: IdParams; Body: ProviderPatchBody }>(
+      '/v1/providers/:id',
+      {
+        schema: {
+          params: idParam('id'),
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: {
+              name: { type: 'string', minLength: 1, maxLength: 200 },
+              config: { type: 'object' },
+              regions: regionsSchema,
+              priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
+              futureUsers: { type: 'boolean' },
+            },
+          },
+          response: withErrors({ 200: providerRef }, 404, 422),
+        },
+      },
+      async (req) => {
+        const orgId = orgOf(req);
+        return directory.view(orgId, await directory.updateProvider(orgId, req.params.id, req.body));
+      },
+    );
+
+    app.delete<{ Params: IdParams; Querystring: { force?: boolean } }>(
+      '/v1/providers/:id',
+      {
+        schema: {
+          params: idParam('id'),
+          querystring: { type: 'object', additionalProperties: false, properties: { force: { type: 'boolean' } } },
+          response: withErrors({ 204: { type: 'null' } }, 404, 409),
+        },
+      },
+      async (req, reply) => {
+        await directory.deleteProvider(orgOf(req), req.params.id, req.query.force ?? false);
+        return reply.code(204).send();
+      },
+    );
+
+    app.get<{ Params: IdParams; Querystring: { limit: number; cursor?: string } }>(
+      '/v1/providers/:id/users',
+      {
+        schema: {
+          params: idParam('id'),
+          querystring: { type: 'object', additionalProperties: false, properties: pageQuery },
+          response: withErrors({ 200: pageOf('User') }, 404),
+        },
+      },
+      async (req) => directory.listProviderUsers(orgOf(req), req.params.id, req.query),
+    );
+
+    app.post<{ Params: IdParams; Body: { userIds: string[] } }>(
+      '/v1/providers/:id/users',
+      {
+        schema: {
+          summary: 'Add users to a provider (a single conflicting user answers 409/422)',
+          params: idParam('id'),
+          body: { type: 'object', required: ['userIds'], additionalProperties: false, properties: { userIds } },
+          response: withErrors({ 200: assignRef }, 404, 409, 422),
+        },
+      },
+      async (req) => directory.addUsers(orgOf(req), req.params.id, req.body.userIds),
+    );
+
+    app.delete<{ Params: { id: string; userId: string } }>(
+      '/v1/providers/:id/users/:userId',
+      {
+        schema: {
+          params: {
+            type: 'object',
+            required: ['id', 'userId'],
+            additionalProperties: false,
+            properties: { id: { type: 'string', pattern: ID_PATTERN }, userId: { type: 'string', pattern: ID_PATTERN } },
+          },
+          response: withErrors({ 204: { type: 'null' } }, 404),
+        },
+      },
+      async (req, reply) => {
+        await directory.removeUser(orgOf(req), req.params.id, req.params.userId);
+        return reply.code(204).send();
+      },
+    );
+
+    app.post<{ Params: IdParams; Body: { futureUsers?: boolean } }>(
+      '/v1/providers/:id/install-all',
+      {
+        schema: {
+          summary: 'Extend a provider to all users (and optionally future users); never moves anybody',
+          params: idParam('id'),
+          body: { type: 'object', additionalProperties: false, properties: { futureUsers: { type: 'boolean' } } },
+          response: withErrors({ 200: assignRef }, 404),
+        },
+      },
+      async (req) => directory.installAll(orgOf(req), req.params.id, req.body?.futureUsers ?? false),
+    );
+  };
+}

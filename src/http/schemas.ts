@@ -1,0 +1,169 @@
+// JSON Schemas shared by the routes (request validation and response serialisation) and
+// published at /openapi.json. Route-specific schemas live next to their route.
+
+import { CALL_STATUSES } from '../domain/types.js';
+
+export const ID_PATTERN = '^[A-Za-z0-9._@-]{1,128}$';
+export const E164_LIKE = { type: 'string', minLength: 1, maxLength: 64 } as const;
+export const COUNTRY = { type: 'string', pattern: '^[A-Z]{2}$' } as const;
+
+export const idParam = (name: string) =>
+  ({
+    type: 'object',
+    required: [name],
+    additionalProperties: false,
+    properties: { [name]: { type: 'string', pattern: ID_PATTERN } },
+  }) as const;
+
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      additionalProperties: true,
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+} as const;
+
+const errorRef = { $ref: 'Error#' };
+/** The error responses every route may give, merged into each route's response map. */
+export function withErrors(ok: Record<string, unknown>, ...codes: number[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...ok };
+  for (const c of [400, 401, ...codes]) out[String(c)] = errorRef;
+  return out;
+}
+
+export const regionsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    allow: { type: 'array', maxItems: 300, items: COUNTRY },
+    deny: { type: 'array', maxItems: 300, items: COUNTRY },
+  },
+} as const;
+
+export const userSchema = {
+  $id: 'User',
+  type: 'object',
+  required: ['id', 'region', 'providerId'],
+  properties: {
+    id: { type: 'string' },
+    region: { type: 'string' },
+    name: { type: 'string' },
+    email: { type: 'string' },
+    phone: { type: 'string' },
+    sipUri: { type: 'string' },
+    numbers: { type: 'array', items: { type: 'string' } },
+    crmUserId: { type: 'string' },
+    providerId: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+export const conflictsSchema = {
+  $id: 'AssignResult',
+  type: 'object',
+  required: ['assigned', 'conflicts'],
+  properties: {
+    assigned: { type: 'array', items: { type: 'string' } },
+    conflicts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['userId', 'reason'],
+        properties: {
+          userId: { type: 'string' },
+          providerId: { type: 'string' },
+          reason: { type: 'string', enum: ['assigned_elsewhere', 'region_unavailable', 'unknown_user'] },
+        },
+      },
+    },
+  },
+} as const;
+
+export const providerSchema = {
+  $id: 'Provider',
+  type: 'object',
+  required: ['id', 'kind', 'name', 'regions', 'priority', 'scope', 'futureUsers', 'userCount', 'config'],
+  properties: {
+    id: { type: 'string' },
+    kind: { type: 'string' },
+    name: { type: 'string' },
+    regions: regionsSchema,
+    priority: { type: 'integer' },
+    scope: { type: 'string', enum: ['all', 'specific'] },
+    futureUsers: { type: 'boolean' },
+    userCount: { type: 'integer' },
+    // kind-specific, secrets already redacted
+    config: { type: 'object', additionalProperties: true },
+    details: { type: 'object', additionalProperties: true },
+    health: { type: 'object', additionalProperties: true },
+    install: { $ref: 'AssignResult#' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+  },
+} as const;
+
+export const callSchema = {
+  $id: 'Call',
+  type: 'object',
+  required: ['id', 'userId', 'providerId', 'direction', 'to', 'status', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    userId: { type: 'string' },
+    providerId: { type: 'string' },
+    providerKind: { type: 'string' },
+    direction: { type: 'string', enum: ['outbound', 'inbound'] },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    status: { type: 'string', enum: [...CALL_STATUSES] },
+    providerCallId: { type: 'string' },
+    crmRecord: { type: 'object', properties: { module: { type: 'string' }, id: { type: 'string' } } },
+    failedOverFrom: { type: 'string' },
+    createdAt: { type: 'string' },
+    updatedAt: { type: 'string' },
+    answeredAt: { type: 'string' },
+    endedAt: { type: 'string' },
+    durationSec: { type: 'number' },
+    trial: { type: 'boolean' },
+    history: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['status', 'at'],
+        properties: { status: { type: 'string' }, at: { type: 'string' }, cause: { type: 'string' } },
+      },
+    },
+    crmLog: {
+      type: 'object',
+      properties: {
+        status: { type: 'string', enum: ['pending', 'logged', 'failed', 'skipped'] },
+        recordId: { type: 'string' },
+        attempts: { type: 'integer' },
+        lastError: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+export const pageOf = (ref: string) =>
+  ({
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: {
+      items: { type: 'array', items: { $ref: `${ref}#` } },
+      nextCursor: { type: ['string', 'null'] },
+    },
+  }) as const;
+
+export const pageQuery = {
+  limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+  cursor: { type: 'string', maxLength: 512 },
+} as const;
+
+export const sharedSchemas = [errorSchema, userSchema, conflictsSchema, providerSchema, callSchema];

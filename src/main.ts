@@ -1,0 +1,59 @@
+// `npm start`: the gateway (with the call-log worker in the same process unless
+// DIALGATE_IN_PROCESS_WORKER=false). Without REDIS_URL it runs in local mode.
+import { crmKinds, providerKinds } from '../adapters/registry.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { createGateway, createLogger } from './gateway.js';
+import { wireCallLog } from './wiring.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`dialgate: invalid configuration: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger(config.logLevel);
+  if (!config.redisUrl) {
+    logger.warn('local mode: no REDIS_URL, so data lives in memory — single instance, not durable, lost on restart');
+  }
+  if (config.adminTokenGenerated) {
+    // shown once so the operator can create the first org; set DIALGATE_ADMIN_TOKEN to choose it
+    process.stdout.write(`dialgate: generated operator token for this run: ${config.adminToken}\n`);
+  }
+  const gateway = await createGateway({ config, providerKinds, crmKinds, logger, extend: (parts) => wireCallLog(parts) });
+  const url = await gateway.listen();
+  logger.info({ url, publicUrl: gateway.publicUrl(), store: gateway.parts.store.kind }, 'dialgate listening');
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    const hard = setTimeout(() => {
+      logger.error('shutdown took longer than the limit; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    hard.unref();
+    gateway.close().then(
+      () => {
+        logger.info('shut down cleanly');
+        process.exit(0);
+      },
+      (e: Error) => {
+        logger.error({ err: e.message }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`dialgate: failed to start: ${e.message}\n`);
+  process.exit(1);
+});

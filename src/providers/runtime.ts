@@ -1,0 +1,144 @@
+// The provider runtime: the registered kinds, config validation and redaction per kind, and one
+// live adapter per installed provider (recreated when its config changes, closed on uninstall).
+// It knows kinds only through the definitions it is given (adapters/registry.ts, passed in by
+// src/main.ts), so nothing here imports an adapter.
+
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { Logger } from 'pino';
+import { DomainError } from '../domain/errors.js';
+import type { Provider } from '../domain/types.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { SharedState } from '../store/store.js';
+import type { CallEventSink, ProviderAdapter, ProviderKindDefinition, WebhookReply, WebhookRequest } from './adapter.js';
+import { BreakerBoard } from './breaker.js';
+import { keepSecrets, redact, secretValues } from './secrets.js';
+
+interface Live {
+  adapter: ProviderAdapter;
+  version: string;
+}
+
+export interface ProviderRuntimeDeps {
+  kinds: ProviderKindDefinition[];
+  shared: SharedState;
+  logger: Logger;
+  metrics: Metrics;
+  publicUrl: () => string;
+  sinkFor: (provider: Provider) => CallEventSink;
+  /** Delivers an internal webhook through the same ingress as HTTP ones. */
+  deliver: (provider: Provider, req: WebhookRequest) => Promise<WebhookReply>;
+}
+
+export class ProviderRuntime {
+  private readonly kinds = new Map<string, ProviderKindDefinition>();
+  private readonly validators = new Map<string, ValidateFunction>();
+  private readonly live = new Map<string, Live>();
+  readonly breakers = new BreakerBoard();
+
+  constructor(private readonly deps: ProviderRuntimeDeps) {
+    const ajv = new Ajv({ allErrors: false, strict: false, removeAdditional: false, coerceTypes: false });
+    for (const k of deps.kinds) {
+      this.kinds.set(k.kind, k);
+      this.validators.set(k.kind, ajv.compile(k.configSchema));
+    }
+  }
+
+  kindNames(): string[] {
+    return [...this.kinds.keys()];
+  }
+
+  definition(kind: string): ProviderKindDefinition | undefined {
+    return this.kinds.get(kind);
+  }
+
+  /** Throws validation_failed naming the first bad field of a kind's config. */
+  validateConfig(kind: string, config: unknown): void {
+    const v = this.validators.get(kind);
+    if (!v) throw new DomainError('validation_failed', `unknown provider kind "${kind}" (known: ${this.kindNames().join(', ')})`);
+    if (!v(config)) {
+      const e = v.errors?.[0];
+      const where = e?.instancePath ? `config${e.instancePath.replace(/\//g, '.')}` : 'config';
+      const extra = e?.keyword === 'additionalProperties' ? ` (${(e.params as { additionalProperty?: string }).additionalProperty})` : '';
+      throw new DomainError('validation_failed', `${where} ${e?.message ?? 'is invalid'}${extra} for kind ${kind}`);
+    }
+  }
+
+  redactConfig(provider: Provider): Record<string, unknown> {
+    return redact(provider.config, this.kinds.get(provider.kind)?.secretFields ?? []);
+  }
+
+  mergeSecrets(kind: string, next: Record<string, unknown>, prev: Record<string, unknown>): Record<string, unknown> {
+    return keepSecrets(next, prev, this.kinds.get(kind)?.secretFields ?? []);
+  }
+
+  secretsOf(provider: Provider): string[] {
+    return secretValues(provider.config, this.kinds.get(provider.kind)?.secretFields ?? []);
+  }
+
+  webhookBase(provider: Provider): string {
+    return `${this.deps.publicUrl()}/webhooks/${provider.kind}/${provider.id}`;
+  }
+
+  describe(provider: Provider): Record<string, unknown> {
+    return this.kinds.get(provider.kind)?.describe?.(provider, this.webhookBase(provider)) ?? {};
+  }
+
+  /** The live adapter for a provider, created on first use and whenever its config changed. */
+  adapter(provider: Provider): ProviderAdapter {
+    const version = provider.updatedAt;
+    const cur = this.live.get(provider.id);
+    if (cur && cur.version === version) return cur.adapter;
+    if (cur) void cur.adapter.close?.().catch(() => {});
+    const def = this.kinds.get(provider.kind);
+    if (!def) throw new DomainError('provider_error', `provider kind ${provider.kind} is not available in this gateway`);
+    const kindLabel = provider.kind;
+    const metrics = this.deps.metrics;
+    const adapter = def.create({
+      provider,
+      publicUrl: this.deps.publicUrl(),
+      webhookBase: this.webhookBase(provider),
+      sink: this.deps.sinkFor(provider),
+      shared: this.deps.shared,
+      logger: this.deps.logger.child({ providerId: provider.id, providerKind: provider.kind }),
+      metrics: {
+        apiRequest(operation, seconds, outcome) {
+          metrics.providerRequest.observe({ provider_kind: kindLabel, operation, outcome }, seconds);
+        },
+      },
+      deliverWebhook: (subpath, body) =>
+        this.deps.deliver(provider, {
+          method: 'POST',
+          subpath,
+          publicUrl: `${this.webhookBase(provider)}${subpath}`,
+          query: {},
+          headers: {},
+          rawBody: Buffer.alloc(0),
+          contentType: 'application/json',
+          body,
+          internal: true,
+        }),
+    });
+    this.live.set(provider.id, { adapter, version });
+    return adapter;
+  }
+
+  /** Uninstall hook + close, when a provider is deleted. */
+  async release(provider: Provider): Promise<void> {
+    const cur = this.live.get(provider.id);
+    const adapter = cur?.adapter ?? this.adapter(provider);
+    this.live.delete(provider.id);
+    this.breakers.forget(provider.id);
+    try {
+      await adapter.uninstall?.();
+    } catch (e) {
+      this.deps.logger.warn({ providerId: provider.id, err: (e as Error).message }, 'provider uninstall hook failed');
+    }
+    await adapter.close?.().catch(() => {});
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.live.values()];
+    this.live.clear();
+    await Promise.allSettled(all.map((l) => l.adapter.close?.()));
+  }
+}
