@@ -5,10 +5,12 @@ import type { ProviderKindDefinition } from '../src/providers/adapter.js';
 import type { CrmKindDefinition } from '../src/crm/adapter.js';
 import { simKind } from './sim/index.js';
 import { twilioKind } from './twilio/index.js';
+import { ringcentralKind } from './ringcentral/index.js';
 
 export const providerKinds: ProviderKindDefinition[] = [
   simKind,
   twilioKind,
+  ringcentralKind,
 ];
 
 export const crmKinds: CrmKindDefinition[] = [

@@ -1,0 +1,216 @@
+// The RingCentral provider adapter: click-to-call with RingOut, status from telephony session
+// notifications (RingOut polling as the fallback), inbound screen pops, and the webhook
+// subscription's lifecycle. See PROTOCOLS.md §2 for the facts it relies on.
+
+import type { Call, CallStatus } from '../../src/domain/types.js';
+import { TERMINAL_STATUSES } from '../../src/domain/types.js';
+import {
+  ProviderError,
+  type DialRequest,
+  type DialResult,
+  type ProviderAdapter,
+  type ProviderContext,
+  type ProviderHealth,
+  type WebhookReply,
+  type WebhookRequest,
+} from '../../src/providers/adapter.js';
+import { RcApi } from './api.js';
+import { parseConfig, type RcConfig } from './config.js';
+import { RcTransport } from './http.js';
+import { RINGOUT_PATH, ringOutPath, sessionPath } from './paths.js';
+import { DEFAULT_POLL_OPTIONS, RingOutPoller, type PollOptions } from './poller.js';
+import { RateLimits } from './rate-limit.js';
+import { DEFAULT_SESSION_OPTIONS, SessionProcessor, type Envelope, type SessionOptions } from './sessions.js';
+import { CallState } from './state.js';
+import { mapRingOutStatus, type RingOutStatus } from './status-map.js';
+import { DEFAULT_SUBSCRIPTION_OPTIONS, SubscriptionManager, type SubscriptionOptions } from './subscription.js';
+import { Timers } from './timers.js';
+import { DEFAULT_TOKEN_OPTIONS, TokenManager, type TokenOptions } from './token.js';
+import { forbidden, handshakeReply, header, plausibleValidationToken, tokenMatches, verificationTokenFor } from './webhook.js';
+
+/** Tuning knobs; the defaults suit production, tests shorten them. */
+export interface RingCentralOptions {
+  token?: Partial<TokenOptions>;
+  sessions?: Partial<SessionOptions>;
+  poll?: Partial<PollOptions>;
+  subscription?: Partial<SubscriptionOptions>;
+  /** how long a RingOut waits for its first session event to be matched by its numbers */
+  pendingMs?: number;
+  /** run the periodic subscription check (default true) */
+  maintainSubscription?: boolean;
+}
+
+export class RingCentralAdapter implements ProviderAdapter {
+  readonly cfg: RcConfig;
+  readonly api: RcApi;
+  readonly subscription: SubscriptionManager;
+  readonly state: CallState;
+  private readonly timers = new Timers();
+  private readonly sessions: SessionProcessor;
+  private readonly poller: RingOutPoller;
+  private readonly verificationToken: string;
+  private readonly pendingMs: number;
+
+  constructor(
+    private readonly ctx: ProviderContext,
+    options: RingCentralOptions = {},
+  ) {
+    this.cfg = parseConfig(ctx.provider.config);
+    const pid = ctx.provider.id;
+    const logger = ctx.logger.child({ provider: pid, kind: 'ringcentral' });
+    // keys that depend on the credentials carry their hash; per-call keys only the provider id
+    const credPrefix = `rc:${pid}:${this.cfg.credentialTag}`;
+    const callPrefix = `rc:${pid}`;
+    const limits = new RateLimits(ctx.shared, credPrefix);
+    const transport = new RcTransport(this.cfg, limits, ctx.metrics, logger);
+    const tokens = new TokenManager(this.cfg, ctx.shared, credPrefix, transport, logger, { ...DEFAULT_TOKEN_OPTIONS, ...options.token });
+    this.api = new RcApi(transport, tokens);
+    this.state = new CallState(ctx.shared, callPrefix);
+    this.pendingMs = options.pendingMs ?? 120_000;
+    const onAnswered = (id: string) => void this.scheduleTrialHangUp(id);
+    this.sessions = new SessionProcessor(this.state, ctx.sink, logger, this.timers, { ...DEFAULT_SESSION_OPTIONS, ...options.sessions }, onAnswered);
+    this.poller = new RingOutPoller(this.api, this.state, ctx.sink, logger, this.timers, { ...DEFAULT_POLL_OPTIONS, ...options.poll }, onAnswered);
+    this.verificationToken = verificationTokenFor(pid, this.cfg.clientSecret);
+    this.subscription = new SubscriptionManager(
+      this.api,
+      ctx.shared,
+      callPrefix,
+      `${ctx.webhookBase}/events`,
+      this.verificationToken,
+      logger,
+      this.timers,
+      { ...DEFAULT_SUBSCRIPTION_OPTIONS, ...options.subscription },
+    );
+    if (options.maintainSubscription !== false) this.subscription.startMaintenance();
+  }
+
+  /**
+   * RingOut rings leg 1 (`from`: the agent's phone), then leg 2 (`to`: the customer), showing
+   * `callerId` to the customer. Trial calls have no agent: leg 1 is then the provider's callerId
+   * number itself, so whoever answers that number hears the destination being dialled.
+   */
+  async dial(req: DialRequest): Promise<DialResult> {
+    const leg1 = req.user ? req.user.phone : this.cfg.callerId;
+    if (!leg1) {
+      throw new ProviderError(
+        'invalid_number',
+        req.user ? 'the user has no phone number for RingOut to ring first' : 'trial calls through RingCentral need callerId in the provider config',
+      );
+    }
+    const json: Record<string, unknown> = { from: { phoneNumber: leg1 }, to: { phoneNumber: req.to }, playPrompt: this.cfg.playPrompt };
+    if (this.cfg.callerId) json.callerId = { phoneNumber: this.cfg.callerId };
+    const res = await this.api.call({ operation: 'createRingOut', method: 'POST', path: RINGOUT_PATH, json });
+    const body = (res.body ?? {}) as { id?: string | number; status?: RingOutStatus };
+    // the spec types id as a string, RingCentral's samples send numbers
+    if (body.id === undefined || body.id === null || body.id === '') {
+      throw new ProviderError('provider_error', 'RingCentral RingOut response has no id', undefined, false);
+    }
+    const id = String(body.id);
+    await this.state.saveRingOut({ id, leg1, dest: req.to, callerId: this.cfg.callerId, hangUpAfterMs: req.hangUpAfterMs }, this.pendingMs);
+    const mapped = body.status ? mapRingOutStatus(body.status, { answered: false, canceled: false }) : null;
+    let status: CallStatus = 'dialing';
+    if (mapped && TERMINAL_STATUSES.has(mapped.status)) {
+      status = mapped.status;
+      await this.state.setFlag(id, 'done');
+    } else {
+      this.poller.start(id);
+    }
+    return { providerCallId: id, status, ...(this.cfg.callerId ? { from: this.cfg.callerId } : {}) };
+  }
+
+  /**
+   * Cancels a RingOut that has not connected (DELETE ring-out, which RingCentral only honours
+   * before the first leg connects); once a leg is up, drops the telephony session instead.
+   * 404 means it already ended.
+   */
+  async hangUp(call: Call): Promise<void> {
+    const id = call.providerCallId;
+    if (!id) return;
+    await this.endCall(id, call.direction === 'inbound', call.status === 'answered');
+  }
+
+  private async endCall(id: string, inbound: boolean, answered: boolean): Promise<void> {
+    await this.state.setFlag(id, 'cancel');
+    if (inbound) {
+      await this.api.call({ operation: 'deleteCallSession', method: 'DELETE', path: sessionPath(id), accept: [404] });
+      return;
+    }
+    const tsid = await this.state.sessionOf(id);
+    const connected = answered || (await this.state.flag(id, 'answered')) || (await this.state.flag(id, 'leg1up'));
+    if (tsid && connected) {
+      await this.api.call({ operation: 'deleteCallSession', method: 'DELETE', path: sessionPath(tsid), accept: [404] });
+      return;
+    }
+    const res = await this.api.call({ operation: 'deleteRingOut', method: 'DELETE', path: ringOutPath(id), accept: [404] });
+    if (res.status === 404 && tsid) {
+      await this.api.call({ operation: 'deleteCallSession', method: 'DELETE', path: sessionPath(tsid), accept: [404] });
+    }
+  }
+
+  private async scheduleTrialHangUp(id: string): Promise<void> {
+    const rec = await this.state.ringOut(id);
+    if (!rec?.hangUpAfterMs || !(await this.state.once(id, 'trial-hangup'))) return;
+    this.timers.after(rec.hangUpAfterMs, async () => {
+      try {
+        await this.endCall(id, false, true);
+      } catch (err) {
+        this.ctx.logger.warn({ providerCallId: id, code: (err as ProviderError).code }, 'ringcentral trial hang-up failed');
+      }
+    });
+  }
+
+  async handleWebhook(req: WebhookRequest): Promise<WebhookReply> {
+    if (req.subpath !== '/events' && req.subpath !== '/events/') {
+      return { statusCode: 404, body: { error: { code: 'not_found', message: 'unknown RingCentral webhook path' } } };
+    }
+    if (req.method !== 'POST') return { statusCode: 405, body: { error: { code: 'validation_failed', message: 'POST only' } } };
+    const validation = header(req.headers, 'validation-token');
+    if (validation !== undefined) {
+      if (!plausibleValidationToken(validation)) return { statusCode: 400, body: { error: { code: 'validation_failed', message: 'bad Validation-Token' } } };
+      return handshakeReply(validation);
+    }
+    if (!tokenMatches(header(req.headers, 'verification-token'), this.verificationToken)) return forbidden;
+    let env: Envelope | undefined;
+    if (req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body)) env = req.body as Envelope;
+    else {
+      try {
+        env = JSON.parse(req.rawBody.toString('utf8')) as Envelope;
+      } catch {
+        return { statusCode: 400, body: { error: { code: 'validation_failed', message: 'notification body is not JSON' } } };
+      }
+    }
+    try {
+      await this.sessions.handle(env);
+    } catch (err) {
+      // answering an error would only count against the subscription (RingCentral blacklists
+      // failing webhooks); the RingOut poll is the safety net
+      this.ctx.logger.error({ err: (err as Error).message, provider: this.ctx.provider.id }, 'ringcentral notification could not be applied');
+    }
+    return { statusCode: 200, body: {} };
+  }
+
+  async health(): Promise<ProviderHealth> {
+    try {
+      await this.api.tokens.accessToken();
+      return { healthy: true };
+    } catch (err) {
+      return { healthy: false, detail: err instanceof ProviderError ? err.code : 'error' };
+    }
+  }
+
+  async install(): Promise<void> {
+    await this.subscription.ensure();
+  }
+
+  async uninstall(): Promise<void> {
+    await this.subscription.remove();
+  }
+
+  async close(): Promise<void> {
+    this.timers.close();
+  }
+}
+
+export function createRingCentralAdapter(ctx: ProviderContext, options?: RingCentralOptions): RingCentralAdapter {
+  return new RingCentralAdapter(ctx, options);
+}

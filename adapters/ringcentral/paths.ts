@@ -1,0 +1,10 @@
+// RingCentral API paths used by the adapter ("~" = the account / extension of the JWT user).
+
+export const RINGOUT_PATH = '/restapi/v1.0/account/~/extension/~/ring-out';
+export const SUBSCRIPTION_PATH = '/restapi/v1.0/subscription';
+/** Account-level telephony sessions: every extension's calls, including inbound ones to any DID. */
+export const SESSIONS_EVENT_FILTER = '/restapi/v1.0/account/~/telephony/sessions';
+
+export const ringOutPath = (id: string) => `${RINGOUT_PATH}/${encodeURIComponent(id)}`;
+export const sessionPath = (telephonySessionId: string) => `/restapi/v1.0/account/~/telephony/sessions/${encodeURIComponent(telephonySessionId)}`;
+export const subscriptionPath = (id: string) => `${SUBSCRIPTION_PATH}/${encodeURIComponent(id)}`;
