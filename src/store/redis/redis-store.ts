@@ -607,6 +607,11 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    // QUIT flushes pending replies; a client that is not connected would only queue it forever
+    if (this.redis.status !== 'ready') {
+      this.redis.disconnect();
+      return;
+    }
     try {
       await this.redis.quit();
     } catch {
