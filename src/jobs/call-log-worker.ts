@@ -1,0 +1,186 @@
+// One call-log job: load the call, its user and the org's CRM connection; find the record to link
+// (the click's crmRecord, else a cached phone search); write the log once; record the outcome on
+// the call (crmLog). Also the time-boxed caller lookup used by inbound screen pops.
+
+import type { Logger } from 'pino';
+import { CrmError, type CrmAdapter, type CrmKindDefinition, type CrmMatch } from '../crm/adapter.js';
+import { TERMINAL_STATUSES, type Call, type CrmLogState } from '../domain/types.js';
+import type { Store } from '../store/store.js';
+import type { CallLogMetrics } from './metrics.js';
+
+export type CallLogStore = Pick<Store, 'getCall' | 'getUser' | 'setCrmLog' | 'getCrmConfig' | 'shared'>;
+
+export interface CallLogDeps {
+  store: CallLogStore;
+  crmKinds: CrmKindDefinition[];
+  logger: Logger;
+  metrics?: CallLogMetrics;
+  /** how long a phone-number match is cached (default 5 min; misses 1 min) */
+  matchCacheTtlMs?: number;
+}
+
+export type CallLogOutcome = 'logged' | 'already_logged' | 'skipped' | 'no_crm' | 'done_before';
+
+const DEFAULT_MATCH_TTL_MS = 5 * 60_000;
+const MISS_TTL_MS = 60_000;
+
+/** The number on the customer's side of the call. */
+export function customerNumber(call: Call): string | undefined {
+  return call.direction === 'outbound' ? call.to : call.from;
+}
+
+/** An error message safe to store on the call and show through the API. */
+export function safeReason(e: unknown): string {
+  if (e instanceof CrmError) return e.message.slice(0, 500);
+  // anything else may carry internals (a Redis address, a stack); keep only its kind
+  return `internal error (${(e as Error)?.name ?? 'Error'})`;
+}
+
+function createAdapter(deps: CallLogDeps, orgId: string, config: Record<string, unknown>): { kind: string; adapter: CrmAdapter } {
+  const kind = String(config.kind ?? '');
+  const def = deps.crmKinds.find((k) => k.kind === kind);
+  if (!def) throw new CrmError(`unknown CRM kind "${kind}"`, false, undefined, 'unknown_crm_kind');
+  const adapter = def.create({ orgId, config, shared: deps.store.shared, logger: deps.logger.child({ orgId, crm: kind }) });
+  return { kind, adapter };
+}
+
+function matchKey(orgId: string, e164: string): string {
+  return `crm:${orgId}:match:${e164}`;
+}
+
+/** findByPhone through a short shared cache (hits and misses), so a burst of calls searches once. */
+export async function cachedFindByPhone(deps: CallLogDeps, orgId: string, adapter: CrmAdapter, e164: string): Promise<CrmMatch | null> {
+  const key = matchKey(orgId, e164);
+  const hit = await deps.store.shared.get(key);
+  if (hit) {
+    try {
+      return (JSON.parse(hit) as { m: CrmMatch | null }).m;
+    } catch {
+      // unreadable cache entry: search again
+    }
+  }
+  const m = await adapter.findByPhone(e164);
+  await deps.store.shared.set(key, JSON.stringify({ m }), m ? (deps.matchCacheTtlMs ?? DEFAULT_MATCH_TTL_MS) : Math.min(MISS_TTL_MS, deps.matchCacheTtlMs ?? MISS_TTL_MS));
+  return m;
+}
+
+async function findRecord(deps: CallLogDeps, orgId: string, adapter: CrmAdapter, call: Call): Promise<CrmMatch | null> {
+  if (call.crmRecord) return { module: call.crmRecord.module, id: call.crmRecord.id };
+  const number = customerNumber(call);
+  if (!number) return null;
+  try {
+    return await cachedFindByPhone(deps, orgId, adapter, number);
+  } catch (e) {
+    // a search the CRM refuses for good must not cost the call its log: log it unlinked
+    if (e instanceof CrmError && !e.retryable) {
+      deps.logger.warn({ orgId, callId: call.id, reason: e.message }, 'CRM search refused; logging the call without a record');
+      return null;
+    }
+    throw e;
+  }
+}
+
+/**
+ * Runs one call-log job. Throws a CrmError for the queue to retry (retryable) or fail; crmLog on
+ * the call says where it stands either way. `attempt` is the queue's run number; the attempts
+ * already recorded on the call count too, so a run after a crash (which the queue may not count)
+ * still looks for an already-written record before writing.
+ */
+export async function processCallLog(
+  deps: CallLogDeps,
+  orgId: string,
+  callId: string,
+  attempt = 1,
+  maxAttempts = Number.POSITIVE_INFINITY,
+): Promise<CallLogOutcome> {
+  const call = await deps.store.getCall(orgId, callId);
+  if (!call) throw new CrmError(`call ${callId} not found`, false, undefined, 'call_not_found');
+  if (call.crmLog?.status === 'logged' || (call.crmLog?.status === 'skipped' && call.crmLog.attempts > 0)) return 'done_before';
+  if (!TERMINAL_STATUSES.has(call.status)) throw new CrmError(`call ${callId} has not ended`, true, 5000, 'call_not_ended');
+
+  const config = await deps.store.getCrmConfig(orgId);
+  if (!config) {
+    await deps.store.setCrmLog(orgId, callId, { status: 'skipped', attempts: 0 });
+    deps.metrics?.logs.inc({ crm: 'none', outcome: 'no_crm' });
+    return 'no_crm';
+  }
+
+  const runNo = Math.max(attempt, (call.crmLog?.attempts ?? 0) + 1);
+  let crm = String(config.kind ?? 'unknown');
+  // recorded before writing: if this run dies after the CRM commits, the next one knows to look
+  await deps.store.setCrmLog(orgId, callId, { status: 'pending', attempts: runNo, ...(call.crmLog?.lastError ? { lastError: call.crmLog.lastError } : {}) });
+  try {
+    const { kind, adapter } = createAdapter(deps, orgId, config);
+    crm = kind;
+    const user = call.userId ? await deps.store.getUser(orgId, call.userId) : null;
+    const record = await findRecord(deps, orgId, adapter, call);
+    const result = await adapter.writeCallLog({ call, user, record, attempt: runNo });
+    const state: CrmLogState = result.skipped
+      ? { status: 'skipped', attempts: runNo }
+      : { status: 'logged', attempts: runNo, ...(result.recordId ? { recordId: result.recordId } : {}) };
+    await deps.store.setCrmLog(orgId, callId, state);
+    const outcome: CallLogOutcome = result.skipped ? 'skipped' : result.alreadyLogged ? 'already_logged' : 'logged';
+    deps.metrics?.logs.inc({ crm, outcome });
+    if (call.endedAt) deps.metrics?.duration.observe({ crm }, Math.max(0, (Date.now() - Date.parse(call.endedAt)) / 1000));
+    return outcome;
+  } catch (e) {
+    const retryable = !(e instanceof CrmError) || e.retryable;
+    const final = !retryable || runNo >= maxAttempts;
+    await deps.store
+      .setCrmLog(orgId, callId, { status: final ? 'failed' : 'pending', attempts: runNo, lastError: safeReason(e) })
+      .catch((se) => deps.logger.warn({ orgId, callId, err: (se as Error).name }, 'could not record the call-log failure'));
+    deps.metrics?.logs.inc({ crm, outcome: final ? 'failed' : 'retry' });
+    deps.logger[final ? 'warn' : 'info']({ orgId, callId, attempt: runNo, reason: safeReason(e) }, final ? 'call log failed' : 'call log will be retried');
+    throw e;
+  }
+}
+
+/** The queue's processor for these deps. */
+export function callLogProcessor(deps: CallLogDeps) {
+  return async (job: { orgId: string; callId: string; attempt: number; maxAttempts: number }): Promise<void> => {
+    await processCallLog(deps, job.orgId, job.callId, job.attempt, job.maxAttempts);
+  };
+}
+
+/**
+ * The CRM record for an inbound caller, for the screen pop (`call.matched`). Cached like the
+ * log's search and time-boxed: null when there is no CRM, no match, an error, or no answer
+ * within `timeoutMs` (the search goes on in the background and fills the cache).
+ */
+export async function matchCaller(deps: CallLogDeps, orgId: string, e164: string, timeoutMs: number): Promise<CrmMatch | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const work = (async () => {
+    const config = await deps.store.getCrmConfig(orgId);
+    if (!config) return null;
+    const { adapter } = createAdapter(deps, orgId, config);
+    return cachedFindByPhone(deps, orgId, adapter, e164);
+  })().catch((e) => {
+    deps.logger.warn({ orgId, reason: safeReason(e) }, 'caller lookup failed');
+    return null;
+  });
+  const timeout = new Promise<null>((r) => {
+    timer = setTimeout(() => r(null), timeoutMs);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Live call events for CRMs that take them (Zoho PhoneBridge: ringing, answered). Never throws:
+ * a CRM that is down must not disturb the call; the final outcome goes through the job.
+ */
+export async function notifyCrm(deps: CallLogDeps, orgId: string, call: Call): Promise<void> {
+  try {
+    const config = await deps.store.getCrmConfig(orgId);
+    if (!config) return;
+    const { adapter } = createAdapter(deps, orgId, config);
+    if (!adapter.notify) return;
+    const user = call.userId ? await deps.store.getUser(orgId, call.userId) : null;
+    await adapter.notify(call, user);
+  } catch (e) {
+    deps.logger.warn({ orgId, callId: call.id, reason: safeReason(e) }, 'CRM live notification failed');
+  }
+}
