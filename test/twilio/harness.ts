@@ -91,7 +91,7 @@ export function newCall(p: Partial<Call> & Pick<Call, 'providerId' | 'to'>): Cal
     status: 'queued',
     createdAt: now,
     updatedAt: now,
-    history: [{ status: 'queued', at: now }],
+    history: [{ status: p.status ?? 'queued', at: now }],
     ...p,
   };
 }
