@@ -17,6 +17,7 @@ import {
   type ProviderContext,
   type ProviderHealth,
   type ProviderKindDefinition,
+  type StatusEvent,
   type WebhookReply,
   type WebhookRequest,
 } from '../../src/providers/adapter.js';
@@ -55,14 +56,10 @@ export function mapCallStatus(s: string | undefined): CallStatus | undefined {
   return s ? CALL_STATUS_MAP[s] : undefined;
 }
 
-/** How long a status callback waits for the core to link a just-created call to its CallSid. */
-const LINK_WAIT_MS = 5000;
-
 export interface TwilioAdapterOptions {
   /** test hooks for the 429 backoff */
   random?: RestOptions['random'];
   sleep?: RestOptions['sleep'];
-  linkWaitMs?: number;
 }
 
 type Params = Record<string, string | string[]>;
@@ -117,7 +114,6 @@ const text = (statusCode: number, body: string): WebhookReply => ({ statusCode, 
 export class TwilioAdapter implements ProviderAdapter {
   readonly config: TwilioConfig;
   private readonly rest: TwilioRest;
-  private readonly linkWaitMs: number;
   private lastFailure: { kind: FailureKind; at: number } | null = null;
   private consecutiveFailures = 0;
 
@@ -126,7 +122,6 @@ export class TwilioAdapter implements ProviderAdapter {
     opts: TwilioAdapterOptions = {},
   ) {
     this.config = readTwilioConfig(ctx.provider.config);
-    this.linkWaitMs = opts.linkWaitMs ?? LINK_WAIT_MS;
     this.rest = new TwilioRest({
       config: this.config,
       metrics: ctx.metrics,
@@ -334,22 +329,10 @@ export class TwilioAdapter implements ProviderAdapter {
 
   /**
    * Feeds a status event. Twilio may report a call before our dial() returned and the core linked
-   * the CallSid; then the callback's callId (in the signed URL) lets it wait, bounded, for the link.
+   * the CallSid, so our call id (from the signed callback URL) goes along and the core needs no lookup.
    */
-  private async feed(callId: string | null, ev: Parameters<ProviderContext['sink']['status']>[0]): Promise<void> {
-    if (await this.ctx.sink.status(ev)) return;
-    if (!callId) return;
-    const deadline = Date.now() + this.linkWaitMs;
-    while (Date.now() < deadline) {
-      const call = await this.ctx.sink.getCall(callId);
-      if (!call || call.providerId !== this.ctx.provider.id) return;
-      if (call.providerCallId) {
-        if (call.providerCallId === ev.providerCallId) await this.ctx.sink.status(ev);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    this.ctx.logger.warn({ providerId: this.ctx.provider.id, callId }, 'twilio status callback for a call never linked to its CallSid; dropped');
+  private async feed(callId: string | null, ev: StatusEvent): Promise<void> {
+    await this.ctx.sink.status(callId ? { ...ev, callId } : ev);
   }
 
   // ---- health ---------------------------------------------------------------------------

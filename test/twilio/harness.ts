@@ -24,7 +24,7 @@ export class RecordingSink implements CallEventSink {
   readonly bySid = new Map<string, string>();
   readonly log: SinkCall[] = [];
   readonly statusEvents: StatusEvent[] = [];
-  /** status events for a CallSid not (yet) linked to a call */
+  /** status events whose CallSid was not (yet) linked to a call */
   misses = 0;
   readonly screenPops: Array<{ call: Call; user: User }> = [];
 
@@ -32,12 +32,12 @@ export class RecordingSink implements CallEventSink {
 
   async status(ev: StatusEvent): Promise<Call | null> {
     this.log.push({ method: 'status', arg: ev });
-    const id = this.bySid.get(ev.providerCallId);
+    // like the core: our call id (when the adapter knows it) wins over a CallSid lookup
+    const byId = ev.callId ? this.calls.get(ev.callId) : undefined;
+    const id = byId && byId.providerId === this.providerId ? byId.id : this.bySid.get(ev.providerCallId);
     const call = id ? this.calls.get(id) : undefined;
-    if (!call) {
-      this.misses++;
-      return null;
-    }
+    if (!this.bySid.has(ev.providerCallId)) this.misses++;
+    if (!call) return null;
     this.statusEvents.push(ev);
     applyTransition(call, { status: ev.status, at: ev.at, cause: ev.cause, durationSec: ev.durationSec });
     return structuredClone(call);
