@@ -2,6 +2,8 @@
 // ({error:{code,message}}), request ids in logs, request metrics, and the route plugins.
 
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
@@ -83,6 +85,22 @@ function validationMessage(err: FastifyError): string {
   return `${where} ${v.message}`;
 }
 
+/** Errors Node's HTTP parser raises before fastify sees a request (oversized headers, garbage). */
+function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'the request took too long to arrive']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'the request headers are too large']
+        : [400, 'bad_request', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
 export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   const { config, logger, metrics } = deps;
   const app: FastifyInstance = Fastify({
@@ -94,6 +112,15 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 256 },
+    // errors raised before routing (an over-long path parameter, a malformed URL) get the one
+    // error shape too, instead of fastify's own
+    frameworkErrors: (err, req, reply) => {
+      reply.header('x-request-id', req.id);
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 400, 'validation_failed', 'a path parameter is too long (ids are at most 128 characters)');
+      if (err.code === 'FST_ERR_BAD_URL') return sendError(reply, 400, 'validation_failed', 'the URL is not valid');
+      return sendError(reply, 500, 'internal', 'internal error; the request id is in the X-Request-Id header');
+    },
+    clientErrorHandler: clientError,
   }) as unknown as FastifyInstance;
 
   // Bodies are validated strictly (no coercion, unknown fields refused); query strings and
