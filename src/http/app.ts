@@ -122,6 +122,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     },
     clientErrorHandler: clientError,
   }) as unknown as FastifyInstance;
+  // /v1 takes JSON only: without this, fastify's built-in text/plain parser lets a text body
+  // through to schema validation (400) instead of the 415 a wrong content type deserves
+  app.removeContentTypeParser('text/plain');
 
   // Bodies are validated strictly (no coercion, unknown fields refused); query strings and
   // params are strings on the wire, so they are coerced.
