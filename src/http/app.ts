@@ -171,9 +171,6 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'unsupported_media_type', 'send application/json');
     if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return sendError(reply, 400, 'validation_failed', 'the JSON body is empty');
     if (code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return sendError(reply, 400, 'validation_failed', 'content-length does not match the body');
-    if (err.statusCode === 400 && /forbidden (prototype|constructor) property/.test(err.message)) {
-      return sendError(reply, 400, 'validation_failed', 'the body contains a forbidden property name (__proto__ or constructor.prototype)');
-    }
     if (err.statusCode === 400 && (err instanceof SyntaxError || /JSON/i.test(err.message))) {
       return sendError(reply, 400, 'validation_failed', 'the body is not valid JSON');
     }
