@@ -6,11 +6,13 @@ import type { CrmKindDefinition } from '../src/crm/adapter.js';
 import { simKind } from './sim/index.js';
 import { twilioKind } from './twilio/index.js';
 import { ringcentralKind } from './ringcentral/index.js';
+import { sipKind } from './sip/index.js';
 
 export const providerKinds: ProviderKindDefinition[] = [
   simKind,
   twilioKind,
   ringcentralKind,
+  sipKind,
 ];
 
 export const crmKinds: CrmKindDefinition[] = [
