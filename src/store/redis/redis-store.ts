@@ -4,7 +4,11 @@
 // Key layout (P = "<keyPrefix>{org:<orgId>}:" so one org's keys share a Redis Cluster slot):
 //   P org                  org JSON                      P crm            CRM config JSON
 //   P users                zset (score 0) of user ids    P dids           hash DID → user id
-//   P u:<userId>           hash: profile (JSON), region, nums ("\n"-joined DIDs), prov, createdAt, updatedAt
+//   P u:<userId>           hash: profile (JSON), region, nums ("\n"-joined DIDs), createdAt, updatedAt
+//   P region               hash user id → region (also marks that the user exists)
+//   P prov                 hash user id → provider id (absent = unassigned)
+//   (region and assignment live in org-wide hashes so install-all reads and writes a batch of
+//   2,000 users with a handful of commands instead of a few per user)
 //   P providers            set of provider ids
 //   P p:<providerId>       hash: kind, name, config, regions (JSON), allow/deny (",CA,US,"), priority,
 //                          scope, future ('1'|'0'), createdAt, updatedAt
@@ -82,14 +86,14 @@ function regionList(list: string[] | undefined): string {
   return list && list.length > 0 ? `,${list.join(',')},` : '';
 }
 
-function userFrom(id: string, h: Record<string, string>): User {
+function userFrom(id: string, h: Record<string, string>, providerId: string | null): User {
   const profile = JSON.parse(h.profile ?? '{}') as Partial<User>;
   return {
     id,
     ...profile,
     region: h.region,
     numbers: h.nums ? h.nums.split('\n') : [],
-    providerId: h.prov ?? null,
+    providerId,
     createdAt: h.createdAt,
     updatedAt: h.updatedAt,
   };
@@ -255,24 +259,23 @@ export class RedisStore implements Store {
     const numbers = dedupe(input.numbers ?? []);
     const r = (await this.run(
       'put_user',
-      [`${P}u:${userId}`, `${P}users`, `${P}dids`, `${P}providers`],
+      [`${P}u:${userId}`, `${P}users`, `${P}dids`, `${P}providers`, `${P}region`, `${P}prov`],
       [P, userId, profileOf(input, numbers), input.region, now, numbers.join('\n')],
     )) as Reply;
     if (r[0] === '!') {
       if (r[1] === 'number_taken') throw storeErrors.numberTaken(String(r[2]));
       throw storeErrors.regionUnavailable(String(r[2]), String(r[3]));
     }
-    return { user: userFrom(userId, pairs(r, 2)), created: Number(r[1]) === 1 };
+    return { user: userFrom(userId, pairs(r, 3), r[2] ? String(r[2]) : null), created: Number(r[1]) === 1 };
   }
 
   async getUser(orgId: string, userId: string): Promise<User | null> {
-    const h = await this.redis.hgetall(`${this.o(orgId)}u:${userId}`);
-    return h.region !== undefined ? userFrom(userId, h) : null;
+    return (await this.loadUsers(this.o(orgId), [userId]))[0] ?? null;
   }
 
   async deleteUser(orgId: string, userId: string): Promise<boolean> {
     const P = this.o(orgId);
-    const r = await this.run('delete_user', [`${P}u:${userId}`, `${P}users`, `${P}dids`], [P, userId]);
+    const r = await this.run('delete_user', [`${P}u:${userId}`, `${P}users`, `${P}dids`, `${P}region`, `${P}prov`], [P, userId]);
     return Number(r) === 1;
   }
 
@@ -283,8 +286,8 @@ export class RedisStore implements Store {
     const P = this.o(orgId);
     const index = q.providerId !== undefined ? `${P}pu:${q.providerId}` : `${P}users`;
     const conds: string[] = [];
-    if (q.region !== undefined) conds.push('region', q.region);
-    if (q.unassigned) conds.push('prov', '');
+    if (q.region !== undefined) conds.push('o', `${P}region`, q.region);
+    if (q.unassigned) conds.push('o', `${P}prov`, '');
     const { members, nextCursor } = await this.page(index, `${P}u:`, 'asc', false, q.cursor, q.limit, conds);
     return { items: await this.loadUsers(P, members), nextCursor };
   }
@@ -296,14 +299,17 @@ export class RedisStore implements Store {
 
   private async loadUsers(P: string, ids: string[]): Promise<User[]> {
     if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(`${P}u:${id}`);
-    const res = (await pipe.exec()) ?? [];
+    // MULTI so each user's profile and assignment are read at one instant
+    const tx = this.redis.multi();
+    for (const id of ids) tx.hgetall(`${P}u:${id}`).hget(`${P}prov`, id);
+    const res = (await tx.exec()) ?? [];
     const out: User[] = [];
-    res.forEach(([err, h], i) => {
-      if (err) throw err;
+    ids.forEach((id, i) => {
+      const [e1, h] = res[2 * i];
+      const [e2, prov] = res[2 * i + 1];
+      if (e1 || e2) throw e1 ?? e2;
       const hash = h as Record<string, string>;
-      if (hash.region !== undefined) out.push(userFrom(ids[i], hash)); // deleted since the page was read
+      if (hash.region !== undefined) out.push(userFrom(id, hash, (prov as string | null) ?? null)); // else deleted since the page was read
     });
     return out;
   }
@@ -406,8 +412,8 @@ export class RedisStore implements Store {
     const P = this.o(orgId);
     const r = (await this.run(
       'delete_provider',
-      [`${P}p:${providerId}`, `${P}providers`, `${P}pu:${providerId}`],
-      [P, providerId, force ? '1' : '0'],
+      [`${P}p:${providerId}`, `${P}providers`, `${P}pu:${providerId}`, `${P}prov`],
+      [providerId, force ? '1' : '0'],
     )) as Reply;
     if (r[0] === '!') throw storeErrors.providerHasUsers(providerId, Number(r[2]));
     if (Number(r[1]) !== 1) return false;
@@ -444,7 +450,11 @@ export class RedisStore implements Store {
 
   async assignUsers(orgId: string, providerId: string, userIds: string[]): Promise<AssignResult> {
     const P = this.o(orgId);
-    const r = (await this.run('assign_users', [`${P}p:${providerId}`, `${P}pu:${providerId}`], [P, providerId, ...dedupe(userIds)])) as Reply;
+    const r = (await this.run(
+      'assign_users',
+      [`${P}p:${providerId}`, `${P}pu:${providerId}`, `${P}region`, `${P}prov`],
+      [providerId, ...dedupe(userIds)],
+    )) as Reply;
     if (r[0] === '!') throw storeErrors.providerNotFound(providerId);
     const assigned = outcomes(r, 1)
       .filter(([, code]) => code === 'a')
@@ -454,7 +464,7 @@ export class RedisStore implements Store {
 
   async unassignUser(orgId: string, providerId: string, userId: string): Promise<boolean> {
     const P = this.o(orgId);
-    const r = await this.run('unassign_user', [`${P}u:${userId}`, `${P}pu:${providerId}`], [providerId, userId]);
+    const r = await this.run('unassign_user', [`${P}prov`, `${P}pu:${providerId}`], [providerId, userId]);
     return Number(r) === 1;
   }
 
@@ -462,7 +472,7 @@ export class RedisStore implements Store {
     const P = this.o(orgId);
     const r = (await this.run(
       'move_user',
-      [`${P}u:${userId}`, `${P}p:${toProviderId}`, `${P}pu:${toProviderId}`],
+      [`${P}u:${userId}`, `${P}p:${toProviderId}`, `${P}pu:${toProviderId}`, `${P}region`, `${P}prov`],
       [P, userId, toProviderId],
     )) as Reply;
     if (r[0] === '!') {
@@ -470,18 +480,18 @@ export class RedisStore implements Store {
       if (r[1] === 'provider_not_found') throw storeErrors.providerNotFound(toProviderId);
       throw storeErrors.regionUnavailable(String(r[2]), String(r[3]));
     }
-    return userFrom(userId, pairs(r, 1));
+    return userFrom(userId, pairs(r, 2), String(r[1]));
   }
 
   async installAll(orgId: string, providerId: string, futureUsers: boolean, now: string): Promise<AssignResult> {
     const P = this.o(orgId);
-    const keys = [`${P}p:${providerId}`, `${P}pu:${providerId}`, `${P}users`];
+    const keys = [`${P}p:${providerId}`, `${P}pu:${providerId}`, `${P}users`, `${P}region`, `${P}prov`];
     const assigned: string[] = [];
     const conflicts: Conflict[] = [];
     let cursor = '';
     let first = true;
     do {
-      const r = (await this.run('install_all', keys, [P, providerId, first ? '1' : '0', futureUsers ? '1' : '0', now, cursor, this.installBatch])) as Reply;
+      const r = (await this.run('install_all', keys, [providerId, first ? '1' : '0', futureUsers ? '1' : '0', now, cursor, this.installBatch])) as Reply;
       if (r[0] === '!') throw storeErrors.providerNotFound(providerId);
       const count = Number(r[2]);
       for (let i = 3; i < 3 + count; i++) assigned.push(String(r[i]));
@@ -512,7 +522,7 @@ export class RedisStore implements Store {
   async listCalls(orgId: string, q: CallQuery): Promise<Page<Call>> {
     const P = this.o(orgId);
     const index = q.userId !== undefined ? `${P}uc:${q.userId}` : `${P}calls`;
-    const conds = q.status !== undefined ? ['status', q.status] : [];
+    const conds = q.status !== undefined ? ['h', 'status', q.status] : [];
     const { members, nextCursor } = await this.page(index, `${P}c:`, 'desc', true, q.cursor, q.limit, conds);
     if (members.length === 0) return { items: [], nextCursor };
     const pipe = this.redis.pipeline();

@@ -9,16 +9,16 @@ import type { Redis } from 'ioredis';
 
 /** Script name → number of KEYS it declares. */
 export const SCRIPTS = {
-  put_user: 4,
-  delete_user: 3,
+  put_user: 6,
+  delete_user: 5,
   page: 1,
   create_provider: 2,
   update_provider: 1,
-  delete_provider: 3,
-  assign_users: 2,
+  delete_provider: 4,
+  assign_users: 4,
   unassign_user: 2,
-  move_user: 3,
-  install_all: 3,
+  move_user: 5,
+  install_all: 5,
   create_call: 3,
   transition: 1,
   link_provider_call: 2,

@@ -36,3 +36,29 @@ local function zaddMany(key, ids)
   end
   if #args > 0 then redis.call('ZADD', key, unpack(args)) end
 end
+
+-- HMGET over many fields in slices (same unpack limit); returns one value (or false) per field.
+local function hmgetMany(key, fields)
+  local out = {}
+  for i = 1, #fields, 1000 do
+    local slice = {}
+    for j = i, math.min(i + 999, #fields) do slice[#slice + 1] = fields[j] end
+    local got = redis.call('HMGET', key, unpack(slice))
+    for j = 1, #got do out[#out + 1] = got[j] end
+  end
+  return out
+end
+
+-- HSET key id value for every id, in slices.
+local function hsetMany(key, ids, value)
+  local args = {}
+  for i = 1, #ids do
+    args[#args + 1] = ids[i]
+    args[#args + 1] = value
+    if #args >= 2000 then
+      redis.call('HSET', key, unpack(args))
+      args = {}
+    end
+  end
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end

@@ -1,7 +1,7 @@
 -- Create or replace a user (DirectoryStore.putUser).
--- KEYS: 1 user hash, 2 org user index, 3 org DID hash, 4 org provider set
+-- KEYS: 1 user hash, 2 org user index, 3 org DID hash, 4 org provider set, 5 org region hash, 6 org assignment hash
 -- ARGV: 1 org key prefix, 2 user id, 3 profile JSON, 4 region, 5 now, 6 DIDs ("\n"-joined)
--- Reply: {'ok', created 0|1, hgetall...} or {'!', code, ...}
+-- Reply: {'ok', created 0|1, providerId|'', hgetall...} or {'!', code, ...}
 local P, uid, profile, region, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local nums = split(ARGV[6])
 
@@ -10,10 +10,10 @@ for _, n in ipairs(nums) do
   if owner and owner ~= uid then return {'!', 'number_taken', n} end
 end
 
-local exists = redis.call('EXISTS', KEYS[1]) == 1
 local created = 0
-if exists then
-  local prov = redis.call('HGET', KEYS[1], 'prov')
+local prov = false
+if redis.call('HEXISTS', KEYS[5], uid) == 1 then
+  prov = redis.call('HGET', KEYS[6], uid)
   if prov then
     local a = redis.call('HMGET', P .. 'p:' .. prov, 'allow', 'deny')
     if not serves(a[1], a[2], region) then return {'!', 'region_unavailable', prov, region} end
@@ -36,13 +36,16 @@ else
       end
     end
   end
+  redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'profile', profile, 'region', region, 'nums', ARGV[6], 'createdAt', now, 'updatedAt', now)
   redis.call('ZADD', KEYS[2], 0, uid)
   if best then
-    redis.call('HSET', KEYS[1], 'prov', best)
+    prov = best
+    redis.call('HSET', KEYS[6], uid, best)
     redis.call('ZADD', P .. 'pu:' .. best, 0, uid)
   end
 end
+redis.call('HSET', KEYS[5], uid, region)
 
 for _, n in ipairs(nums) do redis.call('HSET', KEYS[3], n, uid) end
-return append({'ok', created}, redis.call('HGETALL', KEYS[1]))
+return append({'ok', created, prov or ''}, redis.call('HGETALL', KEYS[1]))
