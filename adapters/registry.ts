@@ -7,6 +7,8 @@ import { simKind } from './sim/index.js';
 import { twilioKind } from './twilio/index.js';
 import { ringcentralKind } from './ringcentral/index.js';
 import { sipKind } from './sip/index.js';
+import { zohoCrmKind } from './crm/zoho/index.js';
+import { webhookCrmKind } from './crm/webhook/index.js';
 
 export const providerKinds: ProviderKindDefinition[] = [
   simKind,
@@ -16,4 +18,6 @@ export const providerKinds: ProviderKindDefinition[] = [
 ];
 
 export const crmKinds: CrmKindDefinition[] = [
+  zohoCrmKind,
+  webhookCrmKind,
 ];
