@@ -101,4 +101,152 @@ describe('sip click-to-call (3PCC)', () => {
     await waitFor(() => double.sequence('agent', id).includes('←200 BYE'), 'agent BYE answered');
     assert.deepEqual(double.sequence('agent', id).slice(-2), ['→BYE', '←200 BYE']);
   });
+
+  function lastCustomerCallId(): string {
+    return double.entries('trunk').filter((e) => e.dir === 'out' && e.msg.method === 'INVITE').at(-1)!.msg.callId;
+  }
+
+  test('agent does not answer within agentLegTimeoutMs → CANCEL → no-answer, no customer leg', async () => {
+    double.ua('agent').script = scripts.ringForever();
+    const trunkBefore = double.entries('trunk').length;
+    const { id } = await dial();
+    await waitFor(() => sink.terminal(id), 'terminal', 8_000);
+    assert.deepEqual(sink.statuses(id), ['ringing', 'no-answer']);
+    assert.deepEqual(double.sequence('agent', id), ['→INVITE', '←100', '←180', '→CANCEL', '←200 CANCEL', '←487', '→ACK']);
+    assert.equal(double.entries('trunk').length, trunkBefore, 'the customer was never called');
+  });
+
+  for (const [status, expected] of [
+    [480, 'no-answer'],
+    [408, 'no-answer'],
+    [486, 'busy'],
+    [600, 'busy'],
+    [603, 'failed'],
+    [503, 'failed'],
+  ] as const) {
+    test(`agent answers ${status} → ${expected}`, async () => {
+      double.ua('agent').script = scripts.reject(status);
+      const { id } = await dial();
+      await waitFor(() => sink.terminal(id), 'terminal');
+      assert.deepEqual(sink.statuses(id), ['ringing', expected]);
+      assert.match(sink.terminal(id)!.cause!, new RegExp(`agent leg: SIP ${status}`));
+      // sofia ACKs a non-2xx itself; the app's ACK attempt is refused by the stack
+      assert.deepEqual(double.sequence('agent', id), ['→INVITE', '←100', '←180', `←${status}`, '→ACK']);
+    });
+  }
+
+  test('customer busy (486) → busy; the answered agent is ACKed then BYEd', async () => {
+    double.ua('trunk').script = scripts.reject(486);
+    const { id } = await dial();
+    await waitFor(() => sink.terminal(id), 'terminal');
+    assert.deepEqual(sink.statuses(id), ['ringing', 'busy']);
+    assert.match(sink.terminal(id)!.cause!, /customer leg: SIP 486/);
+    assert.deepEqual(double.sequence('trunk', lastCustomerCallId()), ['→INVITE', '←100', '←180', '←486', '→ACK']);
+    await waitFor(() => double.sequence('agent', id).includes('←200 BYE'), 'agent released');
+    assert.deepEqual(double.sequence('agent', id), ['→INVITE', '←100', '←180', '←200', '→ACK', '→BYE', '←200 BYE']);
+  });
+
+  test('customer 503 → failed, agent released', async () => {
+    double.ua('trunk').script = scripts.reject(503, { ringMs: 1, afterMs: 2 });
+    const { id } = await dial();
+    await waitFor(() => sink.terminal(id), 'terminal');
+    assert.equal(sink.terminal(id)!.status, 'failed');
+    await waitFor(() => double.sequence('agent', id).includes('←200 BYE'), 'agent released');
+  });
+
+  test('customer leg is bounded: CANCEL at customerLegTimeoutMs, agent ACKed before its 64×T1 and BYEd', async () => {
+    double.ua('trunk').script = scripts.ringForever();
+    // the agent gives up on an unACKed 200 OK after 3 s; the bound (1.5 s) must beat it
+    double.ua('agent').ackTimeoutMs = 3_000;
+    const { id } = await dial();
+    await waitFor(() => sink.terminal(id), 'terminal', 8_000);
+    assert.deepEqual(sink.statuses(id), ['ringing', 'no-answer']);
+    assert.match(sink.terminal(id)!.cause!, /customer leg: no answer \(timeout\)/);
+    assert.deepEqual(double.sequence('trunk', lastCustomerCallId()), ['→INVITE', '←100', '←180', '→CANCEL', '←200 CANCEL', '←487', '→ACK']);
+    await waitFor(() => double.sequence('agent', id).includes('←200 BYE'), 'agent released');
+    assert.deepEqual(double.sequence('agent', id), ['→INVITE', '←100', '←180', '←200', '→ACK', '→BYE', '←200 BYE']);
+    assert.equal(double.ua('agent').ackTimeouts, 0, 'the agent never had to give up on its 200 OK');
+    const e = double.entries('agent', id);
+    const answeredAt = e.find((x) => x.msg.status === 200)!.at;
+    const ackedAt = e.find((x) => x.msg.method === 'ACK')!.at;
+    assert.ok(ackedAt - answeredAt < 3_000, `ACKed ${ackedAt - answeredAt} ms after the 200 OK`);
+  });
+
+  test('hang-up while the agent rings → CANCEL to the agent → canceled', async () => {
+    double.ua('agent').script = scripts.ringForever();
+    const { c, id } = await dial();
+    await waitFor(() => sink.statuses(id).includes('ringing'), 'ringing');
+    await adapter.hangUp({ ...c, providerCallId: id });
+    await waitFor(() => sink.terminal(id), 'terminal');
+    assert.deepEqual(sink.statuses(id), ['ringing', 'canceled']);
+    assert.deepEqual(double.sequence('agent', id), ['→INVITE', '←100', '←180', '→CANCEL', '←200 CANCEL', '←487', '→ACK']);
+  });
+
+  test('hang-up while the customer rings → CANCEL to the customer, agent ACKed then BYEd → canceled', async () => {
+    double.ua('trunk').script = scripts.ringForever();
+    const trunkBefore = double.entries('trunk').length;
+    const { c, id } = await dial();
+    await waitFor(() => double.entries('trunk').slice(trunkBefore).some((e) => e.msg.status === 180), 'customer ringing');
+    await adapter.hangUp({ ...c, providerCallId: id });
+    await waitFor(() => sink.terminal(id), 'terminal');
+    assert.deepEqual(sink.statuses(id), ['ringing', 'canceled']);
+    assert.deepEqual(double.sequence('trunk', lastCustomerCallId()), ['→INVITE', '←100', '←180', '→CANCEL', '←200 CANCEL', '←487', '→ACK']);
+    await waitFor(() => double.sequence('agent', id).includes('←200 BYE'), 'agent released');
+    assert.deepEqual(double.sequence('agent', id), ['→INVITE', '←100', '←180', '←200', '→ACK', '→BYE', '←200 BYE']);
+  });
+
+  test('hang-up while connected → BYE on both legs → completed with a duration', async () => {
+    const { c, id } = await dial();
+    await waitFor(() => sink.statuses(id).includes('answered'), 'answered');
+    const cust = lastCustomerCallId();
+    await adapter.hangUp({ ...c, providerCallId: id });
+    await waitFor(() => sink.terminal(id), 'terminal');
+    assert.equal(sink.terminal(id)!.status, 'completed');
+    assert.equal(sink.terminal(id)!.durationSec, 0);
+    assert.deepEqual(double.sequence('agent', id).slice(-2), ['→BYE', '←200 BYE']);
+    assert.deepEqual(double.sequence('trunk', cust).slice(-2), ['→BYE', '←200 BYE']);
+    // a second hang-up is a no-op
+    await adapter.hangUp({ ...c, providerCallId: id });
+  });
+
+  test('an agent answering without an SDP offer cannot be bridged → failed, BYE', async () => {
+    double.ua('agent').script = scripts.answerWithoutSdp();
+    const trunkBefore = double.entries('trunk').length;
+    const { id } = await dial();
+    await waitFor(() => sink.terminal(id), 'terminal');
+    assert.equal(sink.terminal(id)!.status, 'failed');
+    await waitFor(() => double.sequence('agent', id).includes('←200 BYE'), 'released');
+    assert.equal(double.entries('trunk').length, trunkBefore);
+  });
+
+  test('a user without sipUri is refused before anything is sent', async () => {
+    const c = call();
+    const before = double.trace.length;
+    await assert.rejects(
+      adapter.dial({ call: c, user: user({ sipUri: undefined }), to: CUSTOMER, idempotencyToken: c.id }),
+      (e: Error & { code?: string }) => e.name === 'ProviderError' && e.code === 'provider_error' && /sipUri/.test(e.message),
+    );
+    assert.equal(double.trace.length, before);
+  });
+
+  test('trial call (no user): offerless INVITE through the trunk, srf ACKs, BYE after hangUpAfterMs', async () => {
+    const c = call({ trial: true });
+    const r = await adapter.dial({ call: c, user: null, to: CUSTOMER, idempotencyToken: c.id, hangUpAfterMs: 200 });
+    const id = r.providerCallId;
+    await waitFor(() => sink.terminal(id), 'terminal');
+    assert.deepEqual(sink.statuses(id), ['ringing', 'answered', 'completed']);
+    await waitFor(() => double.sequence('trunk', id).includes('←200 BYE'), 'BYE answered');
+    assert.deepEqual(double.sequence('trunk', id), ['→INVITE', '←100', '←180', '←200', '→ACK', '→BYE', '←200 BYE']);
+    const e = double.entries('trunk', id);
+    assert.equal(e[0].msg.body, '', 'offerless');
+    assert.match(e[4].msg.body, /a=recvonly/, 'srf answers with a recvonly copy');
+  });
+
+  test('trial call busy → busy', async () => {
+    double.ua('trunk').script = scripts.reject(486);
+    const c = call({ trial: true });
+    const r = await adapter.dial({ call: c, user: null, to: CUSTOMER, idempotencyToken: c.id, hangUpAfterMs: 200 });
+    await waitFor(() => sink.terminal(r.providerCallId), 'terminal');
+    assert.equal(sink.terminal(r.providerCallId)!.status, 'busy');
+  });
 });
