@@ -95,6 +95,11 @@ export interface DirectoryStore {
   /** The user owning a DID in the org, or null. */
   findUserByNumber(orgId: string, e164: string): Promise<User | null>;
 
+  /**
+   * Stores the provider record only (assign users with assignUsers / installAll afterwards).
+   * Provider ids are global, since webhooks resolve the org from the provider id alone: an id
+   * already used by any org is refused with DomainError validation_failed.
+   */
   createProvider(orgId: string, providerId: string, input: ProviderInput, now: string): Promise<Provider>;
   getProvider(orgId: string, providerId: string): Promise<Provider | null>;
   /** Resolves the org of a provider id (webhooks carry only the provider id). */
@@ -120,7 +125,9 @@ export interface DirectoryStore {
    * Installs for all users: scope becomes "all" (and futureUsers as given) and every unassigned
    * user the provider serves joins it; users on other providers and users outside its regions are
    * reported as conflicts. Batched on Redis so a 100k-user org never blocks it for long; each
-   * user's assignment is atomic.
+   * user's assignment is atomic. `assigned` lists the users this call added, in id order; users
+   * already on the provider appear in neither list. A user created while a batched run is under
+   * way is covered by futureUsers (set by the first batch), not necessarily by the run itself.
    */
   installAll(orgId: string, providerId: string, futureUsers: boolean, now: string): Promise<AssignResult>;
 }
