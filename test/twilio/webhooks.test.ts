@@ -88,6 +88,21 @@ describe('signature enforcement', () => {
     assert.equal((await postJson(noHash, body, twilioSign(h.fake.authToken, noHash, {}))).statusCode, 403);
   });
 
+  test('GET webhooks: params in the signed URL; a forged one is refused', async () => {
+    const url = `${base}/voice?CallSid=CA${'4'.repeat(32)}&From=${encodeURIComponent(CALLER)}&To=${encodeURIComponent(DID)}`;
+    const get = async (sig: string) => {
+      const res = await request(url, { method: 'GET', headers: { 'x-twilio-signature': sig } });
+      return { statusCode: res.statusCode, body: await res.body.text() };
+    };
+    const ok = await get(twilioSign(h.fake.authToken, url, {}));
+    assert.equal(ok.statusCode, 200);
+    const dial = readTwiml(ok.body).instructions[0];
+    assert.ok(dial.verb === 'Dial' && dial.dial.target.value === '+14155550100');
+    const before = h.sink.log.length;
+    assert.equal((await get(twilioSign('forged', url, {}))).statusCode, 403);
+    assert.equal(h.sink.log.length, before);
+  });
+
   test('control: the same request correctly signed is accepted', async () => {
     const params = { CallSid: 'CA' + '1'.repeat(32), CallStatus: 'ringing' };
     const d = await h.fake.post('custom', `${base}/status`, params);

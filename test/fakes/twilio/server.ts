@@ -289,6 +289,8 @@ export class FakeTwilio {
       return this.send(res, rec, 404, errorBody(20404, `The requested resource ${url.pathname} was not found`, 404));
     }
     const checked = spec.validateRequest(op, contentType || 'application/octet-stream', rec.form);
+    // Twilio names a missing To / From / Url or a bad URL with its own codes before anything else
+    if (rec.method === 'POST' && !m[2] && this.refuseMissing(res, rec)) return;
     if (!checked.ok) {
       // [~] Twilio's generic code for a malformed parameter; the adapter never branches on it
       return this.send(res, rec, 400, errorBody(20001, `Invalid request: ${checked.errors.join('; ')}`, 400));
@@ -304,6 +306,23 @@ export class FakeTwilio {
     this.send(res, rec, status, call.resource);
   }
 
+  /** Answers the missing-parameter errors; true when it did. */
+  private refuseMissing(res: ServerResponse, rec: RecordedRequest): boolean {
+    const f = rec.form;
+    if (!one(f.To)) this.send(res, rec, 400, errorBody(21201, "No 'To' number is specified", 400));
+    else if (!one(f.From)) this.send(res, rec, 400, errorBody(21213, "No 'From' number is specified", 400));
+    else if (!one(f.Url) && !one(f.Twiml) && !one(f.ApplicationSid)) this.send(res, rec, 400, errorBody(21205, 'Url parameter is required.', 400));
+    else {
+      const bad = (['Url', 'StatusCallback', 'FallbackUrl'] as const).find((k) => {
+        const u = one(f[k]);
+        return u !== undefined && !/^https?:\/\/[^\s/]+/.test(u);
+      });
+      if (!bad) return false;
+      this.send(res, rec, 400, errorBody(21205, `${bad} is not a valid URL.`, 400));
+    }
+    return true;
+  }
+
   private createCall(res: ServerResponse, rec: RecordedRequest, op: Parameters<FakeTwilio['respondCall']>[2]): void {
     const f = rec.form;
     const token = one(rec.headers['i-twilio-idempotency-token']);
@@ -312,21 +331,14 @@ export class FakeTwilio {
       // same token: the original call comes back and nothing is dialled again
       if (prior) return this.respondCall(res, rec, op, 201, prior);
     }
-    const to = one(f.To);
-    const from = one(f.From);
-    if (!to) return this.send(res, rec, 400, errorBody(21201, "No 'To' number is specified", 400));
-    if (!from) return this.send(res, rec, 400, errorBody(21213, "No 'From' number is specified", 400));
-    if (!one(f.Url) && !one(f.Twiml) && !one(f.ApplicationSid)) return this.send(res, rec, 400, errorBody(21205, 'Url parameter is required.', 400));
+    const to = one(f.To)!;
+    const from = one(f.From)!;
     const refused = this.refusedNumbers.get(to);
     if (refused !== undefined) return this.send(res, rec, 400, errorBody(refused, `The 'To' number ${to} is not a valid phone number.`, 400));
     if (!E164.test(to) && !/^client:[A-Za-z0-9_.@-]+$/.test(to) && !to.startsWith('sip:')) {
       return this.send(res, rec, 400, errorBody(21211, `The 'To' number ${to} is not a valid phone number.`, 400));
     }
     if (!E164.test(from) && !from.startsWith('client:')) return this.send(res, rec, 400, errorBody(21212, `The 'From' number ${from} is not a valid phone number, shortcode, or alphanumeric sender ID.`, 400));
-    for (const k of ['Url', 'StatusCallback', 'FallbackUrl'] as const) {
-      const u = one(f[k]);
-      if (u !== undefined && !/^https?:\/\/[^\s/]+/.test(u)) return this.send(res, rec, 400, errorBody(21205, `${k} is not a valid URL.`, 400));
-    }
     const allowed = new Set((twilioSpec().deref('#/components/schemas/call_enum_event').enum as string[]) ?? []);
     const events = f.StatusCallbackEvent === undefined ? [] : Array.isArray(f.StatusCallbackEvent) ? f.StatusCallbackEvent : [f.StatusCallbackEvent];
     for (const e of events) {
