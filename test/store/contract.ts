@@ -280,6 +280,8 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>, 
         assert.equal(await s.getProviderOrg(rid('p')), null);
         assert.deepEqual((await s.listProviders(org)).map((p) => p.id), [p1, p2]);
         await rejectsWith(s.createProvider(org, p2, input, t(3)), 'validation_failed');
+        await rejectsWith(s.createProvider(rid('org'), p2, input, t(3)), 'validation_failed');
+        assert.equal(await s.getProviderOrg(p2), org, 'another org cannot take a provider id');
         assert.equal((await s.getProvider(org, p2))?.name, 'EU', 'the refused duplicate changed nothing');
 
         const upd = await s.updateProvider(org, p2, { name: 'EU2', regions: { deny: ['CN'] }, priority: 1, futureUsers: true }, t(4));
