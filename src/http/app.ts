@@ -26,6 +26,7 @@ import { providerRoutes } from './routes/providers.js';
 import { callRoutes } from './routes/calls.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
+import { adminRoutes } from './routes/admin.js';
 import { eventsSocket, type EventsSocketServer } from '../events/ws-server.js';
 
 declare module 'fastify' {
@@ -55,6 +56,8 @@ export interface BuiltApp {
   app: FastifyInstance;
   sockets: EventsSocketServer;
 }
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
 const STORE_DOWN = /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Command timed out|MaxRetriesPerRequest|Stream isn't writeable|Reached the max retries|connect ETIMEDOUT/;
 
@@ -107,8 +110,13 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     loggerInstance: logger,
     bodyLimit: config.bodyLimit,
     // request ids: the caller's X-Request-Id when sane, else a fresh one; echoed back
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // the header is read here rather than by fastify's requestIdHeader, which takes any value
+    // (3 KB, quotes, markup) into every log line and the echoed header
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && SANE_REQUEST_ID.test(h) ? h : randomUUID();
+    },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 256 },
@@ -192,6 +200,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   await app.register(providerRoutes(deps));
   await app.register(callRoutes(deps));
   await app.register(webhookRoutes(deps));
+  await app.register(adminRoutes(deps));
   for (const p of deps.plugins ?? []) await app.register(async (scope) => p(scope, deps));
 
   const sockets = eventsSocket(app, deps);
