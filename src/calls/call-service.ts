@@ -56,6 +56,18 @@ function fingerprint(input: ClickToCallInput): string {
   return createHash('sha256').update(canon).digest('hex');
 }
 
+/**
+ * A provider's event time, moved up to the call's last transition when it falls before it: provider
+ * clocks differ from ours and some (Twilio's Timestamp) have whole seconds only, so a "ringing" can
+ * claim to precede our own "dialing". History must never run backwards. Unparseable times: now.
+ */
+export function notBefore(at: string, call: Pick<Call, 'history'>): string {
+  const t = Date.parse(at);
+  if (!Number.isFinite(t)) return new Date().toISOString();
+  const last = call.history[call.history.length - 1]?.at;
+  return last && Date.parse(last) > t ? last : at;
+}
+
 function errorBody(e: DomainError): Record<string, unknown> {
   return { error: { code: e.code, message: e.message, ...(e.details ?? {}) } };
 }
@@ -302,26 +314,23 @@ export class CallService {
 
   private async onStatus(provider: Provider, ev: StatusEvent): Promise<Call | null> {
     const orgId = provider.orgId;
-    let callId = ev.callId;
-    if (callId) {
-      const c = await this.deps.store.getCall(orgId, callId);
-      if (!c || c.providerId !== provider.id) callId = undefined;
+    let found: Call | null = null;
+    if (ev.callId) {
+      const c = await this.deps.store.getCall(orgId, ev.callId);
+      if (c && c.providerId === provider.id) found = c;
     }
-    if (!callId) {
-      // a callback may race the dial response that links the provider's id: look a few times
-      for (let i = 0; i < 4 && !callId; i++) {
-        const c = await this.deps.store.findCallByProviderCallId(orgId, provider.id, ev.providerCallId);
-        if (c) callId = c.id;
-        else await new Promise((r) => setTimeout(r, 25 * (i + 1)));
-      }
+    // a callback may race the dial response that links the provider's id: look a few times
+    for (let i = 0; i < 4 && !found; i++) {
+      found = await this.deps.store.findCallByProviderCallId(orgId, provider.id, ev.providerCallId);
+      if (!found) await new Promise((r) => setTimeout(r, 25 * (i + 1)));
     }
-    if (!callId) {
+    if (!found) {
       this.deps.logger.warn({ providerId: provider.id, status: ev.status }, 'status event for an unknown provider call');
       return null;
     }
-    const tr = await this.applyStatus(orgId, callId, {
+    const tr = await this.applyStatus(orgId, found.id, {
       status: ev.status,
-      at: ev.at,
+      at: notBefore(ev.at, found),
       cause: ev.cause,
       providerCallId: ev.providerCallId,
       durationSec: ev.durationSec,
