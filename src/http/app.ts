@@ -150,7 +150,11 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       openapi: '3.0.3',
       info: { title: 'dialgate', version: '1.0.0', description: 'Multi-provider telephony gateway for CRMs' },
       components: { securitySchemes: { orgKey: { type: 'http', scheme: 'bearer' } } },
+      // every /v1 route takes a bearer token (an org key; the operator token for POST /v1/orgs)
+      security: [{ orgKey: [] }],
     },
+    // shared schemas keep their names (Error, User, Provider...) for clients generated from the document
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
   app.addHook('onRequest', async (req, reply) => {
