@@ -113,17 +113,29 @@ export class SessionProcessor {
         await this.state.setSessionOf(match.id, tsid);
       } else {
         const offer = inboundOffer(body);
-        if (!offer) return this.retry(tsid, body, ts, attempt, 'not an inbound offer yet');
+        if (!offer) {
+          // only an answer or an end can precede the offer and still matter; anything else of a
+          // session that is not (yet) ours is dropped at once (account-level events are many)
+          const late = (body.parties ?? []).some((p) => TALKING_CODES.has(p.status?.code ?? '') || END_CODES.has(p.status?.code ?? ''));
+          if (!late) return;
+          return this.retry(tsid, body, ts, attempt, 'not an inbound offer yet');
+        }
         if (!(await this.state.once(tsid, 'inbound'))) {
           // another delivery is creating the inbound call right now
           return this.retry(tsid, body, ts, attempt, 'inbound call being created');
         }
-        const route = await this.sink.inbound({
-          providerCallId: tsid,
-          from: offer.from,
-          to: offer.to,
-          at: body.eventTime ?? ts ?? new Date().toISOString(),
-        });
+        let route;
+        try {
+          route = await this.sink.inbound({
+            providerCallId: tsid,
+            from: offer.from,
+            to: offer.to,
+            at: body.eventTime ?? ts ?? new Date().toISOString(),
+          });
+        } catch (err) {
+          await this.state.forgetOnce(tsid, 'inbound');
+          throw err;
+        }
         link = route ? { kind: 'inbound', id: tsid } : { kind: 'ignored' };
         await this.state.setLink(tsid, link);
         if (!route) this.logger.info({ telephonySessionId: tsid }, 'ringcentral inbound call to a number no user owns');
@@ -205,7 +217,7 @@ export class SessionProcessor {
     // an inbound agent-side party leaving before anyone answered is a hand-off (IVR, queue
     // member, forwarding): the call ends when the caller's party does
     if (step.agentLeg) return;
-    this.timers.after(this.opts.graceMs, async () => {
+    this.timers.afterOrFlush(this.opts.graceMs, async () => {
       const mapped: Mapped = (await this.state.flag(id, 'answered'))
         ? { status: 'completed' }
         : unansweredEnd(step.reason, { canceled: await this.state.flag(id, 'cancel') });

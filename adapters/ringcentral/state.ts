@@ -50,6 +50,11 @@ export class CallState {
     return (await this.shared.acquireLock(this.callKey(id, `once:${what}`), CALL_TTL_MS)) !== null;
   }
 
+  /** Undoes once(): the action failed and another delivery may try it again. */
+  async forgetOnce(id: string, what: string): Promise<void> {
+    await this.shared.del(this.callKey(id, `once:${what}`));
+  }
+
   async saveRingOut(r: RingOutRecord, pendingMs: number): Promise<void> {
     const json = JSON.stringify(r);
     await this.shared.set(this.callKey(r.id, 'ringout'), json, CALL_TTL_MS);

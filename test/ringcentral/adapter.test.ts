@@ -551,3 +551,53 @@ describe('rate limits and errors', () => {
     }
   });
 });
+
+describe('edge cases', () => {
+  test('hanging up an answered inbound call drops its telephony session', async () => {
+    h = await startHarness();
+    const a = await installed();
+    const sink = h.sinks[0];
+    sink.owners.set(DID, user());
+    const tsid = h.fake.placeInbound({ from: CUSTOMER, did: DID, answer: true, talkMs: 'hold' });
+    await waitFor(() => sink.finalStatus(tsid) === 'answered', 'inbound answered');
+    await a.hangUp(sink.calls.get(tsid)!);
+    assert.deepEqual(h.fake.requestsFor('deleteCallSession').map((r) => [r.path.split('/').at(-1), r.status]), [[tsid, 204]]);
+    await waitFor(() => sink.finalStatus(tsid) === 'completed', 'inbound completed');
+  });
+
+  test('trial calls hang up hangUpAfterMs after the answer', async () => {
+    h = await startHarness();
+    const a = await installed();
+    h.fake.scenario = { ...DEFAULT_RINGOUT_SCENARIO, talkMs: 'hold' };
+    const sink = h.sinks[0];
+    const { providerCallId } = await a.dial({ ...dialReq(CUSTOMER, null), hangUpAfterMs: 100 });
+    sink.link(providerCallId, { trial: true });
+    await waitFor(() => sink.finalStatus(providerCallId) === 'completed', 'trial call completed');
+    assert.equal(h.fake.requestsFor('deleteCallSession').length, 1);
+  });
+
+  test('events that arrive before the core linked the RingOut id are retried, not lost', async () => {
+    h = await startHarness();
+    const a = await installed();
+    const sink = h.sinks[0];
+    const { providerCallId } = await a.dial(dialReq());
+    await waitFor(() => h!.fake.deliveries.length >= 2, 'first events delivered');
+    sink.link(providerCallId);
+    await waitFor(() => sink.finalStatus(providerCallId) === 'completed', 'completed after a late link');
+    assert.ok(sink.calls.get(providerCallId)!.history.some((x) => x.status === 'ringing'));
+  });
+
+  test('close() decides a pending final status at once instead of dropping it', async () => {
+    h = await startHarness();
+    const a = h.adapter({ options: { sessions: { graceMs: 60_000, retryMs: 50, retries: 20 } } });
+    await a.install();
+    h.fake.scenario = { ...DEFAULT_RINGOUT_SCENARIO, customer: 'busy' };
+    const sink = h.sinks[0];
+    const { providerCallId } = await a.dial(dialReq());
+    sink.link(providerCallId);
+    await waitFor(() => h!.fake.ringOuts.get(providerCallId)?.ended && h!.fake.deliveries.length >= 5, 'call ended at the fake');
+    assert.notEqual(sink.finalStatus(providerCallId), 'busy', 'still waiting for late events');
+    await a.close();
+    await waitFor(() => sink.finalStatus(providerCallId) === 'busy', 'busy decided on close');
+  });
+});
