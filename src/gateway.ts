@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { ApiKeyVerifier } from './auth/api-keys.js';
 import { OrgService } from './auth/org-service.js';
-import { CallService, type CallLogSink, type CallerMatcher } from './calls/call-service.js';
+import { CallService, type CallLogSink, type CallObserver, type CallerMatcher } from './calls/call-service.js';
 import { WebhookIngress } from './calls/webhook-ingress.js';
 import type { Config } from './config/config.js';
 import type { CrmKindDefinition } from './crm/adapter.js';
@@ -20,6 +20,11 @@ import { ProviderRuntime } from './providers/runtime.js';
 import { MemoryStore } from './store/memory/memory-store.js';
 import { RedisStore } from './store/redis/redis-store.js';
 import type { Store } from './store/store.js';
+import { MemoryAuditLog, RedisAuditLog, type AuditLog } from './audit/audit-log.js';
+import { MemorySettingsStore, RedisSettingsStore, type SettingsStore } from './settings/settings-store.js';
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './policy/rate-limiter.js';
+import { PolicyService } from './policy/policy-service.js';
+import { Router } from './routing/router.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -43,10 +48,17 @@ export interface GatewayParts {
   events: EventBus;
   crmKinds: CrmKindDefinition[];
   matcher?: CallerMatcher;
+  settings: SettingsStore;
+  audit: AuditLog;
+  policy: PolicyService;
+  router: Router;
+  /** prefix of every Redis key of this deployment */
+  keyPrefix: string;
 }
 
 export interface GatewayExtension {
   callLog?: CallLogSink;
+  observer?: CallObserver;
   matcher?: CallerMatcher;
   plugins?: AppDeps['plugins'];
   readiness?: ReadinessCheck[];
@@ -180,6 +192,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   let redis: Redis | undefined;
   let subscriber: Redis | undefined;
   let events: EventBus;
+  let settings: SettingsStore;
+  let audit: AuditLog;
+  let limiter: RateLimiter;
+  const keyPrefix = opts.keyPrefix ?? 'dg:';
   if (config.redisUrl) {
     redis = redisClient(config.redisUrl, 'store');
     subscriber = new Redis(config.redisUrl, { connectionName: 'dialgate-events', maxRetriesPerRequest: null, enableOfflineQueue: true });
@@ -188,10 +204,33 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
     subscriber.on('error', () => {});
     if (!(await whenReady(redis, 10_000))) logger.error('Redis is not reachable yet; answering 503 until it is');
+    settings = new RedisSettingsStore(redis, keyPrefix);
+    audit = new RedisAuditLog(redis, keyPrefix);
+    limiter = new RedisRateLimiter(redis);
   } else {
     store = new MemoryStore();
     events = new LocalEventBus();
+    settings = new MemorySettingsStore();
+    audit = new MemoryAuditLog();
+    limiter = new MemoryRateLimiter();
   }
+  const regionCache = new Map<string, { regions: string[]; until: number }>();
+  const policy = new PolicyService({
+    settings,
+    limiter,
+    audit,
+    metrics,
+    keyPrefix,
+    // cached: a big org's regions change rarely, and this runs on every click
+    orgRegions: async (orgId) => {
+      const hit = regionCache.get(orgId);
+      if (hit && hit.until > Date.now()) return hit.regions;
+      const regions = await store.orgRegions(orgId);
+      if (regionCache.size > 10_000) regionCache.clear();
+      regionCache.set(orgId, { regions, until: Date.now() + 30_000 });
+      return regions;
+    },
+  });
 
   // late-bound: the runtime needs the call service's sinks and the ingress, which need the runtime
   let gateway: Gateway | undefined;
@@ -207,6 +246,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     sinkFor: (p) => calls!.sinkFor(p),
     deliver: (p, req) => ingress!.deliver(p, req),
   });
+  const router = new Router(store, providers, settings);
   const parts: GatewayParts = {
     config,
     store,
@@ -217,12 +257,26 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     calls: undefined as unknown as CallService,
     events,
     crmKinds: opts.crmKinds ?? [],
+    settings,
+    audit,
+    policy,
+    router,
+    keyPrefix,
   };
-  calls = new CallService({ store, providers, events, metrics, logger });
+  calls = new CallService({
+    store,
+    providers,
+    events,
+    metrics,
+    logger,
+    router,
+    policy,
+    providerCallsPerSecond: (p) => policy.callsPerSecond(p),
+  });
   parts.calls = calls;
   // the extension (call-log queue, CRM matcher...) needs the parts above and gives back its own
   const extension = (await opts.extend?.(parts)) ?? {};
-  calls.attach({ callLog: extension.callLog, matcher: extension.matcher });
+  calls.attach({ callLog: extension.callLog, matcher: extension.matcher, observer: extension.observer });
   parts.matcher = extension.matcher;
   ingress = new WebhookIngress(store, providers, metrics, logger);
 
@@ -237,7 +291,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics,
     keys: new ApiKeyVerifier(store),
     orgs: new OrgService(store),
-    directory: new DirectoryService(store, providers, logger),
+    directory: new DirectoryService(store, providers, logger, audit, policy),
+    policy,
+    router,
+    audit,
     calls,
     providers,
     events,

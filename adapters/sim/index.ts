@@ -189,5 +189,7 @@ export const simKind: ProviderKindDefinition = {
   configSchema,
   secretFields: [],
   create: (ctx) => new SimAdapter(ctx),
+  // a simulator reaches every agent, with or without a phone
+  canReach: () => true,
   describe: (_p, webhookBase) => ({ inboundUrl: `${webhookBase}/inbound` }),
 };

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
-import { toE164 } from '../domain/phone.js';
+import { parsePhone, toE164 } from '../domain/phone.js';
 import type { Call, CallStatus, CrmRecordRef, Page, Provider, User } from '../domain/types.js';
 import { newId } from '../directory/directory-service.js';
 import { toPublicCall, type EventBus, type PublicCall } from '../events/event-bus.js';
@@ -13,6 +13,9 @@ import type { Metrics } from '../metrics/metrics.js';
 import { ProviderError, type CallEventSink, type InboundEvent, type InboundRoute, type StatusEvent } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import type { Store, TransitionResult } from '../store/store.js';
+import type { PolicyService } from '../policy/policy-service.js';
+import { isEmergencyNumber } from '../policy/emergency.js';
+import type { Router } from '../routing/router.js';
 import { isTerminal } from './state-machine.js';
 
 /** Where finished calls go to be logged in the CRM (src/jobs). */
@@ -35,8 +38,21 @@ export interface HttpOutcome {
   headers?: Record<string, string>;
 }
 
+/** Watches calls for the live per-provider figures (src/perf). */
+export interface CallObserver {
+  /** one provider API dial request finished (errorCode set when it failed) */
+  dialed(call: Call, provider: Provider, apiSeconds: number, errorCode?: string): void;
+  /** a status change was applied to a call */
+  transitioned(call: Call, status: CallStatus): void;
+}
+
 export interface CallServiceDeps {
   store: Store;
+  router: Router;
+  policy: PolicyService;
+  observer?: CallObserver;
+  /** a provider's calls-per-second budget, when it has one (dials beyond it queue briefly) */
+  providerCallsPerSecond?: (provider: Provider) => Promise<number | undefined>;
   providers: ProviderRuntime;
   events: EventBus;
   metrics: Metrics;
@@ -80,9 +96,10 @@ export class CallService {
   }
 
   /** Wired after construction by the composition root (the queue needs the gateway's parts). */
-  attach(parts: { callLog?: CallLogSink; matcher?: CallerMatcher }): void {
+  attach(parts: { callLog?: CallLogSink; matcher?: CallerMatcher; observer?: CallObserver }): void {
     if (parts.callLog) this.deps.callLog = parts.callLog;
     if (parts.matcher) this.deps.matcher = parts.matcher;
+    if (parts.observer) this.deps.observer = parts.observer;
   }
 
   // ---- click-to-call -----------------------------------------------------------------------
@@ -91,8 +108,8 @@ export class CallService {
    * POST /v1/calls. With an Idempotency-Key the first response (success or refusal) is stored
    * and replayed; a concurrent duplicate waits for it rather than dialling again.
    */
-  async clickToCall(orgId: string, input: ClickToCallInput, idempotencyKey?: string): Promise<HttpOutcome> {
-    if (!idempotencyKey) return this.dispatchOutcome(orgId, input);
+  async clickToCall(orgId: string, input: ClickToCallInput, idempotencyKey?: string, actor = 'api'): Promise<HttpOutcome> {
+    if (!idempotencyKey) return this.dispatchOutcome(orgId, input, actor);
     const { store } = this.deps;
     const fp = fingerprint(input);
     const deadline = Date.now() + this.idemWaitMs;
@@ -113,7 +130,7 @@ export class CallService {
     }
     let outcome: HttpOutcome;
     try {
-      outcome = await this.dispatchOutcome(orgId, input);
+      outcome = await this.dispatchOutcome(orgId, input, actor);
     } catch (e) {
       // nothing was recorded: let a retry try again
       await store.releaseIdempotency(orgId, idempotencyKey).catch(() => {});
@@ -134,12 +151,14 @@ export class CallService {
     return outcome;
   }
 
-  private async dispatchOutcome(orgId: string, input: ClickToCallInput): Promise<HttpOutcome> {
+  private async dispatchOutcome(orgId: string, input: ClickToCallInput, actor: string): Promise<HttpOutcome> {
     try {
-      const call = await this.dispatch(orgId, input);
+      const call = await this.dispatch(orgId, input, actor);
       return { statusCode: 201, body: toPublicCall(call) };
     } catch (e) {
-      if (e instanceof DomainError && e.status < 500) return { statusCode: e.status, body: errorBody(e) };
+      if (e instanceof DomainError && e.status < 500) {
+        return { statusCode: e.status, body: errorBody(e), headers: e.retryAfter ? { 'retry-after': String(e.retryAfter) } : undefined };
+      }
       if (e instanceof DomainError && (e.status === 503 || e.status === 502)) {
         return {
           statusCode: e.status,
@@ -151,50 +170,100 @@ export class CallService {
     }
   }
 
-  private async dispatch(orgId: string, input: ClickToCallInput): Promise<Call> {
+  private async dispatch(orgId: string, input: ClickToCallInput, actor: string): Promise<Call> {
     const started = performance.now();
-    const { store, providers, metrics } = this.deps;
+    const { store, policy, router } = this.deps;
     const user = await store.getUser(orgId, input.userId);
     if (!user) throw new DomainError('user_not_found', `user ${input.userId} not found`);
     if (!user.providerId) throw new DomainError('no_provider', `user ${input.userId} is not assigned to any provider`);
-    const to = toE164(input.to, user.region);
-    if (!to) throw new DomainError('invalid_number', `"${input.to}" is not a valid phone number for region ${user.region}`);
-    const provider = await store.getProvider(orgId, user.providerId);
-    if (!provider) throw new DomainError('no_provider', `user ${input.userId} is not assigned to any provider`);
-    const wait = providers.breakers.admit(provider.id);
-    if (wait > 0) {
-      metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'provider_unavailable' });
-      throw new DomainError('provider_unavailable', `provider ${provider.id} is failing; retry in ${wait} s`, { providerId: provider.id }, wait);
+    if (isEmergencyNumber(input.to, user.region)) {
+      await policy.enforce({ orgId, raw: input.to, number: undefined, user, provider: null, actor, path: 'click-to-call' });
     }
+    const num = parsePhone(input.to, user.region);
+    if (!num) throw new DomainError('invalid_number', `"${input.to}" is not a valid phone number for region ${user.region}`);
+    const plan = await router.plan(orgId, user);
+    if (!plan.assigned) throw new DomainError('no_provider', `user ${input.userId} is not assigned to any provider`);
+    // the org's (and the user's) policy first, so a refused destination is refused even when
+    // every provider is down; each provider's own narrowing is checked before it is tried
+    await policy.enforce({ orgId, raw: input.to, number: num, user, provider: plan.chain[0] ?? plan.assigned, actor, path: 'click-to-call' });
+    if (plan.chain.length === 0) {
+      this.deps.metrics.callsDispatched.inc({ provider_kind: plan.assigned.kind, result: 'provider_unavailable' });
+      const wait = plan.retryAfter ?? 5;
+      throw new DomainError('provider_unavailable', `provider ${plan.assigned.id} is failing; retry in ${wait} s`, { providerId: plan.assigned.id }, wait);
+    }
+    const callId = newId('call');
+    await policy.takeLimits(orgId, user.id, num.number, callId);
 
     const now = new Date().toISOString();
+    const first = plan.chain[0];
     const call: Call = {
-      id: newId('call'),
+      id: callId,
       orgId,
       userId: user.id,
-      providerId: provider.id,
-      providerKind: provider.kind,
+      providerId: first.id,
+      providerKind: first.kind,
       direction: 'outbound',
-      to,
+      to: num.number,
       status: 'queued',
       createdAt: now,
       updatedAt: now,
       history: [{ status: 'queued', at: now }],
       ...(input.crmRecord ? { crmRecord: input.crmRecord } : {}),
     };
-    await store.createCall(call);
+    try {
+      await store.createCall(call);
+    } catch (e) {
+      await policy.releaseLive(orgId, user.id, callId).catch(() => {});
+      throw e;
+    }
     this.publish('call.created', call);
 
+    let lastError: DomainError | undefined;
+    for (let i = 0; i < plan.chain.length; i++) {
+      const provider = plan.chain[i];
+      if (i > 0) {
+        // failover: only ever before the agent's leg exists (dial refused synchronously), so
+        // the agent is never rung twice
+        try {
+          await policy.enforce({ orgId, raw: input.to, number: num, user, provider, actor, path: 'failover' });
+        } catch {
+          continue;
+        }
+        this.deps.metrics.failovers.inc({ provider_kind: call.providerKind });
+        call.failedOverFrom ??= call.providerId;
+        call.providerId = provider.id;
+        call.providerKind = provider.kind;
+        await store.reassignCall(orgId, call.id, { providerId: provider.id, providerKind: provider.kind, failedOverFrom: call.failedOverFrom });
+      }
+      try {
+        return await this.dialOnce(call, provider, user, num.number, started);
+      } catch (e) {
+        lastError = e instanceof DomainError ? e : this.providerFailure(provider, e);
+        const failoverable = e instanceof ProviderError && e.notAccepted && e.code !== 'invalid_number';
+        if (!plan.failover || !failoverable || i === plan.chain.length - 1) break;
+      }
+    }
+    await this.applyStatus(orgId, call.id, { status: 'failed', at: new Date().toISOString(), cause: lastError?.code ?? 'provider_error' });
+    throw lastError ?? new DomainError('provider_error', 'no provider could place the call');
+  }
+
+  /** One dial attempt through one provider; throws the provider's error untouched. */
+  private async dialOnce(call: Call, provider: Provider, user: User | null, to: string, started: number, hangUpAfterMs?: number): Promise<Call> {
+    const { store, providers, metrics, policy } = this.deps;
+    const cps = await this.deps.providerCallsPerSecond?.(provider);
+    if (!(await policy.providerSlot(provider, cps))) {
+      throw new ProviderError('provider_unavailable', `provider ${provider.id} is at its calls-per-second limit`, 1);
+    }
     const adapter = providers.adapter(provider);
     const apiStart = performance.now();
-    let apiSeconds = 0;
     try {
-      const res = await adapter.dial({ call, user, to, idempotencyToken: call.id });
-      apiSeconds = (performance.now() - apiStart) / 1000;
+      const res = await adapter.dial({ call, user, to, idempotencyToken: call.id, hangUpAfterMs });
+      const apiSeconds = (performance.now() - apiStart) / 1000;
       providers.breakers.success(provider.id);
       metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'ok' });
-      const link = store.linkProviderCall(orgId, provider.id, res.providerCallId, call.id);
-      const tr = await this.applyStatus(orgId, call.id, {
+      this.deps.observer?.dialed(call, provider, apiSeconds);
+      const link = store.linkProviderCall(call.orgId, provider.id, res.providerCallId, call.id);
+      const tr = await this.applyStatus(call.orgId, call.id, {
         status: res.status ?? 'dialing',
         at: new Date().toISOString(),
         providerCallId: res.providerCallId,
@@ -208,8 +277,47 @@ export class CallService {
       const err = this.providerFailure(provider, e);
       if (err.code === 'provider_unavailable' || err.code === 'provider_error') providers.breakers.failure(provider.id);
       metrics.callsDispatched.inc({ provider_kind: provider.kind, result: err.code });
-      await this.applyStatus(orgId, call.id, { status: 'failed', at: new Date().toISOString(), cause: err.code });
-      throw err;
+      this.deps.observer?.dialed(call, provider, (performance.now() - apiStart) / 1000, err.code);
+      throw e;
+    }
+  }
+
+  /**
+   * A trial call: straight to the destination through one provider, no agent, hung up after
+   * hangUpAfterMs. Policy and org limits apply as for any outbound call. Returns the call
+   * (failed calls included: a trial records failures, it does not throw for them).
+   */
+  async placeTrialCall(orgId: string, provider: Provider, rawTo: string, opts: { trialId: string; hangUpAfterMs: number; actor: string }): Promise<Call> {
+    const { store, policy } = this.deps;
+    const num = parsePhone(rawTo);
+    if (isEmergencyNumber(rawTo) || !num) {
+      await policy.enforce({ orgId, raw: rawTo, number: num, user: null, provider, actor: opts.actor, path: 'trial' });
+      throw new DomainError('invalid_number', `"${rawTo}" is not a valid E.164 number`);
+    }
+    await policy.enforce({ orgId, raw: rawTo, number: num, user: null, provider, actor: opts.actor, path: 'trial' });
+    const now = new Date().toISOString();
+    const call: Call = {
+      id: newId('call'),
+      orgId,
+      userId: '',
+      providerId: provider.id,
+      providerKind: provider.kind,
+      direction: 'outbound',
+      to: num.number,
+      status: 'queued',
+      createdAt: now,
+      updatedAt: now,
+      history: [{ status: 'queued', at: now }],
+      trial: true,
+      trialId: opts.trialId,
+    };
+    await store.createCall(call);
+    try {
+      return await this.dialOnce(call, provider, null, num.number, performance.now(), opts.hangUpAfterMs);
+    } catch (e) {
+      const err = e instanceof DomainError ? e : this.providerFailure(provider, e);
+      const tr = await this.applyStatus(orgId, call.id, { status: 'failed', at: new Date().toISOString(), cause: err.code });
+      return tr?.call ?? call;
     }
   }
 
@@ -272,9 +380,15 @@ export class CallService {
     if (tr.applied) {
       this.publish('call.status', tr.call);
       this.observeSetup(tr.call, ev.status);
+      this.deps.observer?.transitioned(tr.call, ev.status);
     }
     if (tr.becameTerminal) {
       this.deps.metrics.calls.inc({ provider_kind: tr.call.providerKind, direction: tr.call.direction, outcome: tr.call.status });
+      if (tr.call.direction === 'outbound' && tr.call.userId) {
+        await this.deps.policy.releaseLive(orgId, tr.call.userId, callId).catch((e: Error) =>
+          this.deps.logger.warn({ callId, err: e.message }, 'could not free the live-call slot'),
+        );
+      }
     }
     // a terminal call always has its job: re-adding on a duplicate terminal event is a no-op for
     // the queue (job id = call id) and repairs a crash between the transition and the enqueue

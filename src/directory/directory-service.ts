@@ -9,6 +9,9 @@ import { isCountryCode } from '../domain/regions.js';
 import type { AssignResult, Page, Provider, Regions, User, UserInput } from '../domain/types.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import type { Store } from '../store/store.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { PolicyService } from '../policy/policy-service.js';
+import type { DialPolicy } from '../policy/dial-policy.js';
 
 export interface UserBody {
   region: string;
@@ -18,6 +21,8 @@ export interface UserBody {
   sipUri?: string;
   numbers?: string[];
   crmUserId?: string;
+  /** narrows the org's dial policy for this user */
+  dialPolicy?: DialPolicy;
 }
 
 export interface ProviderBody {
@@ -27,6 +32,10 @@ export interface ProviderBody {
   regions?: Regions;
   priority?: number;
   install?: { scope: 'all' | 'specific'; userIds?: string[]; futureUsers?: boolean };
+  /** narrows the org's dial policy for calls through this provider */
+  dialPolicy?: DialPolicy | null;
+  /** the provider account's own dial rate (e.g. Twilio CPS): dials beyond it queue briefly */
+  callsPerSecond?: number | null;
 }
 
 export interface ProviderPatchBody {
@@ -35,6 +44,8 @@ export interface ProviderPatchBody {
   regions?: Regions;
   priority?: number;
   futureUsers?: boolean;
+  dialPolicy?: DialPolicy | null;
+  callsPerSecond?: number | null;
 }
 
 export interface ProviderView {
@@ -49,6 +60,8 @@ export interface ProviderView {
   config: Record<string, unknown>;
   details: Record<string, unknown>;
   health: { state: string };
+  dialPolicy?: DialPolicy;
+  callsPerSecond?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -79,7 +92,21 @@ export class DirectoryService {
     private readonly store: Store,
     private readonly providers: ProviderRuntime,
     private readonly logger: Logger,
+    private readonly audit: AuditLog,
+    private readonly policy: PolicyService,
   ) {}
+
+  /** Audit entries never fail the change they describe; a lost entry is logged. */
+  private record(orgId: string, actor: string, action: string, target: { type: string; id: string }, before?: unknown, after?: unknown): Promise<void> {
+    return this.audit.append(orgId, { actor, action, target, before, after }).catch((e: Error) => {
+      this.logger.error({ orgId, action, err: e.message }, 'audit log append failed');
+    });
+  }
+
+  private async snapshot(orgId: string, p: Provider): Promise<Record<string, unknown>> {
+    const v = await this.view(orgId, p);
+    return { name: v.name, kind: v.kind, regions: v.regions, priority: v.priority, scope: v.scope, futureUsers: v.futureUsers, config: v.config, dialPolicy: v.dialPolicy, callsPerSecond: v.callsPerSecond };
+  }
 
   // ---- users -------------------------------------------------------------------------------
 
@@ -92,6 +119,7 @@ export class DirectoryService {
     if (body.email !== undefined) input.email = body.email;
     if (body.sipUri !== undefined) input.sipUri = body.sipUri;
     if (body.crmUserId !== undefined) input.crmUserId = body.crmUserId;
+    if (body.dialPolicy !== undefined) (input as UserInput & { dialPolicy?: DialPolicy }).dialPolicy = body.dialPolicy;
     if (body.phone !== undefined) {
       const e164 = toE164(body.phone, body.region);
       if (!e164) throw new DomainError('invalid_number', `phone "${body.phone}" is not a valid number for region ${body.region}`);
@@ -107,8 +135,14 @@ export class DirectoryService {
     return input;
   }
 
-  async putUser(orgId: string, userId: string, body: UserBody): Promise<{ user: User; created: boolean }> {
-    return this.store.putUser(orgId, userId, this.normaliseUser(body), nowIso());
+  async putUser(orgId: string, userId: string, body: UserBody, actor = 'api'): Promise<{ user: User; created: boolean }> {
+    const before = await this.store.getUser(orgId, userId);
+    const res = await this.store.putUser(orgId, userId, this.normaliseUser(body), nowIso());
+    await this.record(orgId, actor, res.created ? 'user.create' : 'user.update', { type: 'user', id: userId }, before ?? undefined, res.user);
+    if (res.created && res.user.providerId) {
+      await this.record(orgId, actor, 'user.assign', { type: 'user', id: userId }, { providerId: null }, { providerId: res.user.providerId, via: 'futureUsers' });
+    }
+    return res;
   }
 
   async getUser(orgId: string, userId: string): Promise<User> {
@@ -117,21 +151,27 @@ export class DirectoryService {
     return u;
   }
 
-  async deleteUser(orgId: string, userId: string): Promise<void> {
+  async deleteUser(orgId: string, userId: string, actor = 'api'): Promise<void> {
+    const before = await this.store.getUser(orgId, userId);
     if (!(await this.store.deleteUser(orgId, userId))) throw new DomainError('user_not_found', `user ${userId} not found`);
+    await this.record(orgId, actor, 'user.delete', { type: 'user', id: userId }, before ?? undefined);
   }
 
   listUsers(orgId: string, q: { limit: number; cursor?: string; providerId?: string; region?: string; unassigned?: boolean }): Promise<Page<User>> {
     return this.store.listUsers(orgId, q);
   }
 
-  async moveUser(orgId: string, userId: string, providerId: string): Promise<User> {
-    return this.store.moveUser(orgId, userId, providerId);
+  async moveUser(orgId: string, userId: string, providerId: string, actor = 'api'): Promise<User> {
+    const before = await this.store.getUser(orgId, userId);
+    const user = await this.store.moveUser(orgId, userId, providerId);
+    await this.record(orgId, actor, 'user.move', { type: 'user', id: userId }, { providerId: before?.providerId ?? null }, { providerId: user.providerId });
+    return user;
   }
 
   // ---- providers ---------------------------------------------------------------------------
 
   async view(orgId: string, p: Provider, count?: number): Promise<ProviderView> {
+    const [dialPolicy, limits] = await Promise.all([this.policy.getProviderPolicy(orgId, p.id), this.policy.getProviderLimits(orgId, p.id)]);
     return {
       id: p.id,
       kind: p.kind,
@@ -144,6 +184,8 @@ export class DirectoryService {
       config: this.providers.redactConfig(p),
       details: this.providers.describe(p),
       health: { state: this.providers.breakers.state(p.id) },
+      ...(dialPolicy ? { dialPolicy } : {}),
+      ...(limits?.callsPerSecond ? { callsPerSecond: limits.callsPerSecond } : {}),
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
     };
@@ -155,7 +197,12 @@ export class DirectoryService {
     return p;
   }
 
-  async createProvider(orgId: string, body: ProviderBody): Promise<{ provider: Provider; install: AssignResult }> {
+  private async saveProviderExtras(orgId: string, providerId: string, body: { dialPolicy?: DialPolicy | null; callsPerSecond?: number | null }): Promise<void> {
+    if (body.dialPolicy !== undefined) await this.policy.putProviderPolicy(orgId, providerId, body.dialPolicy);
+    if (body.callsPerSecond !== undefined) await this.policy.putProviderLimits(orgId, providerId, body.callsPerSecond ? { callsPerSecond: body.callsPerSecond } : null);
+  }
+
+  async createProvider(orgId: string, body: ProviderBody, actor = 'api'): Promise<{ provider: Provider; install: AssignResult }> {
     this.providers.validateConfig(body.kind, body.config);
     const regions = checkRegions(body.regions);
     const install = body.install ?? { scope: 'specific', userIds: [] };
@@ -186,6 +233,7 @@ export class DirectoryService {
       await this.providers.release(provider).catch(() => {});
       throw e;
     }
+    await this.saveProviderExtras(orgId, provider.id, body);
     let result: AssignResult = { assigned: [], conflicts: [] };
     if (install.scope === 'all') {
       result = await this.store.installAll(orgId, provider.id, install.futureUsers ?? false, nowIso());
@@ -193,28 +241,42 @@ export class DirectoryService {
       if (install.userIds?.length) result = await this.store.assignUsers(orgId, provider.id, install.userIds);
       if (install.futureUsers) await this.store.updateProvider(orgId, provider.id, { futureUsers: true }, nowIso());
     }
-    return { provider: (await this.store.getProvider(orgId, provider.id)) ?? provider, install: result };
+    const final = (await this.store.getProvider(orgId, provider.id)) ?? provider;
+    await this.record(orgId, actor, 'provider.install', { type: 'provider', id: provider.id }, undefined, {
+      ...(await this.snapshot(orgId, final)),
+      install: { scope: install.scope, futureUsers: install.futureUsers ?? false, assigned: result.assigned.length, conflicts: result.conflicts.length },
+    });
+    return { provider: final, install: result };
   }
 
-  async updateProvider(orgId: string, providerId: string, patch: ProviderPatchBody): Promise<Provider> {
+  async updateProvider(orgId: string, providerId: string, patch: ProviderPatchBody, actor = 'api'): Promise<Provider> {
     const cur = await this.getProvider(orgId, providerId);
-    const next: ProviderPatchBody = { ...patch };
+    const before = await this.snapshot(orgId, cur);
+    const { dialPolicy, callsPerSecond, ...rest } = patch;
+    const next: ProviderPatchBody = { ...rest };
     if (patch.config) {
       next.config = this.providers.mergeSecrets(cur.kind, patch.config, cur.config);
       this.providers.validateConfig(cur.kind, next.config);
     }
     if (patch.regions) next.regions = checkRegions(patch.regions);
+    await this.saveProviderExtras(orgId, providerId, { dialPolicy, callsPerSecond });
+    // the store bumps updatedAt even for extras-only patches, so live adapters see the change
     const updated = await this.store.updateProvider(orgId, providerId, next, nowIso());
     if (patch.config) await this.providers.adapter(updated).install?.();
+    await this.record(orgId, actor, 'provider.update', { type: 'provider', id: providerId }, before, await this.snapshot(orgId, updated));
     return updated;
   }
 
-  async deleteProvider(orgId: string, providerId: string, force: boolean): Promise<void> {
+  async deleteProvider(orgId: string, providerId: string, force: boolean, actor = 'api'): Promise<void> {
     const p = await this.getProvider(orgId, providerId);
+    const before = await this.snapshot(orgId, p);
+    const users = await this.store.userCount(orgId, providerId);
     if (!(await this.store.deleteProvider(orgId, providerId, force))) {
       throw new DomainError('provider_not_found', `provider ${providerId} not found`);
     }
     await this.providers.release(p);
+    await Promise.all([this.policy.putProviderPolicy(orgId, providerId, null), this.policy.putProviderLimits(orgId, providerId, null)]);
+    await this.record(orgId, actor, 'provider.uninstall', { type: 'provider', id: providerId }, { ...before, userCount: users }, { force });
   }
 
   async listProviders(orgId: string): Promise<ProviderView[]> {
@@ -222,9 +284,12 @@ export class DirectoryService {
     return Promise.all(list.map((p) => this.view(orgId, p, counts[p.id] ?? 0)));
   }
 
-  async addUsers(orgId: string, providerId: string, userIds: string[]): Promise<AssignResult> {
+  async addUsers(orgId: string, providerId: string, userIds: string[], actor = 'api'): Promise<AssignResult> {
     await this.getProvider(orgId, providerId);
     const result = await this.store.assignUsers(orgId, providerId, userIds);
+    if (result.assigned.length > 0) {
+      await this.record(orgId, actor, 'provider.users.add', { type: 'provider', id: providerId }, undefined, { assigned: result.assigned, conflicts: result.conflicts });
+    }
     // The brief's single-user flow gets a plain error, not a 200 with a conflict inside.
     if (userIds.length === 1 && result.conflicts.length === 1) {
       const c = result.conflicts[0];
@@ -242,16 +307,24 @@ export class DirectoryService {
     return result;
   }
 
-  async removeUser(orgId: string, providerId: string, userId: string): Promise<void> {
+  async removeUser(orgId: string, providerId: string, userId: string, actor = 'api'): Promise<void> {
     await this.getProvider(orgId, providerId);
     if (!(await this.store.unassignUser(orgId, providerId, userId))) {
       throw new DomainError('user_not_found', `user ${userId} is not on provider ${providerId}`);
     }
+    await this.record(orgId, actor, 'provider.users.remove', { type: 'user', id: userId }, { providerId }, { providerId: null });
   }
 
-  async installAll(orgId: string, providerId: string, futureUsers: boolean): Promise<AssignResult> {
-    await this.getProvider(orgId, providerId);
-    return this.store.installAll(orgId, providerId, futureUsers, nowIso());
+  async installAll(orgId: string, providerId: string, futureUsers: boolean, actor = 'api'): Promise<AssignResult> {
+    const before = await this.getProvider(orgId, providerId);
+    const result = await this.store.installAll(orgId, providerId, futureUsers, nowIso());
+    await this.record(orgId, actor, 'provider.install_all', { type: 'provider', id: providerId }, { scope: before.scope, futureUsers: before.futureUsers }, {
+      scope: 'all',
+      futureUsers,
+      assigned: result.assigned.length,
+      conflicts: result.conflicts.length,
+    });
+    return result;
   }
 
   async listProviderUsers(orgId: string, providerId: string, q: { limit: number; cursor?: string }): Promise<Page<User>> {

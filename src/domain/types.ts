@@ -139,6 +139,7 @@ export interface Call {
   durationSec?: number;
   history: StatusChange[];
   crmLog?: CrmLogState;
-  /** true for trial calls, which have no user */
+  /** true for trial calls, which have no user (userId is "") */
   trial?: boolean;
+  trialId?: string;
 }

@@ -46,6 +46,35 @@ export const regionsSchema = {
   },
 } as const;
 
+const listRule = (item: Record<string, unknown>) =>
+  ({
+    type: 'object',
+    additionalProperties: false,
+    properties: { allow: { type: 'array', maxItems: 500, items: item }, deny: { type: 'array', maxItems: 500, items: item } },
+  }) as const;
+
+export const NUMBER_TYPE_NAMES = ['MOBILE', 'FIXED_LINE', 'FIXED_LINE_OR_MOBILE', 'TOLL_FREE', 'PREMIUM_RATE', 'SHARED_COST', 'VOIP', 'PERSONAL_NUMBER', 'PAGER', 'UAN', 'VOICEMAIL', 'UNKNOWN'];
+
+export const dialPolicySchema = {
+  $id: 'DialPolicy',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    countries: listRule(COUNTRY),
+    numberTypes: listRule({ type: 'string', enum: NUMBER_TYPE_NAMES }),
+    prefixes: listRule({ type: 'string', pattern: '^\\+?[0-9]{1,15}$' }),
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        perUserPerMinute: { type: 'integer', minimum: 1, maximum: 100_000 },
+        perOrgPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+        perDestinationPerHour: { type: 'integer', minimum: 1, maximum: 100_000 },
+      },
+    },
+  },
+} as const;
+
 export const userSchema = {
   $id: 'User',
   type: 'object',
@@ -59,6 +88,7 @@ export const userSchema = {
     sipUri: { type: 'string' },
     numbers: { type: 'array', items: { type: 'string' } },
     crmUserId: { type: 'string' },
+    dialPolicy: { $ref: 'DialPolicy#' },
     providerId: { type: ['string', 'null'] },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
@@ -104,6 +134,8 @@ export const providerSchema = {
     details: { type: 'object', additionalProperties: true },
     health: { type: 'object', additionalProperties: true },
     install: { $ref: 'AssignResult#' },
+    dialPolicy: { $ref: 'DialPolicy#' },
+    callsPerSecond: { type: 'number' },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },
@@ -166,4 +198,4 @@ export const pageQuery = {
   cursor: { type: 'string', maxLength: 512 },
 } as const;
 
-export const sharedSchemas = [errorSchema, userSchema, conflictsSchema, providerSchema, callSchema];
+export const sharedSchemas = [dialPolicySchema, errorSchema, userSchema, conflictsSchema, providerSchema, callSchema];

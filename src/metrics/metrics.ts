@@ -18,6 +18,8 @@ export class Metrics {
   readonly screenPop: Histogram<'provider_kind'>;
   readonly wsConnections: Gauge;
   readonly wsDropped: Counter<'reason'>;
+  readonly callsRefused: Counter<'reason'>;
+  readonly failovers: Counter<'provider_kind'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -91,6 +93,18 @@ export class Metrics {
       name: 'dialgate_websocket_dropped_total',
       help: 'Event WebSocket connections closed by the gateway, by reason (heartbeat, slow_consumer)',
       labelNames: ['reason'],
+      registers,
+    });
+    this.callsRefused = new Counter({
+      name: 'dialgate_calls_refused_total',
+      help: 'Outbound calls refused before any provider was asked, by reason (destination_not_allowed, emergency, rate_limited, concurrent_calls)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.failovers = new Counter({
+      name: 'dialgate_call_failovers_total',
+      help: 'Click-to-calls moved to another provider because theirs refused or was down, by the kind that failed',
+      labelNames: ['provider_kind'],
       registers,
     });
   }

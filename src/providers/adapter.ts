@@ -144,6 +144,11 @@ export interface ProviderKindDefinition {
   /** Config keys (dotted paths) that are secrets: write-only, redacted on every read. */
   secretFields: string[];
   create(ctx: ProviderContext): ProviderAdapter;
+  /**
+   * Whether this provider can ring the agent (e.g. SIP needs user.sipUri, the others a phone).
+   * Routing and failover skip providers that cannot. Default: the user has a phone.
+   */
+  canReach?(user: User, provider: Provider): boolean;
   /** Extra read-only details for GET /v1/providers/{id} (e.g. the webhook URL to configure). */
   describe?(provider: Provider, webhookBase: string): Record<string, unknown>;
 }

@@ -92,6 +92,8 @@ export interface DirectoryStore {
     orgId: string,
     q: { limit: number; cursor?: string; providerId?: string; region?: string; unassigned?: boolean },
   ): Promise<Page<User>>;
+  /** The distinct regions of the org's users (the default allowed destinations of its calls). */
+  orgRegions(orgId: string): Promise<string[]>;
   /** The user owning a DID in the org, or null. */
   findUserByNumber(orgId: string, e164: string): Promise<User | null>;
 
@@ -146,6 +148,11 @@ export interface CallStore {
    */
   transition(orgId: string, callId: string, input: TransitionInput): Promise<TransitionResult | null>;
   setCrmLog(orgId: string, callId: string, state: CrmLogState): Promise<void>;
+  /**
+   * Failover: moves a call that no provider has accepted yet (status queued) to another provider.
+   * Refused (returns false) once the call has left "queued".
+   */
+  reassignCall(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean>;
 
   /**
    * Claims an idempotency key: returns null when this caller now owns it (it must then call

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ClickToCallInput } from '../../calls/call-service.js';
 import { CALL_STATUSES, type CallStatus } from '../../domain/types.js';
-import { orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, withErrors } from '../schemas.js';
 
 const callRef = { $ref: 'Call#' };
@@ -41,7 +41,7 @@ export function callRoutes(deps: AppDeps) {
       },
       async (req, reply) => {
         const key = req.headers['idempotency-key'];
-        const outcome = await deps.calls.clickToCall(orgOf(req), req.body, typeof key === 'string' ? key : undefined);
+        const outcome = await deps.calls.clickToCall(orgOf(req), req.body, typeof key === 'string' ? key : undefined, actorOf(req));
         if (outcome.headers) reply.headers(outcome.headers);
         return reply.code(outcome.statusCode).send(outcome.body);
       },

@@ -2,7 +2,7 @@
 // update, uninstall, and the provider's users.
 import type { FastifyInstance } from 'fastify';
 import type { ProviderBody, ProviderPatchBody } from '../../directory/directory-service.js';
-import { orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, regionsSchema, withErrors } from '../schemas.js';
 
 const providerRef = { $ref: 'Provider#' };
@@ -32,6 +32,8 @@ export function providerRoutes(deps: AppDeps) {
               config: { type: 'object' },
               regions: regionsSchema,
               priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
+              dialPolicy: { oneOf: [{ $ref: 'DialPolicy#' }, { type: 'null' }] },
+              callsPerSecond: { oneOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 10_000 }, { type: 'null' }] },
               install: {
                 type: 'object',
                 required: ['scope'],
@@ -49,7 +51,7 @@ export function providerRoutes(deps: AppDeps) {
       },
       async (req, reply) => {
         const orgId = orgOf(req);
-        const { provider, install } = await directory.createProvider(orgId, req.body);
+        const { provider, install } = await directory.createProvider(orgId, req.body, actorOf(req));
         return reply.code(201).send({ ...(await directory.view(orgId, provider)), install });
       },
     );
@@ -84,6 +86,8 @@ export function providerRoutes(deps: AppDeps) {
               regions: regionsSchema,
               priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
               futureUsers: { type: 'boolean' },
+              dialPolicy: { oneOf: [{ $ref: 'DialPolicy#' }, { type: 'null' }] },
+              callsPerSecond: { oneOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 10_000 }, { type: 'null' }] },
             },
           },
           response: withErrors({ 200: providerRef }, 404, 422),
@@ -91,7 +95,7 @@ export function providerRoutes(deps: AppDeps) {
       },
       async (req) => {
         const orgId = orgOf(req);
-        return directory.view(orgId, await directory.updateProvider(orgId, req.params.id, req.body));
+        return directory.view(orgId, await directory.updateProvider(orgId, req.params.id, req.body, actorOf(req)));
       },
     );
 
@@ -105,7 +109,7 @@ export function providerRoutes(deps: AppDeps) {
         },
       },
       async (req, reply) => {
-        await directory.deleteProvider(orgOf(req), req.params.id, req.query.force ?? false);
+        await directory.deleteProvider(orgOf(req), req.params.id, req.query.force ?? false, actorOf(req));
         return reply.code(204).send();
       },
     );
@@ -132,7 +136,7 @@ export function providerRoutes(deps: AppDeps) {
           response: withErrors({ 200: assignRef }, 404, 409, 422),
         },
       },
-      async (req) => directory.addUsers(orgOf(req), req.params.id, req.body.userIds),
+      async (req) => directory.addUsers(orgOf(req), req.params.id, req.body.userIds, actorOf(req)),
     );
 
     app.delete<{ Params: { id: string; userId: string } }>(
@@ -149,7 +153,7 @@ export function providerRoutes(deps: AppDeps) {
         },
       },
       async (req, reply) => {
-        await directory.removeUser(orgOf(req), req.params.id, req.params.userId);
+        await directory.removeUser(orgOf(req), req.params.id, req.params.userId, actorOf(req));
         return reply.code(204).send();
       },
     );
@@ -164,7 +168,7 @@ export function providerRoutes(deps: AppDeps) {
           response: withErrors({ 200: assignRef }, 404),
         },
       },
-      async (req) => directory.installAll(orgOf(req), req.params.id, req.body?.futureUsers ?? false),
+      async (req) => directory.installAll(orgOf(req), req.params.id, req.body?.futureUsers ?? false, actorOf(req)),
     );
   };
 }

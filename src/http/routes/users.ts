@@ -1,7 +1,7 @@
 // Users: PUT|GET|DELETE /v1/users/{id}, GET /v1/users, POST /v1/users/{id}/move (atomic).
 import type { FastifyInstance } from 'fastify';
 import type { UserBody } from '../../directory/directory-service.js';
-import { orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
 import { COUNTRY, ID_PATTERN, idParam, pageOf, pageQuery, withErrors } from '../schemas.js';
 
 const userBody = {
@@ -16,6 +16,7 @@ const userBody = {
     sipUri: { type: 'string', maxLength: 512, pattern: '^sips?:[^\\s]+$' },
     numbers: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 64 } },
     crmUserId: { type: 'string', minLength: 1, maxLength: 128 },
+    dialPolicy: { $ref: 'DialPolicy#' },
   },
 } as const;
 
@@ -30,7 +31,7 @@ export function userRoutes(deps: AppDeps) {
       '/v1/users/:id',
       { schema: { summary: 'Create or replace a user', params: idParam('id'), body: userBody, response: withErrors({ 200: userRef, 201: userRef }, 409, 422) } },
       async (req, reply) => {
-        const { user, created } = await deps.directory.putUser(orgOf(req), req.params.id, req.body);
+        const { user, created } = await deps.directory.putUser(orgOf(req), req.params.id, req.body, actorOf(req));
         return reply.code(created ? 201 : 200).send(user);
       },
     );
@@ -45,7 +46,7 @@ export function userRoutes(deps: AppDeps) {
       '/v1/users/:id',
       { schema: { params: idParam('id'), response: withErrors({ 204: { type: 'null' } }, 404) } },
       async (req, reply) => {
-        await deps.directory.deleteUser(orgOf(req), req.params.id);
+        await deps.directory.deleteUser(orgOf(req), req.params.id, actorOf(req));
         return reply.code(204).send();
       },
     );
@@ -75,7 +76,7 @@ export function userRoutes(deps: AppDeps) {
           response: withErrors({ 200: userRef }, 404, 422),
         },
       },
-      async (req) => deps.directory.moveUser(orgOf(req), req.params.id, req.body.providerId),
+      async (req) => deps.directory.moveUser(orgOf(req), req.params.id, req.body.providerId, actorOf(req)),
     );
   };
 }

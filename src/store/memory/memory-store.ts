@@ -506,6 +506,21 @@ export class MemoryStore implements Store {
     return done(undefined);
   }
 
+  orgRegions(orgId: string): Promise<string[]> {
+    const seen = new Set<string>();
+    for (const u of this.orgs.get(orgId)?.users.values() ?? []) seen.add(u.region);
+    return done([...seen].sort());
+  }
+
+  reassignCall(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean> {
+    const c = this.orgs.get(orgId)?.calls.get(callId);
+    if (!c || c.status !== 'queued') return done(false);
+    c.providerId = to.providerId;
+    c.providerKind = to.providerKind;
+    c.failedOverFrom = to.failedOverFrom;
+    return done(true);
+  }
+
   // ---- idempotency ----
 
   claimIdempotency(orgId: string, key: string, fingerprint: string, ttlSec: number): Promise<IdempotencyRecord | null> {

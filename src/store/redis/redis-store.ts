@@ -573,6 +573,23 @@ export class RedisStore implements Store {
     if (Number(r) !== 1) throw storeErrors.callNotFound(callId);
   }
 
+  async orgRegions(orgId: string): Promise<string[]> {
+    // HSCAN keeps a huge org from blocking Redis with one HVALS reply
+    const seen = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(`${this.o(orgId)}region`, cursor, 'COUNT', 5000);
+      for (let i = 1; i < flat.length; i += 2) seen.add(flat[i]);
+      cursor = next;
+    } while (cursor !== '0');
+    return [...seen].sort();
+  }
+
+  async reassignCall(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean> {
+    const r = await this.run('reassign_call', [`${this.o(orgId)}c:${callId}`], [to.providerId, to.providerKind, to.failedOverFrom]);
+    return Number(r) === 1;
+  }
+
   // ---- idempotency ----
 
   async claimIdempotency(orgId: string, key: string, fingerprint: string, ttlSec: number): Promise<IdempotencyRecord | null> {

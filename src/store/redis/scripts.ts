@@ -23,6 +23,7 @@ export const SCRIPTS = {
   transition: 1,
   link_provider_call: 2,
   set_crm_log: 1,
+  reassign_call: 1,
   idem_claim: 1,
   release_lock: 1,
 } as const;

@@ -1,0 +1,123 @@
+// Dial policy: where an org may call. Evaluated before any provider is asked to dial, on every
+// outbound path. The org policy applies first; a provider's and a user's own policy can only
+// narrow it (each layer must allow the call). Pure functions: no I/O here.
+
+import type { PhoneNumber } from 'libphonenumber-js/max';
+
+export interface ListRule {
+  allow?: string[];
+  deny?: string[];
+}
+
+export interface DialLimits {
+  perUserPerMinute?: number;
+  perOrgPerMinute?: number;
+  perDestinationPerHour?: number;
+}
+
+export interface DialPolicy {
+  countries?: ListRule;
+  numberTypes?: ListRule;
+  prefixes?: ListRule;
+  limits?: DialLimits;
+}
+
+/** libphonenumber-js type names; UNKNOWN stands for numbers whose type the metadata cannot tell. */
+export const NUMBER_TYPES = [
+  'MOBILE',
+  'FIXED_LINE',
+  'FIXED_LINE_OR_MOBILE',
+  'TOLL_FREE',
+  'PREMIUM_RATE',
+  'SHARED_COST',
+  'VOIP',
+  'PERSONAL_NUMBER',
+  'PAGER',
+  'UAN',
+  'VOICEMAIL',
+  'UNKNOWN',
+] as const;
+
+/** Denied unless a policy allows them explicitly: the toll-fraud classics. */
+export const RISKY_TYPES: ReadonlySet<string> = new Set(['PREMIUM_RATE', 'SHARED_COST', 'UNKNOWN']);
+
+export const DEFAULT_LIMITS: Required<DialLimits> = {
+  perUserPerMinute: 10,
+  perOrgPerMinute: 600,
+  perDestinationPerHour: 20,
+};
+
+export interface PolicyLayer {
+  /** "org", "provider", "user" */
+  scope: string;
+  policy: DialPolicy;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** the rule that decided, e.g. "org.countries.deny: CU" or "default.numberTypes: PREMIUM_RATE" */
+  rule: string;
+  country?: string;
+  numberType: string;
+}
+
+function matchesPrefix(e164: string, prefix: string): boolean {
+  const p = prefix.startsWith('+') ? prefix : `+${prefix}`;
+  return e164.startsWith(p);
+}
+
+/**
+ * Decides whether `num` may be dialled under the layers. `defaultCountries` applies when the org
+ * policy sets no country allow-list (the org's users' regions, by default).
+ */
+export function evaluate(num: PhoneNumber, layers: PolicyLayer[], defaultCountries: string[] | null): Decision {
+  const e164 = num.number;
+  const country = num.country;
+  const numberType = num.getType() ?? 'UNKNOWN';
+  const deny = (rule: string): Decision => ({ allowed: false, rule, country, numberType });
+
+  // explicit prefix rules come first: the most specific thing an admin can say
+  let prefixAllowed = false;
+  for (const { scope, policy } of layers) {
+    const hitDeny = policy.prefixes?.deny?.find((p) => matchesPrefix(e164, p));
+    if (hitDeny) return deny(`${scope}.prefixes.deny: ${hitDeny}`);
+  }
+  for (const { scope, policy } of layers) {
+    const allow = policy.prefixes?.allow;
+    if (allow && allow.length > 0) {
+      if (!allow.some((p) => matchesPrefix(e164, p))) return deny(`${scope}.prefixes.allow: no prefix matches`);
+      prefixAllowed = true;
+    }
+  }
+
+  for (const { scope, policy } of layers) {
+    const c = policy.countries;
+    if (c?.deny?.includes(country ?? '')) return deny(`${scope}.countries.deny: ${country}`);
+    if (c?.allow && c.allow.length > 0 && !c.allow.includes(country ?? '')) return deny(`${scope}.countries.allow: ${country ?? 'unknown country'} is not listed`);
+  }
+  const orgCountries = layers.find((l) => l.scope === 'org')?.policy.countries?.allow;
+  if (!prefixAllowed && (!orgCountries || orgCountries.length === 0) && defaultCountries) {
+    if (!defaultCountries.includes(country ?? '')) {
+      return deny(`default.countries: ${country ?? 'unknown country'} is not a region of this org's users`);
+    }
+  }
+
+  let typeExplicitlyAllowed = false;
+  for (const { scope, policy } of layers) {
+    const t = policy.numberTypes;
+    if (t?.deny?.includes(numberType)) return deny(`${scope}.numberTypes.deny: ${numberType}`);
+    if (t?.allow && t.allow.length > 0) {
+      if (!t.allow.includes(numberType)) return deny(`${scope}.numberTypes.allow: ${numberType} is not listed`);
+      typeExplicitlyAllowed = true;
+    }
+  }
+  if (RISKY_TYPES.has(numberType) && !typeExplicitlyAllowed && !prefixAllowed) {
+    return deny(`default.numberTypes: ${numberType} numbers are refused unless a policy allows them`);
+  }
+  return { allowed: true, rule: prefixAllowed ? 'prefixes.allow' : 'allowed', country, numberType };
+}
+
+/** The effective limits: the org's, else the defaults. */
+export function effectiveLimits(org: DialPolicy | null): Required<DialLimits> {
+  return { ...DEFAULT_LIMITS, ...(org?.limits ?? {}) };
+}

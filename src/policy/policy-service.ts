@@ -1,0 +1,152 @@
+// Abuse protection on every outbound path, before any provider is asked to dial: emergency
+// numbers, the dial policy (org, narrowed by provider and user) and the shared rate limits.
+// Refusals are counted in metrics and written to the audit log.
+
+import type { PhoneNumber } from 'libphonenumber-js/max';
+import type { AuditLog } from '../audit/audit-log.js';
+import { DomainError } from '../domain/errors.js';
+import type { Provider, User } from '../domain/types.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { SettingsStore } from '../settings/settings-store.js';
+import { effectiveLimits, evaluate, type Decision, type DialPolicy, type PolicyLayer } from './dial-policy.js';
+import { isEmergencyNumber } from './emergency.js';
+import type { Bucket, RateLimiter } from './rate-limiter.js';
+
+const ORG_POLICY = 'dialPolicy';
+const providerPolicyName = (providerId: string) => `provider:${providerId}:dialPolicy`;
+/** an agent's click-to-calls are capped at this many live at once */
+export const LIVE_CALLS_PER_USER = 1;
+const LIVE_TTL_MS = 4 * 3600 * 1000;
+
+export interface PolicyDeps {
+  settings: SettingsStore;
+  limiter: RateLimiter;
+  audit: AuditLog;
+  metrics: Metrics;
+  keyPrefix: string;
+  /** the regions (countries) of the org's users: the default allowed destinations */
+  orgRegions: (orgId: string) => Promise<string[]>;
+}
+
+export interface PolicyContext {
+  orgId: string;
+  raw: string;
+  number: PhoneNumber | undefined;
+  user: User | null;
+  provider: Provider | null;
+  /** who asked, for the audit log */
+  actor: string;
+  path: 'click-to-call' | 'trial' | 'failover' | 'phonebridge';
+}
+
+export class PolicyService {
+  constructor(private readonly deps: PolicyDeps) {}
+
+  getOrgPolicy(orgId: string): Promise<DialPolicy | null> {
+    return this.deps.settings.get<DialPolicy>(orgId, ORG_POLICY);
+  }
+
+  putOrgPolicy(orgId: string, policy: DialPolicy): Promise<void> {
+    return this.deps.settings.put(orgId, ORG_POLICY, policy);
+  }
+
+  getProviderPolicy(orgId: string, providerId: string): Promise<DialPolicy | null> {
+    return this.deps.settings.get<DialPolicy>(orgId, providerPolicyName(providerId));
+  }
+
+  async putProviderPolicy(orgId: string, providerId: string, policy: DialPolicy | null): Promise<void> {
+    if (policy) await this.deps.settings.put(orgId, providerPolicyName(providerId), policy);
+    else await this.deps.settings.del(orgId, providerPolicyName(providerId));
+  }
+
+  getProviderLimits(orgId: string, providerId: string): Promise<{ callsPerSecond?: number } | null> {
+    return this.deps.settings.get<{ callsPerSecond?: number }>(orgId, `provider:${providerId}:limits`);
+  }
+
+  async putProviderLimits(orgId: string, providerId: string, limits: { callsPerSecond?: number } | null): Promise<void> {
+    if (limits) await this.deps.settings.put(orgId, `provider:${providerId}:limits`, limits);
+    else await this.deps.settings.del(orgId, `provider:${providerId}:limits`);
+  }
+
+  async callsPerSecond(provider: Provider): Promise<number | undefined> {
+    return (await this.getProviderLimits(provider.orgId, provider.id))?.callsPerSecond;
+  }
+
+  /** The decision for a destination, without side effects (routing explain uses it too). */
+  async decide(ctx: Omit<PolicyContext, 'actor' | 'path'>): Promise<Decision> {
+    if (isEmergencyNumber(ctx.raw, ctx.user?.region)) {
+      return { allowed: false, rule: 'emergency', numberType: 'EMERGENCY' };
+    }
+    if (!ctx.number) return { allowed: false, rule: 'invalid_number', numberType: 'UNKNOWN' };
+    const [org, prov, regions] = await Promise.all([
+      this.getOrgPolicy(ctx.orgId),
+      ctx.provider ? this.getProviderPolicy(ctx.orgId, ctx.provider.id) : Promise.resolve(null),
+      this.deps.orgRegions(ctx.orgId),
+    ]);
+    const layers: PolicyLayer[] = [{ scope: 'org', policy: org ?? {} }];
+    if (prov) layers.push({ scope: 'provider', policy: prov });
+    const userPolicy = (ctx.user as (User & { dialPolicy?: DialPolicy }) | null)?.dialPolicy;
+    if (userPolicy) layers.push({ scope: 'user', policy: userPolicy });
+    const defaults = new Set(regions);
+    if (ctx.user) defaults.add(ctx.user.region);
+    return evaluate(ctx.number, layers, [...defaults]);
+  }
+
+  /** Throws destination_not_allowed (403, with the rule) when the call may not be placed. */
+  async enforce(ctx: PolicyContext): Promise<void> {
+    const d = await this.decide(ctx);
+    if (d.allowed) return;
+    this.deps.metrics.callsRefused.inc({ reason: d.rule === 'emergency' ? 'emergency' : 'destination_not_allowed' });
+    await this.deps.audit.append(ctx.orgId, {
+      actor: ctx.actor,
+      action: 'call.refused',
+      target: { type: 'user', id: ctx.user?.id ?? '' },
+      detail: { path: ctx.path, rule: d.rule, country: d.country ?? null, numberType: d.numberType, providerId: ctx.provider?.id ?? null },
+    });
+    if (d.rule === 'emergency') {
+      throw new DomainError(
+        'destination_not_allowed',
+        'emergency numbers are never dialled through click-to-call: dial them directly from a phone, which can give the emergency service your location',
+        { rule: 'emergency' },
+      );
+    }
+    throw new DomainError('destination_not_allowed', `calls to this destination are not allowed (${d.rule})`, { rule: d.rule });
+  }
+
+  /**
+   * Takes one token from every applicable bucket and a live-call slot for the user, atomically.
+   * Throws rate_limited (429 with Retry-After) naming the limit.
+   */
+  async takeLimits(orgId: string, userId: string | null, e164: string, callId: string): Promise<void> {
+    const limits = effectiveLimits(await this.getOrgPolicy(orgId));
+    const p = `${this.deps.keyPrefix}{org:${orgId}}:rl:`;
+    const buckets: Bucket[] = [
+      { name: 'perOrgPerMinute', key: `${p}org`, capacity: limits.perOrgPerMinute, refillPerMs: limits.perOrgPerMinute / 60_000 },
+      { name: 'perDestinationPerHour', key: `${p}d:${e164}`, capacity: limits.perDestinationPerHour, refillPerMs: limits.perDestinationPerHour / 3_600_000 },
+    ];
+    if (userId) buckets.unshift({ name: 'perUserPerMinute', key: `${p}u:${userId}`, capacity: limits.perUserPerMinute, refillPerMs: limits.perUserPerMinute / 60_000 });
+    const cap = userId ? { key: `${p}live:${userId}`, max: LIVE_CALLS_PER_USER, member: callId, ttlMs: LIVE_TTL_MS } : undefined;
+    const r = await this.deps.limiter.take(buckets, cap);
+    if (r.ok) return;
+    this.deps.metrics.callsRefused.inc({ reason: r.limit === 'concurrentCallsPerUser' ? 'concurrent_calls' : 'rate_limited' });
+    const retry = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
+    if (r.limit === 'concurrentCallsPerUser') {
+      throw new DomainError('rate_limited', `user ${userId} already has a live click-to-call; hang it up first`, { limit: r.limit }, retry);
+    }
+    throw new DomainError('rate_limited', `the ${r.limit} limit is reached; retry in ${retry} s`, { limit: r.limit }, retry);
+  }
+
+  /** Frees the user's live-call slot when a click-to-call ends. */
+  releaseLive(orgId: string, userId: string, callId: string): Promise<void> {
+    return this.deps.limiter.release(`${this.deps.keyPrefix}{org:${orgId}}:rl:live:${userId}`, callId);
+  }
+
+  /** Waits for the provider's calls-per-second budget (queues briefly rather than failing). */
+  async providerSlot(provider: Provider, callsPerSecond: number | undefined, maxWaitMs = 5000): Promise<boolean> {
+    if (!callsPerSecond) return true;
+    return this.deps.limiter.acquire(
+      { name: 'providerCallsPerSecond', key: `${this.deps.keyPrefix}{prov:${provider.id}}:cps`, capacity: Math.max(1, callsPerSecond), refillPerMs: callsPerSecond / 1000 },
+      maxWaitMs,
+    );
+  }
+}
