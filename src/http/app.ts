@@ -20,6 +20,11 @@ import type { Metrics } from '../metrics/metrics.js';
 import { ProviderError } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import { sharedSchemas } from './schemas.js';
+import type { PolicyService } from '../policy/policy-service.js';
+import type { Router } from '../routing/router.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { policyRoutes } from './routes/policy.js';
+import { auditRoutes } from './routes/audit.js';
 import { orgRoutes } from './routes/orgs.js';
 import { userRoutes } from './routes/users.js';
 import { providerRoutes } from './routes/providers.js';
@@ -46,6 +51,9 @@ export interface AppDeps {
   providers: ProviderRuntime;
   events: EventBus;
   webhooks: WebhookIngress;
+  policy: PolicyService;
+  router: Router;
+  audit: AuditLog;
   readiness: ReadinessCheck[];
   publicUrl: () => string;
   /** Extra route plugins (CRM, trials, ...) registered under the same error handling. */
@@ -72,6 +80,11 @@ export function requireOrgKey(keys: ApiKeyVerifier) {
     if (!principal) throw new DomainError('unauthorized', 'a valid org API key is required (Authorization: Bearer dgk_...)');
     req.principal = principal;
   };
+}
+
+/** Who made a change, for the audit log: the API key id. */
+export function actorOf(req: FastifyRequest): string {
+  return req.principal?.keyId ?? 'unknown';
 }
 
 export function orgOf(req: FastifyRequest): string {
@@ -204,6 +217,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   await app.register(providerRoutes(deps));
   await app.register(callRoutes(deps));
   await app.register(webhookRoutes(deps));
+  await app.register(policyRoutes(deps));
+  await app.register(auditRoutes(deps));
   await app.register(adminRoutes(deps));
   for (const p of deps.plugins ?? []) await app.register(async (scope) => p(scope, deps));
 
