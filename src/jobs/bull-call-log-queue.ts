@@ -80,6 +80,8 @@ export class BullCallLogQueue implements CallLogQueue {
             orgId: job.data.orgId,
             callId: job.data.callId,
             attempt: job.attemptsMade + 1,
+            // attemptsStarted also counts runs whose worker died (stalled jobs), which attemptsMade does not
+            started: Math.max(job.attemptsMade + 1, job.attemptsStarted ?? 0),
             maxAttempts: job.opts.attempts ?? this.policy.attempts,
           });
         } catch (e) {
@@ -138,7 +140,8 @@ export class BullCallLogQueue implements CallLogQueue {
     const job = (await this.queue.getJob(callLogJobId(orgId, callId))) as Job<JobData> | undefined;
     if (!job || job.data.orgId !== orgId) return false;
     if ((await job.getState()) !== 'failed') return false;
-    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    // attemptsStarted is kept, so the retried run still looks before writing
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: false });
     return true;
   }
 

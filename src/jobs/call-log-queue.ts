@@ -5,9 +5,11 @@
 export interface CallLogJob {
   orgId: string;
   callId: string;
-  /** 1 on the first run */
+  /** 1 on the first run; counts the runs that ended in an error (decides when to give up) */
   attempt: number;
   maxAttempts: number;
+  /** runs started, this one included, crashed ones too (decides whether to look before writing) */
+  started?: number;
 }
 
 /** Runs one job; throws to retry (CrmError.retryable) or fail it (any non-retryable CrmError). */

@@ -7,6 +7,7 @@ import { CrmError, type CrmAdapter, type CrmKindDefinition, type CrmMatch } from
 import { TERMINAL_STATUSES, type Call, type CrmLogState } from '../domain/types.js';
 import type { Store } from '../store/store.js';
 import type { CallLogMetrics } from './metrics.js';
+import type { CallLogJob } from './call-log-queue.js';
 
 export type CallLogStore = Pick<Store, 'getCall' | 'getUser' | 'setCrmLog' | 'getCrmConfig' | 'shared'>;
 
@@ -36,12 +37,34 @@ export function safeReason(e: unknown): string {
   return `internal error (${(e as Error)?.name ?? 'Error'})`;
 }
 
+interface CachedAdapter {
+  configJson: string;
+  kind: string;
+  adapter: CrmAdapter;
+}
+
+const MAX_CACHED_ADAPTERS = 1000;
+const adapterCache = new WeakMap<CallLogDeps, Map<string, CachedAdapter>>();
+
+/**
+ * The org's adapter, reused while its config is unchanged: building one per job would throw away
+ * the adapter's in-process state (Zoho's token, kept beside the shared copy) on every call.
+ */
 function createAdapter(deps: CallLogDeps, orgId: string, config: Record<string, unknown>): { kind: string; adapter: CrmAdapter } {
+  let cache = adapterCache.get(deps);
+  if (!cache) adapterCache.set(deps, (cache = new Map()));
+  const configJson = JSON.stringify(config);
+  const hit = cache.get(orgId);
+  if (hit && hit.configJson === configJson) return hit;
   const kind = String(config.kind ?? '');
   const def = deps.crmKinds.find((k) => k.kind === kind);
   if (!def) throw new CrmError(`unknown CRM kind "${kind}"`, false, undefined, 'unknown_crm_kind');
   const adapter = def.create({ orgId, config, shared: deps.store.shared, logger: deps.logger.child({ orgId, crm: kind }) });
-  return { kind, adapter };
+  cache.delete(orgId);
+  if (cache.size >= MAX_CACHED_ADAPTERS) cache.delete(cache.keys().next().value as string);
+  const entry = { configJson, kind, adapter };
+  cache.set(orgId, entry);
+  return entry;
 }
 
 function matchKey(orgId: string, e164: string): string {
@@ -82,9 +105,9 @@ async function findRecord(deps: CallLogDeps, orgId: string, adapter: CrmAdapter,
 
 /**
  * Runs one call-log job. Throws a CrmError for the queue to retry (retryable) or fail; crmLog on
- * the call says where it stands either way. `attempt` is the queue's run number; the attempts
- * already recorded on the call count too, so a run after a crash (which the queue may not count)
- * still looks for an already-written record before writing.
+ * the call says where it stands either way. `attempt` must count every run that started, crashed
+ * ones included (BullMQ's attemptsStarted): above 1 the adapter looks for an already-written
+ * record before writing. Attempts recorded on the call by earlier failures count as well.
  */
 export async function processCallLog(
   deps: CallLogDeps,
@@ -92,23 +115,23 @@ export async function processCallLog(
   callId: string,
   attempt = 1,
   maxAttempts = Number.POSITIVE_INFINITY,
+  started = attempt,
 ): Promise<CallLogOutcome> {
-  const call = await deps.store.getCall(orgId, callId);
+  const [call, config] = await Promise.all([deps.store.getCall(orgId, callId), deps.store.getCrmConfig(orgId)]);
   if (!call) throw new CrmError(`call ${callId} not found`, false, undefined, 'call_not_found');
   if (call.crmLog?.status === 'logged' || (call.crmLog?.status === 'skipped' && call.crmLog.attempts > 0)) return 'done_before';
   if (!TERMINAL_STATUSES.has(call.status)) throw new CrmError(`call ${callId} has not ended`, true, 5000, 'call_not_ended');
 
-  const config = await deps.store.getCrmConfig(orgId);
   if (!config) {
     await deps.store.setCrmLog(orgId, callId, { status: 'skipped', attempts: 0 });
     deps.metrics?.logs.inc({ crm: 'none', outcome: 'no_crm' });
     return 'no_crm';
   }
 
-  const runNo = Math.max(attempt, (call.crmLog?.attempts ?? 0) + 1);
+  // every run so far, this one included: the queue's count of started runs (crashed ones too) or
+  // the failures recorded on the call (which survive a manual retry), whichever is larger
+  const runNo = Math.max(attempt, started, (call.crmLog?.attempts ?? 0) + 1);
   let crm = String(config.kind ?? 'unknown');
-  // recorded before writing: if this run dies after the CRM commits, the next one knows to look
-  await deps.store.setCrmLog(orgId, callId, { status: 'pending', attempts: runNo, ...(call.crmLog?.lastError ? { lastError: call.crmLog.lastError } : {}) });
   try {
     const { kind, adapter } = createAdapter(deps, orgId, config);
     crm = kind;
@@ -125,7 +148,7 @@ export async function processCallLog(
     return outcome;
   } catch (e) {
     const retryable = !(e instanceof CrmError) || e.retryable;
-    const final = !retryable || runNo >= maxAttempts;
+    const final = !retryable || attempt >= maxAttempts;
     await deps.store
       .setCrmLog(orgId, callId, { status: final ? 'failed' : 'pending', attempts: runNo, lastError: safeReason(e) })
       .catch((se) => deps.logger.warn({ orgId, callId, err: (se as Error).name }, 'could not record the call-log failure'));
@@ -137,8 +160,9 @@ export async function processCallLog(
 
 /** The queue's processor for these deps. */
 export function callLogProcessor(deps: CallLogDeps) {
-  return async (job: { orgId: string; callId: string; attempt: number; maxAttempts: number }): Promise<void> => {
-    await processCallLog(deps, job.orgId, job.callId, job.attempt, job.maxAttempts);
+  deps = { ...deps }; // its own adapter cache
+  return async (job: CallLogJob): Promise<void> => {
+    await processCallLog(deps, job.orgId, job.callId, job.attempt, job.maxAttempts, job.started ?? job.attempt);
   };
 }
 
