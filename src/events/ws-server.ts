@@ -51,6 +51,8 @@ export function eventsSocket(app: FastifyInstance, deps: AppDeps, opts: { heartb
           metrics.wsConnections.inc();
           const send = (ev: DeliveredEvent) => {
             if (userId && ev.userId !== userId) return;
+            // once cut off, events keep arriving until 'close' unsubscribes: count the drop once
+            if (ws.readyState !== ws.OPEN) return;
             if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
               metrics.wsDropped.inc({ reason: 'slow_consumer' });
               ws.terminate();
@@ -77,6 +79,7 @@ export function eventsSocket(app: FastifyInstance, deps: AppDeps, opts: { heartb
 
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients as Set<Alive>) {
+      if (ws.readyState !== ws.OPEN) continue;
       if (ws.isAlive === false) {
         metrics.wsDropped.inc({ reason: 'heartbeat' });
         ws.terminate();
