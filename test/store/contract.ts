@@ -588,6 +588,19 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>, 
         assert.equal(await s.findCallByProviderCallId(rid('org'), 'p1', 'CA123'), null);
       });
 
+      test('failover reassigns a call only while it is still queued; the rest of the call is kept', async () => {
+        const org = rid('org');
+        const id = rid('c');
+        const call = baseCall(org, id, { crmRecord: { module: 'Leads', id: 'L1' }, from: '+15145550000' });
+        await s.createCall(call);
+        assert.equal(await s.reassignCall(org, id, { providerId: 'p2', providerKind: 'twilio', failedOverFrom: 'p1' }), true);
+        assert.deepEqual(await s.getCall(org, id), { ...call, providerId: 'p2', providerKind: 'twilio', failedOverFrom: 'p1' });
+        await s.transition(org, id, { status: 'dialing', at: t(1) });
+        assert.equal(await s.reassignCall(org, id, { providerId: 'p3', providerKind: 'sim', failedOverFrom: 'p2' }), false);
+        assert.equal((await s.getCall(org, id))?.providerId, 'p2');
+        assert.equal(await s.reassignCall(org, rid('c'), { providerId: 'p3', providerKind: 'sim', failedOverFrom: 'p2' }), false);
+      });
+
       test('CRM log state is stored on the call; an unknown call is call_not_found', async () => {
         const org = rid('org');
         const call = baseCall(org, rid('c'));
