@@ -30,10 +30,8 @@ const AUTH_CODES = new Set(['TokenInvalid', 'TokenExpired', 'invalid_client', 'i
 
 /** Text safe to show a client: RingCentral's codes and messages never carry our credentials. */
 function describe(items: RcErrorItem[]): string {
-  const parts = items
-    .filter((i) => i.errorCode || i.message)
-    .slice(0, 3)
-    .map((i) => [i.errorCode, i.message].filter(Boolean).join(' '));
+  // the top-level errorCode often repeats the first item of errors[]
+  const parts = [...new Set(items.filter((i) => i.errorCode || i.message).map((i) => [i.errorCode, i.message].filter(Boolean).join(' ')))].slice(0, 3);
   return parts.length ? parts.join('; ').slice(0, 300) : 'no error details';
 }
 

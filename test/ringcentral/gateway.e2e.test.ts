@@ -143,15 +143,18 @@ describe('RingCentral through the gateway (Redis)', () => {
     assert.ok(!r.text.includes('definitely-wrong-secret') && !r.text.includes(SECRET.jwt));
   });
 
+  // the core reports a provider's throttling as 503 provider_unavailable (the client itself is
+  // not over any limit of ours), with the provider's Retry-After
   test('429: the call is refused with Retry-After and nothing is sent to RingOut inside the window', async () => {
     fake.rateLimitNext('createRingOutCall', 30);
     const first = await tg.req('POST', '/v1/calls', { key, body: { userId: 'agent-1', to: CUSTOMER } });
-    assert.equal(first.status, 429, first.text);
-    assert.ok(Number(first.headers.get('retry-after')) > 0);
+    assert.equal(first.status, 503, first.text);
+    assert.equal(first.body.error.code, 'provider_unavailable');
+    assert.ok(Number(first.headers.get('retry-after')) > 0, 'Retry-After is passed on');
     const sent = fake.requestsFor('createRingOutCall').length;
     const second = await tg.req('POST', '/v1/calls', { key, body: { userId: 'agent-1', to: CUSTOMER } });
-    assert.equal(second.status, 429, second.text);
-    assert.equal(fake.requestsFor('createRingOutCall').length, sent);
+    assert.equal(second.status, 503, second.text);
+    assert.equal(fake.requestsFor('createRingOutCall').length, sent, 'no RingOut request inside the penalty window');
   });
 
   test('uninstalling the provider deletes the subscription', async () => {
