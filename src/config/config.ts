@@ -103,7 +103,8 @@ function url(src: Source, name: string, protocols: string[]): string | undefined
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export function loadConfig(env: Source = process.env): Config {
+/** `worker`: the stand-alone call-log worker, which needs REDIS_URL and no operator token. */
+export function loadConfig(env: Source = process.env, role: 'gateway' | 'worker' = 'gateway'): Config {
   const file = env.DIALGATE_CONFIG ? readFile(env.DIALGATE_CONFIG) : {};
   const src: Source = { ...file };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) src[k] = v;
@@ -117,7 +118,10 @@ export function loadConfig(env: Source = process.env): Config {
 
   let adminToken = src.DIALGATE_ADMIN_TOKEN ?? '';
   let adminTokenGenerated = false;
-  if (!adminToken) {
+  if (role === 'worker' && !redisUrl) throw new ConfigError('REDIS_URL', 'is required by the worker (it takes jobs from the shared queue)');
+  if (!adminToken && role === 'worker') {
+    adminToken = 'unused-by-the-worker';
+  } else if (!adminToken) {
     if (redisUrl) throw new ConfigError('DIALGATE_ADMIN_TOKEN', 'is required when REDIS_URL is set (the operator token that creates orgs)');
     adminToken = 'dgop_' + randomBytes(24).toString('base64url');
     adminTokenGenerated = true;
