@@ -157,7 +157,7 @@ describe('Twilio API errors', () => {
   });
 
   test('three timeouts/5xx in a row make health() unhealthy; a success clears it', async () => {
-    h.build({ timeoutMs: 200 });
+    h.build();
     for (let i = 0; i < 3; i++) {
       h.fake.serverError(1, 503);
       await dialError(h);

