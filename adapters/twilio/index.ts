@@ -363,6 +363,8 @@ export const twilioKind: ProviderKindDefinition = {
   configSchema: twilioConfigSchema,
   secretFields: TWILIO_SECRET_FIELDS,
   create: (ctx) => new TwilioAdapter(ctx),
+  // a Twilio Client identity needs no phone: every user is reachable as client:<user id>
+  canReach: (user, provider) => provider.config.agentIdentity === 'client' || Boolean(user.phone),
   describe: (_provider, webhookBase) => ({
     voiceUrl: `${webhookBase}/voice`,
     voiceMethod: 'POST',

@@ -214,6 +214,30 @@ describe('Twilio through the gateway (Redis)', () => {
     assert.ok(!r.text.includes(fake.authToken));
   });
 
+  test('agentIdentity "client": a user without a phone is rung as client:<user id>', async () => {
+    const org3 = await tg.createOrg('twilio client identity');
+    await tg.req('PUT', '/v1/users/web-agent', { key: org3.apiKey, body: { region: 'US', name: 'Web agent' } });
+    const p = await tg.req('POST', '/v1/providers', {
+      key: org3.apiKey,
+      body: {
+        kind: 'twilio',
+        name: 'client',
+        config: { accountSid: fake.accountSid, authToken: fake.authToken, callerId: '+15005550006', apiBaseUrl: fake.url, agentIdentity: 'client' },
+        install: { scope: 'all' },
+      },
+    });
+    assert.equal(p.status, 201, p.text);
+    fake.scenario = { ...fake.scenario, agent: 'answer', customer: 'answer', talkMs: 10, order: 'in-order', duplicate: false };
+    const r = await tg.req('POST', '/v1/calls', { key: org3.apiKey, body: { userId: 'web-agent', to: CUSTOMER } });
+    assert.equal(r.status, 201, r.text);
+    const done = await eventually(async () => {
+      const g = await tg.req('GET', `/v1/calls/${r.body.id}`, { key: org3.apiKey });
+      return g.body?.status === 'completed' ? g.body : null;
+    }, 10_000, 'completed');
+    assert.equal(fake.callBySid(done.providerCallId)!.to, 'client:web-agent');
+    await fake.idle();
+  });
+
   test('a config without the auth token is refused at install (webhooks could never be verified)', async () => {
     const r = await tg.req('POST', '/v1/providers', {
       key,

@@ -264,6 +264,15 @@ describe('provider kind definition', () => {
     assert.deepEqual(twilioKind.secretFields, ['authToken', 'apiKeySecret']);
   });
 
+  test('canReach: a phone is needed unless agents are Twilio Client identities', () => {
+    const noPhone = newUser('u-nophone', undefined);
+    const withPhone = newUser('u-phone', '+14155550100');
+    const prov = (agentIdentity?: string) => ({ config: { ...good, ...(agentIdentity ? { agentIdentity } : {}) } }) as never;
+    assert.equal(twilioKind.canReach!(noPhone, prov()), false);
+    assert.equal(twilioKind.canReach!(withPhone, prov()), true);
+    assert.equal(twilioKind.canReach!(noPhone, prov('client')), true);
+  });
+
   test('describe() gives the voice URL and no secret', () => {
     const out = twilioKind.describe!({ config: { ...good, authToken: 'SECRET-xyz' } } as never, 'https://gw.example/webhooks/twilio/p1');
     assert.equal(out.voiceUrl, 'https://gw.example/webhooks/twilio/p1/voice');
