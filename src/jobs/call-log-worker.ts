@@ -135,8 +135,10 @@ export async function processCallLog(
   try {
     const { kind, adapter } = createAdapter(deps, orgId, config);
     crm = kind;
-    const user = call.userId ? await deps.store.getUser(orgId, call.userId) : null;
-    const record = await findRecord(deps, orgId, adapter, call);
+    const [user, record] = await Promise.all([
+      call.userId ? deps.store.getUser(orgId, call.userId) : Promise.resolve(null),
+      findRecord(deps, orgId, adapter, call),
+    ]);
     const result = await adapter.writeCallLog({ call, user, record, attempt: runNo });
     const state: CrmLogState = result.skipped
       ? { status: 'skipped', attempts: runNo }
