@@ -1,0 +1,161 @@
+// Two gateway processes (`node --import tsx src/main.ts`, as deployed) on one Redis: what one
+// instance learns from a provider reaches agent sockets connected to the other, through Redis
+// pub/sub. The set-up goes through instance A only, the sockets through instance B only.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { connectEvents, eventually, httpJson } from '../helpers/gateway.js';
+import { testRedisUrl } from '../helpers/redis.js';
+import { FAST, randomDid, uid } from '../calls/setup.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => res(port));
+    });
+  });
+}
+
+interface Instance {
+  proc: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+async function startInstance(adminToken: string): Promise<Instance> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL: testRedisUrl(),
+      DIALGATE_ADMIN_TOKEN: adminToken,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out = (out + d).slice(-4000)));
+  proc.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}: ${out}`);
+      return (await fetch(url + '/readyz', { signal: AbortSignal.timeout(1000) })).status === 200;
+    },
+    // tsx compiles the whole service at start: slow on a loaded machine
+    120_000,
+    `gateway on port ${port} to be ready`,
+  );
+  return { proc, url, output: () => out };
+}
+
+async function stop(i: Instance | undefined): Promise<void> {
+  if (!i || i.proc.exitCode !== null) return;
+  const exited = new Promise((r) => i.proc.once('exit', r));
+  i.proc.kill('SIGTERM');
+  const t = setTimeout(() => i.proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+describe('two gateway processes sharing one Redis', () => {
+  const adminToken = 'two-instances-' + randomBytes(12).toString('hex');
+  let a: Instance | undefined;
+  let b: Instance | undefined;
+  before(async () => {
+    [a, b] = await Promise.all([startInstance(adminToken), startInstance(adminToken)]);
+  });
+  after(async () => {
+    await Promise.all([stop(a), stop(b)]);
+  });
+
+  test('an inbound webhook to A pops the screen on a socket of B; a click-to-call via A shows its progress on B', async () => {
+    const A = (m: string, p: string, o: Parameters<typeof httpJson>[3] = {}) => httpJson(a!.url, m, p, o);
+    const org = await A('POST', '/v1/orgs', { key: adminToken, body: { name: 'two instances' } });
+    assert.equal(org.status, 201, org.text);
+    const key = org.body.apiKey as string;
+    const did = randomDid();
+    const userId = uid();
+    assert.equal((await A('PUT', `/v1/users/${userId}`, { key, body: { region: 'CA', numbers: [did] } })).status, 201);
+    const prov = await A('POST', '/v1/providers', { key, body: { kind: 'sim', name: 'sim', config: FAST, install: { scope: 'specific', userIds: [userId] } } });
+    assert.equal(prov.status, 201, prov.text);
+
+    // B reads what A wrote (one store) ...
+    const seen = await httpJson(b!.url, 'GET', `/v1/users/${userId}`, { key });
+    assert.equal(seen.status, 200, seen.text);
+    assert.equal(seen.body.providerId, prov.body.id);
+
+    // ... and B's socket hears what happens on A
+    const sock = await connectEvents(b!.url, key);
+    const narrow = await connectEvents(b!.url, key, userId);
+    try {
+      const pop = await A('POST', `/webhooks/sim/${prov.body.id}/inbound`, { body: { from: '+14169671111', to: did } });
+      assert.equal(pop.status, 200, pop.text);
+      const incoming = await sock.next((m) => m.type === 'call.incoming' && m.call.id === pop.body.callId, 10_000);
+      assert.equal(incoming.call.to, did);
+      assert.equal(incoming.call.userId, userId);
+      await narrow.next((m) => m.type === 'call.incoming' && m.call.id === pop.body.callId, 10_000);
+
+      const call = await A('POST', '/v1/calls', { key, body: { userId, to: '(416) 967-1111' } });
+      assert.equal(call.status, 201, call.text);
+      await sock.next((m) => m.type === 'call.created' && m.call.id === call.body.id, 10_000);
+      for (const status of ['ringing', 'answered', 'completed']) {
+        await sock.next((m) => m.type === 'call.status' && m.call.id === call.body.id && m.call.status === status, 10_000);
+      }
+      // each event once on B, though it crossed Redis (no echo duplicates)
+      const created = sock.messages.filter((m) => m.type === 'call.created' && m.call.id === call.body.id);
+      assert.equal(created.length, 1);
+      const completed = sock.messages.filter((m) => m.type === 'call.status' && m.call.id === call.body.id && m.call.status === 'completed');
+      assert.equal(completed.length, 1);
+
+      // and B serves the finished call from the shared store
+      const fromB = await httpJson(b!.url, 'GET', `/v1/calls/${call.body.id}`, { key });
+      assert.equal(fromB.status, 200);
+      assert.equal(fromB.body.status, 'completed');
+    } catch (e) {
+      (e as Error).message += `\n--- A:\n${a!.output()}\n--- B:\n${b!.output()}`;
+      throw e;
+    } finally {
+      sock.close();
+      narrow.close();
+    }
+  });
+
+  test('another org on the same Redis hears nothing of it', async () => {
+    const A = (m: string, p: string, o: Parameters<typeof httpJson>[3] = {}) => httpJson(a!.url, m, p, o);
+    const mk = async (name: string) => (await A('POST', '/v1/orgs', { key: adminToken, body: { name } })).body.apiKey as string;
+    const k1 = await mk('org one');
+    const k2 = await mk('org two');
+    const userId = uid();
+    const did = randomDid();
+    assert.equal((await A('PUT', `/v1/users/${userId}`, { key: k1, body: { region: 'CA', numbers: [did] } })).status, 201);
+    const prov = await A('POST', '/v1/providers', { key: k1, body: { kind: 'sim', name: 'sim', config: FAST, install: { scope: 'specific', userIds: [userId] } } });
+    const s1 = await connectEvents(b!.url, k1);
+    const s2 = await connectEvents(b!.url, k2);
+    try {
+      const pop = await A('POST', `/webhooks/sim/${prov.body.id}/inbound`, { body: { from: '+14169671111', to: did } });
+      assert.equal(pop.status, 200, pop.text);
+      await s1.next((m) => m.type === 'call.status' && m.call.id === pop.body.callId && m.call.status === 'completed', 10_000);
+      assert.deepEqual(
+        s2.messages.filter((m) => m.type !== 'hello'),
+        [],
+      );
+    } finally {
+      s1.close();
+      s2.close();
+    }
+  });
+});
