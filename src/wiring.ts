@@ -11,6 +11,7 @@ import type { GatewayExtension, GatewayParts } from './gateway.js';
 import { crmRoutes } from './http/routes/crm.js';
 import { matchCaller, notifyCrm, type CallLogDeps } from './jobs/call-log-worker.js';
 import { createCallLogQueue } from './jobs/worker-main.js';
+import { wireEvidence } from './trials/wiring.js';
 
 export interface WiringOptions {
   /** set by tests that isolate instances on one Redis; production uses config.queuePrefix */
@@ -56,11 +57,16 @@ export async function wireCallLog(parts: GatewayParts, opts: WiringOptions = {})
       if (!call.trial) void notifyCrm(deps, call.orgId, call);
     },
   };
+  // live per-provider figures and trials (src/perf, src/trials)
+  const evidence = wireEvidence(parts, { queuePrefix: queuePrefixFor(parts, opts) });
   return {
     callLog: queue,
-    observer: crmNotify,
+    observer: observers([crmNotify, ...evidence.observers]),
     matcher: async (orgId, call) => (call.from ? matchCaller(deps, orgId, call.from, MATCH_TIMEOUT_MS) : null),
-    plugins: [crmRoutes(crm, parseClickToDial)],
-    close: () => queue.close(),
+    plugins: [crmRoutes(crm, parseClickToDial), ...evidence.plugins],
+    close: async () => {
+      await evidence.close();
+      await queue.close();
+    },
   };
 }

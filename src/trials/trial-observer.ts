@@ -1,0 +1,25 @@
+// Feeds trial progress from the normal status path: a trial call's terminal status marks it
+// finished in its trial and wakes the run waiting on it. Never blocks the call path.
+
+import type { Logger } from 'pino';
+import type { CallObserver } from '../calls/call-service.js';
+import { isTerminal } from '../calls/state-machine.js';
+import type { Call, CallStatus } from '../domain/types.js';
+import type { TrialStore } from './trial-store.js';
+import type { CallWaiters } from './waiters.js';
+
+export function trialObserver(trials: TrialStore, waiters: CallWaiters, logger?: Logger): CallObserver {
+  return {
+    dialed() {},
+    transitioned(call: Call, status: CallStatus) {
+      if (!call.trialId || !isTerminal(status)) return;
+      trials.markDone(call.orgId, call.trialId, call.providerId, call.id).then(
+        () => waiters.wake(call.id),
+        (e: Error) => {
+          logger?.warn({ trialId: call.trialId, err: e.message }, 'trial progress not recorded');
+          waiters.wake(call.id);
+        },
+      );
+    },
+  };
+}

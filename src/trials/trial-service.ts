@@ -1,0 +1,118 @@
+// Trials: test calls through several providers side by side before a rollout. Starting one checks
+// everything a run would otherwise trip on (providers of this org, a valid E.164 destination the
+// dial policy allows through each provider), records it, audits it and queues one run per
+// provider; the report merges progress with each provider's figures from the trial's calls.
+
+import type { AuditLog } from '../audit/audit-log.js';
+import { newId } from '../directory/directory-service.js';
+import { DomainError } from '../domain/errors.js';
+import { parsePhone } from '../domain/phone.js';
+import type { Provider } from '../domain/types.js';
+import type { ProviderFigures } from '../perf/perf-service.js';
+import { figuresFor } from '../perf/perf-service.js';
+import type { PerfStore } from '../perf/perf-store.js';
+import { isEmergencyNumber } from '../policy/emergency.js';
+import type { PolicyService } from '../policy/policy-service.js';
+import type { Store } from '../store/store.js';
+import type { TrialQueue } from './trial-queue.js';
+import type { TrialMeta, TrialSpec, TrialStore } from './trial-store.js';
+
+export interface TrialReportRow extends ProviderFigures {
+  placed: number;
+  finished: number;
+  /** why this provider's run stopped early, when it did */
+  error?: string;
+}
+
+export interface TrialReport {
+  id: string;
+  status: 'running' | 'completed';
+  createdAt: string;
+  completedAt: string | null;
+  to: string;
+  providerIds: string[];
+  calls: number;
+  concurrency: number;
+  hangUpAfterMs: number;
+  progress: { placed: number; finished: number; total: number };
+  report: TrialReportRow[];
+}
+
+export interface TrialServiceDeps {
+  store: Store;
+  trials: TrialStore;
+  perf: PerfStore;
+  policy: PolicyService;
+  audit: AuditLog;
+  queue: TrialQueue;
+}
+
+export class TrialService {
+  constructor(private readonly d: TrialServiceDeps) {}
+
+  async start(orgId: string, spec: TrialSpec, actor: string): Promise<{ id: string }> {
+    const { store, policy } = this.d;
+    const ids = [...new Set(spec.providerIds)];
+    const providers: Provider[] = [];
+    for (const id of ids) {
+      const p = await store.getProvider(orgId, id);
+      if (!p) throw new DomainError('provider_not_found', `provider ${id} not found`);
+      providers.push(p);
+    }
+    const num = spec.to.trim().startsWith('+') ? parsePhone(spec.to.trim()) : undefined;
+    // an emergency number is refused as such (403, audited), whatever its form
+    if (isEmergencyNumber(spec.to)) await policy.enforce({ orgId, raw: spec.to, number: num, user: null, provider: providers[0], actor, path: 'trial' });
+    if (!num) throw new DomainError('invalid_number', `"${spec.to}" is not a valid E.164 number (+ and country code)`);
+    // every provider's own narrowing too: a run refused midway would be a trial half done
+    for (const p of providers) await policy.enforce({ orgId, raw: spec.to, number: num, user: null, provider: p, actor, path: 'trial' });
+
+    const meta: TrialMeta = {
+      id: newId('trl'),
+      orgId,
+      providerIds: ids,
+      to: num.number,
+      calls: spec.calls,
+      concurrency: spec.concurrency,
+      hangUpAfterMs: spec.hangUpAfterMs,
+      createdAt: new Date().toISOString(),
+      actor,
+    };
+    await this.d.trials.create(meta);
+    const { orgId: _o, actor: _a, id, ...after } = meta;
+    await this.d.audit.append(orgId, { actor, action: 'trial.start', target: { type: 'trial', id }, after });
+    await this.d.queue.start(orgId, id, ids);
+    return { id };
+  }
+
+  async get(orgId: string, trialId: string): Promise<TrialReport> {
+    const state = await this.d.trials.get(orgId, trialId);
+    if (!state) throw new DomainError('not_found', `trial ${trialId} not found`);
+    const { meta } = state;
+    const [counters, providers] = await Promise.all([
+      this.d.perf.trial(orgId, trialId),
+      Promise.all(meta.providerIds.map((id) => this.d.store.getProvider(orgId, id))),
+    ]);
+    // a provider uninstalled since keeps its row, under its id
+    const known = meta.providerIds.map((id, i) => providers[i] ?? { id, kind: 'unknown', name: '(uninstalled)' });
+    const figures = figuresFor(known, counters);
+    const report = figures.map((f, i) => {
+      const part = state.parts[i];
+      return { ...f, placed: part.placed, finished: part.finished, ...(part.error ? { error: part.error } : {}) };
+    });
+    const placed = state.parts.reduce((a, p) => a + p.placed, 0);
+    const finished = state.parts.reduce((a, p) => a + p.finished, 0);
+    return {
+      id: meta.id,
+      status: state.completedAt ? 'completed' : 'running',
+      createdAt: meta.createdAt,
+      completedAt: state.completedAt,
+      to: meta.to,
+      providerIds: meta.providerIds,
+      calls: meta.calls,
+      concurrency: meta.concurrency,
+      hangUpAfterMs: meta.hangUpAfterMs,
+      progress: { placed, finished, total: meta.calls * meta.providerIds.length },
+      report,
+    };
+  }
+}
