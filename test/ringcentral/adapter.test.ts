@@ -199,7 +199,9 @@ describe('status from telephony session events', () => {
     sink.link(providerCallId);
     await waitFor(() => sink.finalStatus(providerCallId) === 'completed', 'completed');
     assert.deepEqual(sink.calls.get(providerCallId)!.history.map((x) => x.status), ['queued', 'dialing', 'ringing', 'answered', 'completed']);
-    assert.ok(h.fake.deliveries.length >= 5 && h.fake.deliveries.every((d) => d.statusCode === 200));
+    // the last notification (the agent leg's Disconnected) may still be in flight
+    await waitFor(() => h!.fake.deliveries.length >= 6, 'all six notifications delivered');
+    assert.deepEqual([...new Set(h.fake.deliveries.map((d) => d.statusCode))], [200]);
   });
 
   for (const [customer, expected] of [
@@ -230,7 +232,8 @@ describe('status from telephony session events', () => {
 
   test('shuffled and duplicated events still end completed with the answer recorded', async () => {
     h = await startHarness();
-    const a = await installed();
+    // the production grace: a whole shuffled batch must land within it even on a loaded machine
+    const a = await installed({ options: { sessions: { graceMs: 1500, retryMs: 50, retries: 20 } } });
     h.fake.scenario = { ...DEFAULT_RINGOUT_SCENARIO, order: 'shuffle', duplicate: true };
     const sink = h.sinks[0];
     for (let i = 0; i < 3; i++) {
@@ -273,14 +276,16 @@ describe('status from telephony session events', () => {
 
   test('polling stops once a notification arrived', async () => {
     h = await startHarness();
-    const a = h.adapter({ options: { poll: { intervalMs: 300 } } });
+    const a = h.adapter({ options: { poll: { intervalMs: 1000 } } });
     await a.install();
     h.fake.scenario = { ...DEFAULT_RINGOUT_SCENARIO, talkMs: 'hold' };
     const sink = h.sinks[0];
+    const started = Date.now();
     const { providerCallId } = await a.dial(dialReq());
     sink.link(providerCallId);
     await waitFor(() => sink.finalStatus(providerCallId) === 'answered', 'answered');
-    await new Promise((r) => setTimeout(r, 700));
+    // past the first poll tick, which finds the notification flag and sends nothing
+    await new Promise((r) => setTimeout(r, Math.max(0, 1500 - (Date.now() - started))));
     assert.equal(h.fake.requestsFor('readRingOutCallStatus').length, 0);
   });
 });
@@ -402,10 +407,11 @@ describe('webhook subscription and authentication', () => {
 
   test('maintenance renews before expiry and recreates blacklisted or vanished subscriptions', async () => {
     h = await startHarness();
-    const a = h.adapter({ options: { subscription: { ttlSec: 2, checkMs: 20 } } });
+    // renewal is due in the last quarter of the lifetime: 3 s into a 4 s subscription
+    const a = h.adapter({ options: { subscription: { ttlSec: 4, checkMs: 20 } } });
     await a.install();
     const first = (await a.subscription.record())!.id;
-    await new Promise((r) => setTimeout(r, 1600));
+    await new Promise((r) => setTimeout(r, 3200));
     await a.subscription.check();
     assert.equal(h.fake.requestsFor('renewSubscription').length, 1);
     assert.equal((await a.subscription.record())!.id, first);
