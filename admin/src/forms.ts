@@ -19,7 +19,9 @@ export class FormError extends Error {
 export function field(label: string, control: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement, help?: string): HTMLElement {
   const id = control.id || uid('in');
   control.id = id;
-  const parts: Child[] = [h('label', { for: id }, label, control.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null), control];
+  // the "*" is drawn by CSS so the label's text (its accessible name) stays just the label;
+  // the control's own required attribute is what assistive technology announces
+  const parts: Child[] = [h('label', { for: id, class: control.required ? 'required' : null }, label), control];
   if (help) {
     const hid = `${id}-help`;
     control.setAttribute('aria-describedby', hid);

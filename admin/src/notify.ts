@@ -18,7 +18,9 @@ export function toast(message: string, kind: 'ok' | 'info' = 'ok'): void {
   if (!toasts) return;
   const el = h('p', { class: `toast toast-${kind}` }, message);
   toasts.append(el);
-  setTimeout(() => el.remove(), 6000);
+  // a short stack: older confirmations make way instead of covering the page
+  while (toasts.children.length > 2) toasts.firstElementChild?.remove();
+  setTimeout(() => el.remove(), 4000);
 }
 
 const popCards = new Map<string, HTMLElement>();

@@ -1,0 +1,410 @@
+// End-to-end: the admin console in headless Chromium against a gateway started here. Walks the
+// brief's admin flow through the page — sign in, install for specific users, extend to all and
+// future users, a conflict, a move, uninstall, a live call with its screen pop — and saves a
+// screenshot of each page to test-results/admin/. Fails on any console error the page did not
+// cause on purpose.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-core';
+import { eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = join(root, 'test-results', 'admin');
+const WAIT = 20_000;
+
+async function loadPlaywright(): Promise<typeof import('playwright-core') | null> {
+  try {
+    return await import('playwright-core');
+  } catch {
+    return null;
+  }
+}
+
+const playwright = await loadPlaywright();
+const skipReason = !existsSync(CHROMIUM)
+  ? `${CHROMIUM} is missing (Debian: apt-get install -y chromium; .ci/run installs it)`
+  : !playwright
+    ? 'playwright-core is not installed (npm i -D playwright-core)'
+    : null;
+if (skipReason) console.log(`# admin console browser tests skipped: ${skipReason}`);
+
+const rid = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
+
+describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
+  let g: TestGateway;
+  let key: string;
+  let buildDir: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const consoleErrors: string[] = [];
+  /** Failed API requests the flow causes on purpose (conflicts, optional endpoints). */
+  const expectedFailures: RegExp[] = [];
+
+  const users = {
+    alice: rid('alice'),
+    bob: rid('bob'),
+    carol: rid('carol'),
+    dave: rid('dave'),
+    erin: rid('erin'),
+    frank: rid('frank'),
+    gina: rid('gina'),
+  };
+  const aliceDid = '+14165550101';
+  let europeId: string;
+  let canadaId: string;
+
+  const api = async (method: string, path: string, body?: unknown) => {
+    const r = await g.req(method, path, { key, body });
+    assert.ok(r.status < 300, `${method} ${path} → ${r.status} ${r.text}`);
+    return r.body;
+  };
+  /**
+   * Saves the page and checks what a screen-reader user needs on it: one h1, and a name for
+   * every visible form control and button.
+   */
+  const shot = async (name: string) => {
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    const a11y = await page.evaluate(() => {
+      const unnamed: string[] = [];
+      for (const el of document.querySelectorAll<HTMLElement>('input, select, textarea, button')) {
+        if ((el as HTMLInputElement).type === 'hidden' || el.closest('[hidden]')) continue;
+        const labels = (el as HTMLInputElement).labels;
+        const by = el.getAttribute('aria-labelledby');
+        const accessibleName =
+          (labels && labels.length ? [...labels].map((l) => l.textContent ?? '').join(' ') : '') ||
+          el.getAttribute('aria-label') ||
+          (by ? (document.getElementById(by)?.textContent ?? '') : '') ||
+          (el.tagName === 'BUTTON' ? (el.textContent ?? '') : '');
+        if (!accessibleName.trim()) unnamed.push(el.outerHTML.slice(0, 160));
+      }
+      return { unnamed, h1: document.querySelectorAll('h1').length };
+    });
+    assert.deepEqual(a11y.unnamed, [], `${name}: controls without a label`);
+    assert.equal(a11y.h1, 1, `${name}: one h1 per page`);
+  };
+  const nav = async (label: string, heading: string) => {
+    await page.getByRole('navigation', { name: 'Telephony' }).getByRole('link', { name: label, exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor({ timeout: WAIT });
+  };
+
+  /** A step of the flow; on failure the page is saved as failed-<n>.png for diagnosis. */
+  let stepNo = 0;
+  const step = (name: string, fn: () => Promise<void>) =>
+    test(name, async () => {
+      const n = ++stepNo;
+      try {
+        await fn();
+      } catch (e) {
+        await page?.screenshot({ path: join(SHOTS, `failed-${n}.png`), fullPage: true }).catch(() => {});
+        throw e;
+      }
+    });
+
+  before(async () => {
+    buildDir = mkdtempSync(join(tmpdir(), 'dialgate-admin-e2e-'));
+    const built = spawnSync(process.execPath, [join(root, 'admin', 'build.mjs')], { env: { ...process.env, DIALGATE_ADMIN_OUTDIR: buildDir }, encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+    process.env.DIALGATE_ADMIN_DIR = buildDir;
+    g = await startGateway();
+    key = (await g.createOrg('Console org')).apiKey;
+
+    await api('PUT', `/v1/users/${users.alice}`, { region: 'CA', name: 'Alice Martin', email: 'alice@example.com', numbers: [aliceDid] });
+    await api('PUT', `/v1/users/${users.bob}`, { region: 'CA', name: 'Bob Tremblay' });
+    await api('PUT', `/v1/users/${users.carol}`, { region: 'US', name: 'Carol Jones' });
+    await api('PUT', `/v1/users/${users.dave}`, { region: 'GB', name: 'Dave Smith' });
+    await api('PUT', `/v1/users/${users.erin}`, { region: 'CA', name: 'Erin Roy' });
+    await api('PUT', `/v1/users/${users.frank}`, { region: 'GB', name: 'Frank Hall' });
+    const europe = await api('POST', '/v1/providers', {
+      kind: 'sim',
+      name: 'Sim Europe',
+      config: { ringAfterMs: 100, answerAfterMs: 1500, durationMs: 4000 },
+      install: { scope: 'specific', userIds: [users.dave] },
+    });
+    europeId = europe.id;
+
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await playwright!.chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(WAIT);
+    page.on('console', (m: ConsoleMessage) => {
+      if (m.type() !== 'error') return;
+      const where = m.location()?.url ?? '';
+      const text = `${m.text()} @ ${where}`;
+      if (expectedFailures.some((re) => re.test(text))) {
+        console.log(`# expected API refusal in the console (the page shows it): ${text}`);
+        return;
+      }
+      consoleErrors.push(text);
+    });
+    page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await g?.close();
+    delete process.env.DIALGATE_ADMIN_DIR;
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  });
+
+  step('sign in with an org key: kept in sessionStorage, never in the URL', async () => {
+    await page.goto(g.url + '/admin');
+    await page.getByLabel('Org API key').waitFor();
+    await shot('01-sign-in');
+    await page.getByLabel('Org API key').fill('dgk_0000000000000000_wrongwrongwrongwrongwrongwrongwrong');
+    expectedFailures.push(/status of 401 .*\/v1\/providers/);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('That key was not accepted').waitFor();
+    // the keyboard alone signs in: type the key, press Enter
+    await page.getByLabel('Org API key').fill(key);
+    await page.getByLabel('Org API key').press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Provider marketplace' }).waitFor();
+    assert.ok(!page.url().includes(key) && !page.url().includes('dgk_'), page.url());
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('dialgate.apiKey')), key);
+    assert.equal(await page.evaluate(() => localStorage.length), 0);
+    for (const kind of ['Simulator', 'Twilio', 'RingCentral', 'SIP trunk']) {
+      await page.getByRole('heading', { level: 2, name: kind }).waitFor();
+    }
+    await page.getByText('Live events: connected').waitFor();
+    await shot('02-marketplace');
+  });
+
+  step('install a sim provider for specific users, picked with the searchable user picker', async () => {
+    await page.getByRole('link', { name: 'Install Simulator' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Install Simulator' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Sim Canada');
+    await page.getByLabel('Answer after (ms)').fill('300');
+    await page.getByLabel('Serve only these countries').fill('ca, US');
+    assert.equal(await page.getByLabel('Specific users').isChecked(), true);
+    const search = page.getByLabel('Search users');
+    await search.fill('alice');
+    await page.getByRole('checkbox', { name: /Alice Martin/ }).check();
+    await search.fill('tremblay');
+    assert.equal(await page.getByRole('checkbox', { name: /Alice Martin/ }).count(), 0, 'the search narrows the list');
+    await page.getByRole('checkbox', { name: /Bob Tremblay/ }).check();
+    await page.getByText('2 selected').waitFor();
+    await shot('03-install-form');
+    await page.getByRole('button', { name: 'Install', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sim Canada' }).waitFor();
+    canadaId = decodeURIComponent(page.url().split('/installed/')[1]);
+    await eventually(async () => (await page.locator('#user-count').textContent()) === '2', WAIT, 'user count 2');
+    assert.equal(await page.locator('#scope-text').textContent(), 'Specific users');
+    const p = await api('GET', `/v1/providers/${canadaId}`);
+    assert.deepEqual(p.regions, { allow: ['CA', 'US'] });
+    assert.equal(p.config.answerAfterMs, 300);
+    const table = page.locator('#provider-users');
+    await table.getByText('Alice Martin').waitFor();
+    await table.getByText('Bob Tremblay').waitFor();
+    await shot('04-provider-details');
+  });
+
+  step('extend it to all users and future users: users elsewhere or out of region are listed, not moved', async () => {
+    await page.getByLabel('Also all future users').check();
+    await page.getByRole('button', { name: 'Install for all users' }).click();
+    await page.getByText(/Now installed for all users and future users: 2 users added/).waitFor();
+    assert.equal(await page.locator('#scope-text').textContent(), 'All users + future users');
+    await eventually(async () => (await page.locator('#user-count').textContent()) === '4', WAIT, 'user count 4');
+    const warn = page.locator('.alert-warn');
+    await warn.getByText(/Dave Smith .* is already on Sim Europe/).waitFor();
+    await warn.getByText(/Frank Hall .*region GB.* Sim Canada does not serve that region/).waitFor();
+    assert.equal((await api('GET', `/v1/users/${users.dave}`)).providerId, europeId, 'dave was not moved');
+    // a user created from now on lands on Sim Canada by themselves
+    const gina = await g.req('PUT', `/v1/users/${users.gina}`, { key, body: { region: 'CA', name: 'Gina Lee' } });
+    assert.equal(gina.body.providerId, canadaId);
+    await shot('05-extended-to-all');
+  });
+
+  step('adding a user who is on another provider says which one', async () => {
+    expectedFailures.push(/status of 409 .*\/v1\/providers\/[^/]+\/users/);
+    await page.getByLabel('Search users').fill('dave');
+    await page.getByRole('checkbox', { name: /Dave Smith/ }).check();
+    await page.getByRole('button', { name: 'Add selected users' }).click();
+    await page.getByRole('alert').getByText(/is already on Sim Europe/).waitFor();
+    assert.equal((await api('GET', `/v1/users/${users.dave}`)).providerId, europeId);
+    await shot('06-conflict');
+  });
+
+  step('users: filter, a region refusal, and a move in one step', async () => {
+    await nav('Users', 'Users');
+    const rows = page.locator('#users-table tbody tr');
+    await eventually(async () => (await rows.count()) === 7, WAIT, '7 user rows');
+    await page.getByLabel('Provider', { exact: true }).selectOption({ label: 'Sim Europe' });
+    await eventually(async () => (await rows.count()) === 1, WAIT, 'filtered to Sim Europe');
+    await page.getByLabel('Provider', { exact: true }).selectOption({ label: 'Any provider' });
+    await page.getByLabel('Region').selectOption('GB');
+    await eventually(async () => (await rows.count()) === 2, WAIT, 'filtered to GB');
+    await page.getByLabel('Region').selectOption('');
+    await page.getByLabel('Search', { exact: true }).fill('martin');
+    await eventually(async () => (await rows.count()) === 1, WAIT, 'searched');
+    await page.getByLabel('Search', { exact: true }).fill('');
+
+    // Sim Canada serves CA and US only: moving Dave (GB) there is refused with the reason
+    expectedFailures.push(/status of 422 .*\/v1\/users\/[^/]+\/move/);
+    const dave = page.locator(`tr[data-user-id="${users.dave}"]`);
+    await dave.getByRole('combobox').selectOption({ label: 'Sim Canada (does not serve GB)' });
+    await dave.getByRole('button', { name: /^Move Dave/ }).click();
+    await page.getByRole('alert').getByText(/Sim Canada does not serve the region of/).waitFor();
+    assert.equal((await api('GET', `/v1/users/${users.dave}`)).providerId, europeId);
+
+    const alice = page.locator(`tr[data-user-id="${users.alice}"]`);
+    await alice.getByRole('combobox').selectOption({ label: 'Sim Europe' });
+    await alice.getByRole('button', { name: /^Move Alice/ }).click();
+    await page.getByRole('status').getByText(/Alice Martin .* moved from Sim Canada to Sim Europe/).waitFor();
+    await eventually(async () => (await page.locator(`tr[data-user-id="${users.alice}"] td[data-col="provider"]`).textContent()) === 'Sim Europe', WAIT, 'alice on Sim Europe');
+    assert.equal((await api('GET', `/v1/users/${users.alice}`)).providerId, europeId);
+    await shot('07-users');
+  });
+
+  step('uninstall: the confirmation says how many users lose telephony', async () => {
+    await nav('Installed', 'Installed providers');
+    const row = page.locator(`#installed-table tr[data-provider-id="${canadaId}"]`);
+    assert.equal(await row.locator('td[data-col="users"]').textContent(), '4'); // bob, carol, erin, gina
+    await row.getByText('Healthy').waitFor();
+    await row.getByText('CA, US').waitFor();
+    await shot('08-installed');
+    await row.getByRole('link', { name: 'Sim Canada' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sim Canada' }).waitFor();
+    await page.getByRole('button', { name: 'Uninstall…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Uninstall Sim Canada?' });
+    await dialog.getByText('4 users will lose telephony.').waitFor();
+    await shot('09-uninstall-confirm');
+    // Escape cancels: nothing is uninstalled
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal((await api('GET', `/v1/providers/${canadaId}`)).userCount, 4);
+    await page.getByRole('button', { name: 'Uninstall…' }).click();
+    await dialog.getByRole('button', { name: 'Uninstall and unassign 4 users' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Installed providers' }).waitFor();
+    await page.locator(`#installed-table tr[data-provider-id="${canadaId}"]`).waitFor({ state: 'detached' });
+    assert.equal((await g.req('GET', `/v1/providers/${canadaId}`, { key })).status, 404);
+    assert.equal((await api('GET', `/v1/users/${users.bob}`)).providerId, null);
+  });
+
+  step('live calls: an inbound call appears live with a screen pop; a click-to-call follows its status', async () => {
+    await nav('Live calls', 'Live calls');
+    await page.getByText('Live events: connected').waitFor();
+    const r = await g.req('POST', `/webhooks/sim/${europeId}/inbound`, { body: { from: '+14165550199', to: aliceDid } });
+    assert.equal(r.status, 200, r.text);
+    const callId = r.body.callId as string;
+    const pop = page.locator(`#screen-pops article[data-call-id="${callId}"]`);
+    await pop.getByText('Incoming call from').waitFor();
+    await pop.getByText('+14165550199').waitFor();
+    assert.equal(await page.locator('#screen-pops').getAttribute('aria-live'), 'assertive');
+    const row = page.locator(`#calls-table tr[data-call-id="${callId}"]`);
+    await row.getByText('Inbound').waitFor();
+    await row.getByText('+14165550199').waitFor();
+    await row.locator('[data-status="answered"]').waitFor();
+    await shot('10-live-calls');
+
+    await page.getByLabel('User', { exact: true }).selectOption({ label: `Dave Smith (${users.dave}) · Sim Europe` });
+    await page.getByLabel('Number to call').fill('+14165550123');
+    await page.getByRole('button', { name: 'Call', exact: true }).click();
+    const out = page.locator('#calls-table tr', { hasText: '+14165550123' });
+    await out.getByText('Outbound').waitFor();
+    await out.locator('[data-status="answered"]').waitFor();
+    await out.locator('[data-status="completed"]').waitFor();
+    // the pop can be dismissed from the keyboard
+    await pop.getByRole('button', { name: 'Dismiss' }).focus();
+    await page.keyboard.press('Enter');
+    await pop.waitFor({ state: 'detached' });
+  });
+
+  step('provider figures: live performance and trials, or a clear "not available" state', async () => {
+    // a gateway without these endpoints answers 404; the page shows that instead of failing
+    expectedFailures.push(/status of 404 .*\/v1\/(providers\/performance|trials)/);
+    await nav('Provider figures', 'Provider figures');
+    const perf = await g.req('GET', '/v1/providers/performance?window=1h', { key });
+    if (perf.status === 404) {
+      await page.getByText('Live provider figures are not available on this gateway.').waitFor();
+    } else {
+      assert.equal(perf.status, 200, perf.text);
+      await page.locator(`#perf-table tr[data-provider-id="${europeId}"]`).waitFor();
+      await page.locator('svg.chart').first().waitFor();
+    }
+    await shot('11-provider-figures');
+
+    await page.getByLabel('Number to call').fill('+14165550188');
+    await page.getByLabel('Calls per provider').fill('2');
+    await page.getByLabel('Hang up after answer (ms)').fill('200');
+    await page.getByRole('button', { name: 'Start trial' }).click();
+    const outcome = await Promise.race([
+      page.getByText('Trials are not available on this gateway.').waitFor().then(() => 'unavailable'),
+      page.locator('#trial-progress').getByText(/Trial .* completed/).waitFor({ timeout: 60_000 }).then(() => 'completed'),
+    ]);
+    if (outcome === 'completed') await page.locator(`#trial-table tr[data-provider-id="${europeId}"]`).waitFor();
+    await shot('12-trial');
+  });
+
+  step('provider figures render the DESIGN.md contract: side by side, a chart, a trial with progress and report (responses stubbed in the browser)', async () => {
+    const backup = await api('POST', '/v1/providers', { kind: 'sim', name: 'Sim Backup', config: {} });
+    const figures = (providerId: string, n: number) => ({
+      providerId,
+      attempts: 10 * n,
+      answered: 8 * n,
+      answerRatio: 0.8 / n,
+      setupToRinging: { p50: 0.6 * n, p95: 1.4 * n },
+      setupToAnswer: { p50: 3.1 * n, p95: 7.5 * n },
+      apiLatency: { p50: 0.09 * n, p95: 0.31 * n },
+      failures: { busy: n, 'no-answer': 0 },
+    });
+    await page.route('**/v1/providers/performance?*', (route) => route.fulfill({ json: { items: [figures(europeId, 1), figures(backup.id, 2)] } }));
+    let trialBody: any = null;
+    let polls = 0;
+    await page.route('**/v1/trials', (route) => {
+      trialBody = route.request().postDataJSON();
+      return route.fulfill({ status: 202, json: { id: 'trl_stub' } });
+    });
+    await page.route('**/v1/trials/trl_stub', (route) => {
+      polls += 1;
+      const running = polls < 3;
+      return route.fulfill({ json: { id: 'trl_stub', status: running ? 'running' : 'completed', report: [figures(europeId, 1), figures(backup.id, running ? 1 : 3)] } });
+    });
+    try {
+      await nav('Users', 'Users');
+      await nav('Provider figures', 'Provider figures');
+      const perf = page.locator('#perf-table');
+      await perf.locator(`tr[data-provider-id="${europeId}"]`).getByText('80%').waitFor();
+      await perf.locator(`tr[data-provider-id="${backup.id}"]`).getByRole('rowheader', { name: 'Sim Backup' }).waitFor();
+      await perf.locator(`tr[data-provider-id="${europeId}"]`).getByText('3.10 s / 7.50 s').waitFor();
+      const chart = page.locator('svg.chart').first();
+      assert.match(String(await chart.getAttribute('aria-label')), /Time to answer per provider.*Sim Europe: median \(p50\) 3\.10 s, p95 7\.50 s; Sim Backup/);
+      assert.equal(await chart.locator('rect.bar').count(), 4, 'two providers × p50 and p95');
+      await page.getByLabel('Answer rate').check();
+      await eventually(async () => (await page.locator('svg.chart').first().locator('rect.bar').count()) === 2, WAIT, 'answer-rate chart');
+      await shot('13-provider-figures-side-by-side');
+
+      await page.getByLabel('Number to call').fill('+14165550188');
+      await page.getByLabel('Calls per provider').fill('3');
+      await page.getByRole('button', { name: 'Start trial' }).click();
+      await page.locator('#trial-progress').getByText(/Trial trl_stub running/).waitFor();
+      await page.locator('#trial-progress').getByText('Trial trl_stub completed: 40 calls placed.').waitFor({ timeout: 30_000 });
+      await page.locator(`#trial-table tr[data-provider-id="${backup.id}"]`).getByText('30').first().waitFor();
+      assert.deepEqual({ ...trialBody, providerIds: [...trialBody.providerIds].sort() }, { providerIds: [europeId, backup.id].sort(), to: '+14165550188', calls: 3, concurrency: 2, hangUpAfterMs: 3000 });
+      await shot('14-trial-report');
+    } finally {
+      await page.unrouteAll({ behavior: 'ignoreErrors' });
+    }
+  });
+
+  step('sign out forgets the key', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Org API key').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('dialgate.apiKey')), null);
+  });
+
+  test('no console errors on any page', () => {
+    assert.deepEqual(consoleErrors, []);
+  });
+});
