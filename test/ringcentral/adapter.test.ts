@@ -263,7 +263,8 @@ describe('status from telephony session events', () => {
   test('without notifications the RingOut poll reports the call', async () => {
     h = await startHarness();
     const a = h.adapter({ options: { poll: { intervalMs: 40 } } });
-    h.fake.scenario = { ...DEFAULT_RINGOUT_SCENARIO, notify: false };
+    // talk long enough for a poll to see the answered state
+    h.fake.scenario = { ...DEFAULT_RINGOUT_SCENARIO, notify: false, talkMs: 400 };
     const sink = h.sinks[0];
     const { providerCallId } = await a.dial(dialReq());
     sink.link(providerCallId);
