@@ -40,6 +40,7 @@ const rid = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
 describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
   let g: TestGateway;
   let key: string;
+  let orgId: string;
   let buildDir: string;
   let browser: Browser;
   let context: BrowserContext;
@@ -114,7 +115,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     assert.equal(built.status, 0, built.stderr);
     process.env.DIALGATE_ADMIN_DIR = buildDir;
     g = await startGateway();
-    key = (await g.createOrg('Console org')).apiKey;
+    ({ id: orgId, apiKey: key } = await g.createOrg('Console org'));
 
     await api('PUT', `/v1/users/${users.alice}`, { region: 'CA', name: 'Alice Martin', email: 'alice@example.com', numbers: [aliceDid] });
     await api('PUT', `/v1/users/${users.bob}`, { region: 'CA', name: 'Bob Tremblay' });
@@ -396,6 +397,52 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     } finally {
       await page.unrouteAll({ behavior: 'ignoreErrors' });
     }
+  });
+
+  step('twilio: secrets are write-only — never shown, "unchanged" on edit, replaced only when retyped', async () => {
+    const sid = 'AC' + randomBytes(16).toString('hex');
+    const token = 'tok-' + randomBytes(12).toString('hex');
+    await nav('Marketplace', 'Provider marketplace');
+    await page.getByRole('link', { name: 'Install Twilio' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Install Twilio' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Twilio Europe');
+    await page.getByLabel('Account SID').fill(sid);
+    assert.equal(await page.getByLabel('Auth token').getAttribute('type'), 'password');
+    // a missing required secret is caught before anything is sent
+    await page.getByLabel('Caller ID (a Twilio number, E.164)').fill('+442079460000');
+    await page.getByRole('button', { name: 'Install', exact: true }).click();
+    await page.getByRole('alert').getByText('Auth token is required.').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'authToken', 'focus moves to the field at fault');
+    await page.getByLabel('Auth token').fill(token);
+    await page.getByRole('button', { name: 'Install', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Twilio Europe' }).waitFor();
+    const id = decodeURIComponent(page.url().split('/installed/')[1]);
+    await page.getByText('set (write-only, never shown)').waitFor();
+    await page.getByText(`/webhooks/twilio/${id}/voice`).waitFor();
+    assert.ok(!(await page.content()).includes(token), 'the token is nowhere in the page');
+
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit Twilio Europe' }).waitFor();
+    const tokenField = page.getByLabel('Auth token');
+    assert.equal(await tokenField.inputValue(), '');
+    assert.equal(await tokenField.getAttribute('placeholder'), 'unchanged');
+    assert.equal(await page.getByLabel('Account SID').inputValue(), sid);
+    await page.getByLabel('Caller ID (a Twilio number, E.164)').fill('+442079460001');
+    await page.getByLabel('Never serve these countries').fill('CN');
+    await shot('15-edit-provider');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Twilio Europe' }).waitFor();
+    let stored = await g.gw.parts.store.getProvider(orgId, id);
+    assert.equal(stored?.config.authToken, token, 'an empty secret field keeps the stored secret');
+    assert.equal(stored?.config.callerId, '+442079460001');
+    assert.deepEqual(stored?.regions, { deny: ['CN'] });
+
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByLabel('Auth token').fill('tok-new-value');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Twilio Europe' }).waitFor();
+    stored = await g.gw.parts.store.getProvider(orgId, id);
+    assert.equal(stored?.config.authToken, 'tok-new-value');
   });
 
   step('sign out forgets the key', async () => {
