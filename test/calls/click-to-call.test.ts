@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
-import { FAST, FROZEN, STORES, getCall, installSim, must, putUser, simOrg, uid } from './setup.js';
+import { FAST, FROZEN, QUICK_BUSY, STORES, getCall, installSim, must, putUser, simOrg, uid } from './setup.js';
 
 function assertHistory(call: any, expected: string[]): void {
   assert.deepEqual(
@@ -176,7 +176,8 @@ for (const store of STORES) {
     });
 
     test('GET /v1/calls: newest first, limit + cursor pagination, userId and status filters', async () => {
-      const o = await simOrg(gw, FROZEN);
+      // calls that end at once (busy): a user may have only one live click-to-call
+      const o = await simOrg(gw, QUICK_BUSY);
       const second = uid();
       must(await putUser(gw, o.apiKey, second), 201, 'put user 2');
       must(await gw.req('POST', `/v1/providers/${o.providerId}/users`, { key: o.apiKey, body: { userIds: [second] } }), 200, 'assign');
@@ -186,12 +187,14 @@ for (const store of STORES) {
         const userId = i % 2 === 0 ? o.userId : second;
         const r = must(await gw.req('POST', '/v1/calls', { key: o.apiKey, body: { userId, to: `+1416967${String(1000 + i)}` } }), 201, 'dial');
         ids.push(r.body.id);
+        await waitStatus(gw, o.apiKey, r.body.id, 'busy');
         // distinct creation milliseconds so "newest first" has one right answer
         await new Promise((res) => setTimeout(res, 3));
       }
-      // cancel one so the status filter has something to find
-      must(await gw.req('DELETE', `/v1/calls/${ids[2]}`, { key: o.apiKey }), 202, 'cancel');
-      await waitStatus(gw, o.apiKey, ids[2], 'canceled');
+      // one call that stays live, so the status filter has two populations
+      must(await gw.req('PATCH', `/v1/providers/${o.providerId}`, { key: o.apiKey, body: { config: FROZEN } }), 200, 'freeze sim');
+      const live = must(await gw.req('POST', '/v1/calls', { key: o.apiKey, body: { userId: o.userId, to: '+14169672000' } }), 201, 'live dial');
+      ids.push(live.body.id);
 
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -213,13 +216,30 @@ for (const store of STORES) {
         mine.body.items.map((c: any) => c.id),
         [ids[5], ids[3], ids[1]],
       );
-      const byStatus = must(await gw.req('GET', '/v1/calls?status=canceled&limit=100', { key: o.apiKey }), 200, 'by status');
+      const dialing = must(await gw.req('GET', '/v1/calls?status=dialing&limit=100', { key: o.apiKey }), 200, 'by status');
       assert.deepEqual(
-        byStatus.body.items.map((c: any) => c.id),
-        [ids[2]],
+        dialing.body.items.map((c: any) => c.id),
+        [live.body.id],
+      );
+      const busy = must(await gw.req('GET', `/v1/calls?status=busy&userId=${o.userId}&limit=2`, { key: o.apiKey }), 200, 'by status and user');
+      assert.deepEqual(
+        busy.body.items.map((c: any) => c.id),
+        [ids[6], ids[4]],
       );
       const bad = await gw.req('GET', '/v1/calls?status=bogus', { key: o.apiKey });
       assert.equal(bad.status, 400, bad.text);
+    });
+
+    test('one live click-to-call per user: a second one while the first rings answers 429', async () => {
+      const o = await simOrg(gw, FROZEN);
+      const first = must(await gw.req('POST', '/v1/calls', { key: o.apiKey, body: { userId: o.userId, to: '+14169671111' } }), 201, 'first');
+      const second = await gw.req('POST', '/v1/calls', { key: o.apiKey, body: { userId: o.userId, to: '+14169672222' } });
+      assert.equal(second.status, 429, second.text);
+      assert.ok(Number(second.headers.get('retry-after')) >= 1);
+      must(await gw.req('DELETE', `/v1/calls/${first.body.id}`, { key: o.apiKey }), 202, 'cancel');
+      await waitStatus(gw, o.apiKey, first.body.id, 'canceled');
+      const third = await gw.req('POST', '/v1/calls', { key: o.apiKey, body: { userId: o.userId, to: '+14169672222' } });
+      assert.equal(third.status, 201, third.text);
     });
 
     test('bad input gets a clear 4xx and creates no call: unknown user, bad number, huge body, bad JSON, unknown field, no key', async () => {

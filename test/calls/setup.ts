@@ -46,9 +46,25 @@ export async function installSim(gw: TestGateway, apiKey: string, config: SimCon
   return r.body.id as string;
 }
 
+/**
+ * Lifts the org's dial rate limits (per user / org / destination) so suites that are not about
+ * them can place many calls; the one-live-call-per-user rule stays.
+ */
+export async function liftRateLimits(gw: TestGateway, apiKey: string): Promise<void> {
+  must(
+    await gw.req('PUT', '/v1/dial-policy', {
+      key: apiKey,
+      body: { limits: { perUserPerMinute: 100_000, perOrgPerMinute: 1_000_000, perDestinationPerHour: 100_000 } },
+    }),
+    200,
+    'lift dial limits',
+  );
+}
+
 /** A fresh org with one CA user (optionally owning DIDs) on a sim provider configured as given. */
 export async function simOrg(gw: TestGateway, config: SimConfig, user: { numbers?: string[] } = {}): Promise<SimOrg> {
   const org = await gw.createOrg('calls ' + uid('o'));
+  await liftRateLimits(gw, org.apiKey);
   const userId = uid();
   must(await putUser(gw, org.apiKey, userId, { numbers: user.numbers ?? [] }), 201, 'put user');
   const providerId = await installSim(gw, org.apiKey, config, [userId]);
@@ -57,9 +73,24 @@ export async function simOrg(gw: TestGateway, config: SimConfig, user: { numbers
 
 /** Sim timings long enough that nothing progresses during a test unless it waits for it. */
 export const FROZEN: SimConfig = { ringAfterMs: 3_600_000, answerAfterMs: 3_600_000, durationMs: 3_600_000 };
+/** Calls that end (busy) as soon as they start: a user may place the next one right away. */
+export const QUICK_BUSY: SimConfig = { ringAfterMs: 0, answerAfterMs: 0, outcome: 'busy' };
 /** Fast sim timings for end-to-end progress. */
 export const FAST: SimConfig = { ringAfterMs: 20, answerAfterMs: 40, durationMs: 60 };
 
 export async function getCall(gw: TestGateway, apiKey: string, id: string): Promise<any> {
   return must(await gw.req('GET', `/v1/calls/${id}`, { key: apiKey }), 200, 'get call').body;
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'busy', 'no-answer', 'canceled']);
+
+/** Waits until a call has ended (its user's live-call slot is free again). */
+export async function waitEnded(gw: TestGateway, apiKey: string, id: string, timeoutMs = 8000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await getCall(gw, apiKey, id);
+    if (TERMINAL.has(c.status)) return c;
+    if (Date.now() > deadline) throw new Error(`call ${id} still ${c.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
