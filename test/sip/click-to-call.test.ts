@@ -53,6 +53,9 @@ describe('sip click-to-call (3PCC)', () => {
     await waitFor(() => sink.statuses(id).includes('answered'), 'answered');
     assert.deepEqual(sink.statuses(id), ['ringing', 'answered']);
     assert.ok(sink.events.every((e) => e.callId === c.id), 'reports carry our call id');
+    // srf reports the ACK sent as soon as it is written; let the double's stack process it
+    await waitFor(() => double.sequence('agent', id).includes('→ACK'), 'ACK to the agent');
+    await waitFor(() => double.sequence('trunk').at(-1) === '→ACK', 'ACK to the customer');
 
     const agentInvite = double.entries('agent', id)[0].msg;
     assert.equal(agentInvite.method, 'INVITE');

@@ -64,6 +64,8 @@ describe('sip inbound', () => {
     const agent200 = agentLeg.find((e) => e.msg.status === 200)!.msg;
     const to200 = double.entries('trunk', inv.callId).find((e) => e.msg.status === 200)!.msg;
     assert.equal(to200.body, agent200.body, "the caller gets the agent's answer");
+    await waitFor(() => double.sequence('trunk', inv.callId).includes('←ACK'), 'caller ACK');
+    await waitFor(() => double.sequence('agent', agentInvite.callId).includes('→ACK'), 'agent ACK');
     assert.deepEqual(double.sequence('trunk', inv.callId), ['←INVITE', '→100', '→180', '→200', '←ACK']);
     assert.deepEqual(double.sequence('agent', agentInvite.callId), ['→INVITE', '←100', '←180', '←200', '→ACK']);
 

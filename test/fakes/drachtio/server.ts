@@ -474,7 +474,10 @@ export class FakeDrachtioServer implements UaStack {
     this.record(d.ua, 'out', out);
     if (method === 'ACK') {
       d.acked = true;
-      if (d.ackTimer) clearTimeout(d.ackTimer);
+      if (d.ackTimer) {
+        clearTimeout(d.ackTimer);
+        this.timers.delete(d.ackTimer);
+      }
       const inv = this.clientTxns.get(this.inviteTxnOf(d))?.invite;
       if (inv) inv.acked = out;
       return;
@@ -668,10 +671,12 @@ export class FakeDrachtioServer implements UaStack {
         this.dialogs.set(d.id, d);
         const ua = txn.ua;
         d.ackTimer = setTimeout(() => {
+          this.timers.delete(d.ackTimer!);
           if (d.acked || this.closed || !this.dialogs.has(d.id)) return;
           ua.ackTimeouts++;
           this.uaBye(d, 'no ACK within 64×T1');
         }, ua.ackTimeoutMs);
+        this.timers.add(d.ackTimer);
       } else {
         this.failedInviteDialogs.add(txn.dialogId);
         const ack = SipMessage.request('ACK', txn.request.uri!);
