@@ -209,7 +209,10 @@ export class CallService {
       updatedAt: now,
       history: [{ status: 'queued', at: now }],
       ...(input.crmRecord ? { crmRecord: input.crmRecord } : {}),
+      // the assigned provider skipped (breaker open) is a failover too
+      ...(first.id !== plan.assigned.id ? { failedOverFrom: plan.assigned.id } : {}),
     };
+    if (first.id !== plan.assigned.id) this.deps.metrics.failovers.inc({ provider_kind: plan.assigned.kind });
     try {
       await store.createCall(call);
     } catch (e) {
