@@ -65,6 +65,8 @@ export async function runTrialPart(d: TrialRunnerDeps, trialId: string, orgId: s
       }
       if (signal.aborted) {
         await d.calls.hangUp(orgId, callId).catch((e: Error) => d.logger.warn({ trialId, callId, err: e.message }, 'could not hang up an interrupted trial call'));
+        const ended = await d.store.getCall(orgId, callId);
+        if (ended && isTerminal(ended.status)) await d.trials.markDone(orgId, trialId, providerId, callId);
         return;
       }
       if (Date.now() >= deadline) {
