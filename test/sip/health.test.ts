@@ -32,7 +32,7 @@ describe('sip trunk health (OPTIONS)', () => {
     assert.equal(opts[0].msg.uri, `sip:${TRUNK_ADDR}:5060`);
     assert.deepEqual(double.sequence('trunk', opts[0].msg.callId), ['→OPTIONS', '←200 OPTIONS']);
     const h = await adapter.health();
-    assert.equal(h.healthy, true, h.detail);
+    assert.equal(h.healthy, true, h.detail ?? '');
   });
 
   test('5xx: still healthy after threshold-1 failures, unhealthy at the threshold, healthy after one success', async () => {
