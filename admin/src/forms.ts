@@ -313,15 +313,24 @@ export function conflictText(c: Conflict, target: string, users?: Map<string, Us
   }
 }
 
-/** A readable message for an API error, naming providers instead of showing ids. */
-export function errorText(e: unknown, target?: string): string {
+/**
+ * A readable message for an API error, naming providers and users instead of showing ids.
+ * `user` is the user the action was about, for errors whose details do not say.
+ */
+export function errorText(e: unknown, ctx: { target?: string; users?: Map<string, User>; user?: User } = {}): string {
   if (!(e instanceof ApiError)) return (e as Error)?.message ?? String(e);
-  const d = e.details as { userId?: string; providerId?: string; count?: number; userCount?: number };
+  const d = e.details as { userId?: string; providerId?: string; region?: string };
+  const u = (d.userId ? ctx.users?.get(d.userId) : undefined) ?? ctx.user;
+  const who = u ? userLabel(u) : d.userId;
   if (e.code === 'assigned_elsewhere' && d.providerId) {
-    return `${d.userId ?? 'This user'} is already on ${providerName(d.providerId)}. A user has one provider at a time: remove them from ${providerName(d.providerId)} first, or use Move on the Users page.`;
+    const there = providerName(d.providerId);
+    return `${who ?? 'This user'} is already on ${there}. A user has one provider at a time: remove them from ${there} first, or use Move on the Users page.`;
   }
   if (e.code === 'region_unavailable') {
-    return `${target ?? 'This provider'} does not serve the region of ${d.userId ?? 'this user'}. Choose a provider that serves it, or change the provider's regions.`;
+    const provider = d.providerId ? providerName(d.providerId) : (ctx.target ?? 'This provider');
+    const region = d.region ?? u?.region;
+    const whose = who ? `, the region of ${who}` : '';
+    return `${provider} does not serve ${region ?? 'this region'}${whose}. Choose a provider that serves it, or change the provider's regions.`;
   }
   if (e.status === 0) return e.message;
   return `${e.message} (${e.status} ${e.code})`;

@@ -68,8 +68,8 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     return r.body;
   };
   /**
-   * Saves the page and checks what a screen-reader user needs on it: one h1, and a name for
-   * every visible form control and button.
+   * Saves the page and checks what a screen-reader user needs on it (one h1, a name for every
+   * visible form control and button) and that it fits a 1366 px wide laptop screen.
    */
   const shot = async (name: string) => {
     await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -86,8 +86,9 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
           (el.tagName === 'BUTTON' ? (el.textContent ?? '') : '');
         if (!accessibleName.trim()) unnamed.push(el.outerHTML.slice(0, 160));
       }
-      return { unnamed, h1: document.querySelectorAll('h1').length };
+      return { unnamed, h1: document.querySelectorAll('h1').length, width: document.documentElement.scrollWidth };
     });
+    assert.ok(a11y.width <= 1366, `${name}: no sideways scrolling on a 1366 px wide laptop screen (page is ${a11y.width} px)`);
     assert.deepEqual(a11y.unnamed, [], `${name}: controls without a label`);
     assert.equal(a11y.h1, 1, `${name}: one h1 per page`);
   };
@@ -232,7 +233,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await page.getByLabel('Search users').fill('dave');
     await page.getByRole('checkbox', { name: /Dave Smith/ }).check();
     await page.getByRole('button', { name: 'Add selected users' }).click();
-    await page.getByRole('alert').getByText(/is already on Sim Europe/).waitFor();
+    await page.getByRole('alert').getByText(/Dave Smith \(dave-[0-9a-f]+\) is already on Sim Europe/).waitFor();
     assert.equal((await api('GET', `/v1/users/${users.dave}`)).providerId, europeId);
     await shot('06-conflict');
   });
@@ -256,7 +257,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     const dave = page.locator(`tr[data-user-id="${users.dave}"]`);
     await dave.getByRole('combobox').selectOption({ label: 'Sim Canada (does not serve GB)' });
     await dave.getByRole('button', { name: /^Move Dave/ }).click();
-    await page.getByRole('alert').getByText(/Sim Canada does not serve the region of/).waitFor();
+    await page.getByRole('alert').getByText(/Sim Canada does not serve GB, the region of Dave Smith/).waitFor();
     assert.equal((await api('GET', `/v1/users/${users.dave}`)).providerId, europeId);
 
     const alice = page.locator(`tr[data-user-id="${users.alice}"]`);

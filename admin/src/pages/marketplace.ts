@@ -128,7 +128,7 @@ export async function installPage(ctx: PageContext, kind: string): Promise<void>
       }
       ctx.navigate(`/installed/${encodeURIComponent(p.id)}`);
     } catch (err) {
-      alert.show(errorText(err, name.value));
+      alert.show(errorText(err, { target: name.value }));
     } finally {
       submit.disabled = false;
     }

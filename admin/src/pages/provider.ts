@@ -101,7 +101,7 @@ export async function providerPage(ctx: PageContext, id: string, editing: boolea
       toast(`${p.name}: installed for all users${fresh.futureUsers ? ' and future users' : ''}.`);
       await drawUsers();
     } catch (err) {
-      extendAlert.show(errorText(err, p.name));
+      extendAlert.show(errorText(err, { target: p.name }));
     } finally {
       extendBtn.disabled = false;
     }
@@ -169,7 +169,7 @@ export async function providerPage(ctx: PageContext, id: string, editing: boolea
       toast(`${userLabel(u)} removed from ${p.name}.`);
       await drawUsers();
     } catch (err) {
-      usersAlert.show(errorText(err, p.name));
+      usersAlert.show(errorText(err, { target: p.name, users: usersById }));
     }
   };
 
@@ -192,7 +192,7 @@ export async function providerPage(ctx: PageContext, id: string, editing: boolea
       replace(addResult, r.assigned.length ? h('p', { class: 'ok-text' }, `${plural(r.assigned.length, 'user')} added.`) : null, conflictList(r.conflicts, p.name, usersById));
     } catch (err) {
       // a single user who conflicts is answered 409 / 422 with the reason
-      usersAlert.show(errorText(err, p.name));
+      usersAlert.show(errorText(err, { target: p.name, users: usersById }));
     } finally {
       addBtn.disabled = false;
     }
@@ -205,7 +205,7 @@ export async function providerPage(ctx: PageContext, id: string, editing: boolea
     try {
       fresh = await api<Provider>('GET', `/v1/providers/${enc(p.id)}`);
     } catch (err) {
-      usersAlert.show(errorText(err, p.name));
+      usersAlert.show(errorText(err, { target: p.name, users: usersById }));
       return;
     }
     const n = fresh.userCount;
@@ -230,7 +230,7 @@ export async function providerPage(ctx: PageContext, id: string, editing: boolea
     } catch (err) {
       if (err instanceof ApiError && err.code === 'provider_has_users') {
         usersAlert.show('Users were added while you were confirming. Uninstall again to see the new count.');
-      } else usersAlert.show(errorText(err, p.name));
+      } else usersAlert.show(errorText(err, { target: p.name, users: usersById }));
     }
   };
 
@@ -287,7 +287,7 @@ function editPage(ctx: PageContext, p: Provider, crumbs: HTMLElement): void {
       toast(`${name.value.trim()} saved.`);
       ctx.navigate(`/installed/${enc(p.id)}`);
     } catch (err) {
-      alert.show(errorText(err, p.name));
+      alert.show(errorText(err, { target: p.name }));
     } finally {
       save.disabled = false;
     }

@@ -54,14 +54,14 @@ export async function usersPage(ctx: PageContext): Promise<void> {
     draw();
   };
 
-  const act = async (label: string, fn: () => Promise<string>) => {
+  const act = async (label: string, user: User, fn: () => Promise<string>) => {
     alert.clear();
     result.replaceChildren();
     try {
       toast(await fn());
       await reload();
     } catch (err) {
-      alert.show(errorText(err, label));
+      alert.show(errorText(err, { target: label, user }));
     }
   };
 
@@ -80,7 +80,7 @@ export async function usersPage(ctx: PageContext): Promise<void> {
             onclick: () => {
               if (!sel.value) return alert.show(`Choose the provider to move ${userLabel(u)} to.`);
               const target = providerName(sel.value);
-              return act(target, async () => {
+              return act(target, u, async () => {
                 await api<User>('POST', `/v1/users/${enc(u.id)}/move`, { providerId: sel.value });
                 return `${userLabel(u)} moved from ${providerName(u.providerId)} to ${target}.`;
               });
@@ -91,7 +91,7 @@ export async function usersPage(ctx: PageContext): Promise<void> {
             class: 'btn btn-small',
             'aria-label': `Remove ${userLabel(u)} from ${providerName(u.providerId)}`,
             onclick: () =>
-              act(providerName(u.providerId), async () => {
+              act(providerName(u.providerId), u, async () => {
                 await api('DELETE', `/v1/providers/${enc(u.providerId!)}/users/${enc(u.id)}`);
                 return `${userLabel(u)} removed from ${providerName(u.providerId)}; they have no provider now.`;
               }),
@@ -110,7 +110,7 @@ export async function usersPage(ctx: PageContext): Promise<void> {
             onclick: () => {
               if (!sel.value) return alert.show(`Choose the provider to add ${userLabel(u)} to.`);
               const target = providerName(sel.value);
-              return act(target, async () => {
+              return act(target, u, async () => {
                 const r = await api<AssignResult>('POST', `/v1/providers/${enc(sel.value)}/users`, { userIds: [u.id] });
                 if (r.conflicts.length) replace(result, conflictList(r.conflicts, target, new Map([[u.id, u]])));
                 return r.assigned.length ? `${userLabel(u)} added to ${target}.` : `${userLabel(u)} was not added.`;
