@@ -70,6 +70,7 @@ export const dialPolicySchema = {
         perUserPerMinute: { type: 'integer', minimum: 1, maximum: 100_000 },
         perOrgPerMinute: { type: 'integer', minimum: 1, maximum: 1_000_000 },
         perDestinationPerHour: { type: 'integer', minimum: 1, maximum: 100_000 },
+        liveCallsPerUser: { type: 'integer', minimum: 1, maximum: 1000 },
       },
     },
   },

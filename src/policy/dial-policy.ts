@@ -13,6 +13,8 @@ export interface DialLimits {
   perUserPerMinute?: number;
   perOrgPerMinute?: number;
   perDestinationPerHour?: number;
+  /** click-to-calls one agent may have live at once (default 1: an agent cannot be rung twice) */
+  liveCallsPerUser?: number;
 }
 
 export interface DialPolicy {
@@ -45,6 +47,7 @@ export const DEFAULT_LIMITS: Required<DialLimits> = {
   perUserPerMinute: 10,
   perOrgPerMinute: 600,
   perDestinationPerHour: 20,
+  liveCallsPerUser: 1,
 };
 
 export interface PolicyLayer {
@@ -61,14 +64,23 @@ export interface Decision {
   numberType: string;
 }
 
+function digitsOf(prefix: string): string {
+  return prefix.startsWith('+') ? prefix.slice(1) : prefix;
+}
+
 function matchesPrefix(e164: string, prefix: string): boolean {
-  const p = prefix.startsWith('+') ? prefix : `+${prefix}`;
-  return e164.startsWith(p);
+  return e164.startsWith(`+${digitsOf(prefix)}`);
 }
 
 /**
  * Decides whether `num` may be dialled under the layers. `defaultCountries` applies when the org
  * policy sets no country allow-list (the org's users' regions, by default).
+ *
+ * Only the org layer can lift a default (countries outside the users' regions, premium-rate,
+ * shared-cost and unknown types): provider and user layers narrow, so a provider's or a user's
+ * allow-lists are checked but never widen what the org allows. An org prefix allow lifts the
+ * risky-type default only when it reaches past the country calling code: "+44909" says "these
+ * premium-rate numbers", while "+1" says "North America" and must not open +1 900 with it.
  */
 export function evaluate(num: PhoneNumber, layers: PolicyLayer[], defaultCountries: string[] | null): Decision {
   const e164 = num.number;
@@ -77,18 +89,19 @@ export function evaluate(num: PhoneNumber, layers: PolicyLayer[], defaultCountri
   const deny = (rule: string): Decision => ({ allowed: false, rule, country, numberType });
 
   // explicit prefix rules come first: the most specific thing an admin can say
-  let prefixAllowed = false;
   for (const { scope, policy } of layers) {
     const hitDeny = policy.prefixes?.deny?.find((p) => matchesPrefix(e164, p));
     if (hitDeny) return deny(`${scope}.prefixes.deny: ${hitDeny}`);
   }
+  let orgPrefix: string | undefined;
   for (const { scope, policy } of layers) {
     const allow = policy.prefixes?.allow;
-    if (allow && allow.length > 0) {
-      if (!allow.some((p) => matchesPrefix(e164, p))) return deny(`${scope}.prefixes.allow: no prefix matches`);
-      prefixAllowed = true;
-    }
+    if (!allow || allow.length === 0) continue;
+    const hits = allow.filter((p) => matchesPrefix(e164, p));
+    if (hits.length === 0) return deny(`${scope}.prefixes.allow: no prefix matches`);
+    if (scope === 'org') orgPrefix = hits.reduce((a, b) => (digitsOf(b).length > digitsOf(a).length ? b : a));
   }
+  const orgPrefixNamesRange = orgPrefix !== undefined && digitsOf(orgPrefix).length > String(num.countryCallingCode).length;
 
   for (const { scope, policy } of layers) {
     const c = policy.countries;
@@ -96,25 +109,25 @@ export function evaluate(num: PhoneNumber, layers: PolicyLayer[], defaultCountri
     if (c?.allow && c.allow.length > 0 && !c.allow.includes(country ?? '')) return deny(`${scope}.countries.allow: ${country ?? 'unknown country'} is not listed`);
   }
   const orgCountries = layers.find((l) => l.scope === 'org')?.policy.countries?.allow;
-  if (!prefixAllowed && (!orgCountries || orgCountries.length === 0) && defaultCountries) {
+  if (orgPrefix === undefined && (!orgCountries || orgCountries.length === 0) && defaultCountries) {
     if (!defaultCountries.includes(country ?? '')) {
       return deny(`default.countries: ${country ?? 'unknown country'} is not a region of this org's users`);
     }
   }
 
-  let typeExplicitlyAllowed = false;
+  let orgAllowsType = false;
   for (const { scope, policy } of layers) {
     const t = policy.numberTypes;
     if (t?.deny?.includes(numberType)) return deny(`${scope}.numberTypes.deny: ${numberType}`);
     if (t?.allow && t.allow.length > 0) {
       if (!t.allow.includes(numberType)) return deny(`${scope}.numberTypes.allow: ${numberType} is not listed`);
-      typeExplicitlyAllowed = true;
+      if (scope === 'org') orgAllowsType = true;
     }
   }
-  if (RISKY_TYPES.has(numberType) && !typeExplicitlyAllowed && !prefixAllowed) {
-    return deny(`default.numberTypes: ${numberType} numbers are refused unless a policy allows them`);
+  if (RISKY_TYPES.has(numberType) && !orgAllowsType && !orgPrefixNamesRange) {
+    return deny(`default.numberTypes: ${numberType} numbers are refused unless the org's policy allows them`);
   }
-  return { allowed: true, rule: prefixAllowed ? 'prefixes.allow' : 'allowed', country, numberType };
+  return { allowed: true, rule: orgPrefix !== undefined ? `org.prefixes.allow: ${orgPrefix}` : 'allowed', country, numberType };
 }
 
 /** The effective limits: the org's, else the defaults. */

@@ -14,8 +14,6 @@ import type { Bucket, RateLimiter } from './rate-limiter.js';
 
 const ORG_POLICY = 'dialPolicy';
 const providerPolicyName = (providerId: string) => `provider:${providerId}:dialPolicy`;
-/** an agent's click-to-calls are capped at this many live at once */
-export const LIVE_CALLS_PER_USER = 1;
 const LIVE_TTL_MS = 4 * 3600 * 1000;
 
 export interface PolicyDeps {
@@ -125,7 +123,7 @@ export class PolicyService {
       { name: 'perDestinationPerHour', key: `${p}d:${e164}`, capacity: limits.perDestinationPerHour, refillPerMs: limits.perDestinationPerHour / 3_600_000 },
     ];
     if (userId) buckets.unshift({ name: 'perUserPerMinute', key: `${p}u:${userId}`, capacity: limits.perUserPerMinute, refillPerMs: limits.perUserPerMinute / 60_000 });
-    const cap = userId ? { key: `${p}live:${userId}`, max: LIVE_CALLS_PER_USER, member: callId, ttlMs: LIVE_TTL_MS } : undefined;
+    const cap = userId ? { key: `${p}live:${userId}`, max: limits.liveCallsPerUser, member: callId, ttlMs: LIVE_TTL_MS } : undefined;
     const r = await this.deps.limiter.take(buckets, cap);
     if (r.ok) return;
     this.deps.metrics.callsRefused.inc({ reason: r.limit === 'concurrentCallsPerUser' ? 'concurrent_calls' : 'rate_limited' });

@@ -13,13 +13,21 @@ import { testRedisUrl } from './redis.js';
 
 export type StoreKind = 'redis' | 'memory';
 
+/** Limits high enough that functional tests never meet them. */
+export const RELAXED_LIMITS = { perUserPerMinute: 100_000, perOrgPerMinute: 1_000_000, perDestinationPerHour: 100_000, liveCallsPerUser: 1000 };
+
 export interface TestGateway {
   gw: Gateway;
   url: string;
   adminToken: string;
   keyPrefix: string;
-  /** Creates an org and returns its id and API key. */
-  createOrg(name?: string): Promise<{ id: string; apiKey: string }>;
+  /**
+   * Creates an org and returns its id and API key. Its dial-policy LIMITS are relaxed by default
+   * (functional tests place many calls per user); pass {limits: 'default'} to keep the
+   * production defaults (10/min per user, one live call per user...). Countries and number types
+   * keep their defaults either way.
+   */
+  createOrg(name?: string, opts?: { limits?: 'relaxed' | 'default' }): Promise<{ id: string; apiKey: string }>;
   /** JSON request helper against this gateway. */
   req(method: string, path: string, opts?: ReqOpts): Promise<Res>;
   events(apiKey: string, userId?: string): Promise<EventClient>;
@@ -152,9 +160,13 @@ export async function startGateway(opts: StartOptions = {}): Promise<TestGateway
     url,
     adminToken,
     keyPrefix,
-    async createOrg(name = 'Test org') {
+    async createOrg(name = 'Test org', o: { limits?: 'relaxed' | 'default' } = {}) {
       const r = await req('POST', '/v1/orgs', { key: adminToken, body: { name } });
       if (r.status !== 201) throw new Error(`createOrg failed: ${r.status} ${r.text}`);
+      if ((o.limits ?? 'relaxed') === 'relaxed') {
+        const p = await req('PUT', '/v1/dial-policy', { key: r.body.apiKey, body: { limits: RELAXED_LIMITS } });
+        if (p.status !== 200) throw new Error(`relaxing the dial limits failed: ${p.status} ${p.text}`);
+      }
       return { id: r.body.id, apiKey: r.body.apiKey };
     },
     req,
