@@ -75,6 +75,11 @@ export interface Percentiles {
 
 export interface Figures {
   providerId: string;
+  name?: string;
+  /** trial reports: calls placed / finished so far, and why a provider could not be tried */
+  placed?: number;
+  finished?: number;
+  error?: string;
   attempts: number;
   answered: number;
   answerRatio: number | null;
@@ -88,6 +93,7 @@ export interface Figures {
 export interface Trial {
   id?: string;
   status: 'running' | 'completed' | string;
+  progress?: { placed: number; finished: number; total: number };
   report: Figures[];
   [k: string]: unknown;
 }

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Browser, BrowserContext, ConsoleMessage, Page } from 'playwright-core';
+import type { Browser, BrowserContext, ConsoleMessage, Page, Route } from 'playwright-core';
 import { eventually, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -323,30 +323,48 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await pop.waitFor({ state: 'detached' });
   });
 
-  step('provider figures: live performance and trials, or a clear "not available" state', async () => {
-    // a gateway without these endpoints answers 404; the page shows that instead of failing
-    expectedFailures.push(/status of 404 .*\/v1\/(providers\/performance|trials)/);
+  step('provider figures: live performance side by side, and a trial with its report, from the gateway', async () => {
     await nav('Provider figures', 'Provider figures');
-    const perf = await g.req('GET', '/v1/providers/performance?window=1h', { key });
-    if (perf.status === 404) {
-      await page.getByText('Live provider figures are not available on this gateway.').waitFor();
-    } else {
-      assert.equal(perf.status, 200, perf.text);
-      await page.locator(`#perf-table tr[data-provider-id="${europeId}"]`).waitFor();
-      await page.locator('svg.chart').first().waitFor();
-    }
+    // Sim Europe has carried calls by now (the inbound and the click-to-call above)
+    const row = page.locator(`#perf-table tr[data-provider-id="${europeId}"]`);
+    await row.getByRole('rowheader', { name: 'Sim Europe' }).waitFor();
+    assert.match(String(await page.locator('svg.chart').first().getAttribute('aria-label')), /Time to answer per provider.*Sim Europe: median \(p50\) \S+/);
     await shot('11-provider-figures');
 
     await page.getByLabel('Number to call').fill('+14165550188');
     await page.getByLabel('Calls per provider').fill('2');
     await page.getByLabel('Hang up after answer (ms)').fill('200');
     await page.getByRole('button', { name: 'Start trial' }).click();
-    const outcome = await Promise.race([
-      page.getByText('Trials are not available on this gateway.').waitFor().then(() => 'unavailable'),
-      page.locator('#trial-progress').getByText(/Trial .* completed/).waitFor({ timeout: 60_000 }).then(() => 'completed'),
-    ]);
-    if (outcome === 'completed') await page.locator(`#trial-table tr[data-provider-id="${europeId}"]`).waitFor();
+    const done = page.locator('#trial-progress').getByText(/^Trial \S+ completed: 2 calls placed, 2 finished\.$/);
+    await done.waitFor({ timeout: 60_000 });
+    const trialId = /^Trial (\S+) completed/.exec(String(await done.textContent()))![1];
+    const report = page.locator(`#trial-table tr[data-provider-id="${europeId}"]`);
+    await report.getByRole('rowheader', { name: 'Sim Europe' }).waitFor();
+    const t = await api('GET', `/v1/trials/${trialId}`);
+    assert.equal(t.status, 'completed');
+    const mine = t.report.find((f: any) => f.providerId === europeId);
+    assert.equal(await report.locator('td').nth(0).textContent(), String(mine.attempts));
+    assert.equal(await report.locator('td').nth(1).textContent(), String(mine.answered));
     await shot('12-trial');
+  });
+
+  step('provider figures on a gateway without those endpoints: a clear "not available" state (404s stubbed in the browser)', async () => {
+    const notFound = (route: Route) => route.fulfill({ status: 404, json: { error: { code: 'not_found', message: `no route ${route.request().method()} ${new URL(route.request().url()).pathname}` } } });
+    await page.route('**/v1/providers/performance?*', notFound);
+    await page.route('**/v1/trials', notFound);
+    expectedFailures.push(/status of 404 .*\/v1\/(providers\/performance|trials)/);
+    try {
+      await nav('Users', 'Users');
+      await nav('Provider figures', 'Provider figures');
+      await page.getByText('Live provider figures are not available on this gateway.').waitFor();
+      assert.equal(await page.getByLabel('Period').isDisabled(), true);
+      await page.getByLabel('Number to call').fill('+14165550188');
+      await page.getByRole('button', { name: 'Start trial' }).click();
+      await page.getByText('Trials are not available on this gateway.').waitFor();
+      await shot('16-figures-not-available');
+    } finally {
+      await page.unrouteAll({ behavior: 'ignoreErrors' });
+    }
   });
 
   step('provider figures render the DESIGN.md contract: side by side, a chart, a trial with progress and report (responses stubbed in the browser)', async () => {
@@ -371,9 +389,17 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await page.route('**/v1/trials/trl_stub', (route) => {
       polls += 1;
       const running = polls < 3;
-      return route.fulfill({ json: { id: 'trl_stub', status: running ? 'running' : 'completed', report: [figures(europeId, 1), figures(backup.id, running ? 1 : 3)] } });
+      return route.fulfill({
+        json: {
+          id: 'trl_stub',
+          status: running ? 'running' : 'completed',
+          progress: { placed: 6, finished: running ? 4 : 6, total: 6 },
+          report: [figures(europeId, 1), figures(backup.id, running ? 1 : 3)],
+        },
+      });
     });
     try {
+      // leave and come back so the page loads with the stubs in place
       await nav('Users', 'Users');
       await nav('Provider figures', 'Provider figures');
       const perf = page.locator('#perf-table');
@@ -390,8 +416,9 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
       await page.getByLabel('Number to call').fill('+14165550188');
       await page.getByLabel('Calls per provider').fill('3');
       await page.getByRole('button', { name: 'Start trial' }).click();
-      await page.locator('#trial-progress').getByText(/Trial trl_stub running/).waitFor();
-      await page.locator('#trial-progress').getByText('Trial trl_stub completed: 40 calls placed.').waitFor({ timeout: 30_000 });
+      await page.locator('#trial-progress').getByText('Trial trl_stub running: 6 calls placed of 6, 4 finished…').waitFor();
+      assert.equal(await page.locator('#trial-progress progress').getAttribute('max'), '6');
+      await page.locator('#trial-progress').getByText('Trial trl_stub completed: 6 calls placed, 6 finished.').waitFor({ timeout: 30_000 });
       await page.locator(`#trial-table tr[data-provider-id="${backup.id}"]`).getByText('30').first().waitFor();
       assert.deepEqual({ ...trialBody, providerIds: [...trialBody.providerIds].sort() }, { providerIds: [europeId, backup.id].sort(), to: '+14165550188', calls: 3, concurrency: 2, hangUpAfterMs: 3000 });
       await shot('14-trial-report');

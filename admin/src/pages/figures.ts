@@ -20,6 +20,8 @@ const METRICS: Array<[Metric, string]> = [
 const secs = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v < 1 ? `${Math.round(v * 1000)} ms` : `${v.toFixed(2)} s`);
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${Math.round(v * 100)}%`);
 const pp = (p: Percentiles | undefined) => `${secs(p?.p50)} / ${secs(p?.p95)}`;
+// the installed name when the console knows it, else the name the figures carry
+const nameOf = (f: Figures) => (f.name && providerName(f.providerId) === f.providerId ? f.name : providerName(f.providerId));
 
 function unavailable(what: string, path: string): HTMLElement {
   return h(
@@ -51,7 +53,7 @@ function figuresTable(items: Figures[], id: string): HTMLElement {
           return h(
             'tr',
             { 'data-provider-id': f.providerId },
-            h('th', { scope: 'row' }, providerName(f.providerId)),
+            h('th', { scope: 'row' }, nameOf(f), f.error ? h('p', { class: 'danger-text' }, f.error) : null),
             h('td', { class: 'num' }, String(f.attempts ?? 0)),
             h('td', { class: 'num' }, String(f.answered ?? 0)),
             h('td', { class: 'num' }, pct(f.answerRatio)),
@@ -72,7 +74,7 @@ function figuresChart(items: Figures[], metric: Metric): HTMLElement {
     return barChart({
       title: `${label} per provider`,
       series: [{ name: 'answered', cls: 's1' }],
-      groups: items.map((f) => ({ label: providerName(f.providerId), values: [f.answerRatio ?? null] })),
+      groups: items.map((f) => ({ label: nameOf(f), values: [f.answerRatio ?? null] })),
       unit: '%',
       format: (v) => pct(v),
     });
@@ -85,7 +87,7 @@ function figuresChart(items: Figures[], metric: Metric): HTMLElement {
     ],
     groups: items.map((f) => {
       const p = f[metric] as Percentiles | undefined;
-      return { label: providerName(f.providerId), values: [p?.p50 ?? null, p?.p95 ?? null] };
+      return { label: nameOf(f), values: [p?.p50 ?? null, p?.p95 ?? null] };
     }),
     unit: 's',
     format: (v) => secs(v),
@@ -176,7 +178,7 @@ export async function figuresPage(ctx: PageContext): Promise<void> {
   });
   const to = h('input', { type: 'tel', id: 'trial-to', required: true, placeholder: '+1 555 0100', autocomplete: 'off' });
   const calls = h('input', { type: 'number', id: 'trial-calls', min: 1, max: 1000, value: '5' });
-  const concurrency = h('input', { type: 'number', id: 'trial-concurrency', min: 1, max: 100, value: '2' });
+  const concurrency = h('input', { type: 'number', id: 'trial-concurrency', min: 1, max: 50, value: '2' });
   const hangUp = h('input', { type: 'number', id: 'trial-hangup', min: 0, max: 600_000, value: '3000' });
   const start = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Start trial');
   const form = h(
@@ -215,20 +217,21 @@ export async function figuresPage(ctx: PageContext): Promise<void> {
         return;
       }
       const reportItems = Array.isArray(t.report) ? t.report : [];
-      const done = reportItems.reduce((n, f) => n + (f.attempts ?? 0), 0);
-      const total = typeof t.total === 'number' ? t.total : undefined;
+      const done = t.progress?.finished ?? reportItems.reduce((n, f) => n + (f.finished ?? f.attempts ?? 0), 0);
+      const placed = t.progress?.placed ?? done;
+      const total = t.progress?.total;
       if (reportItems.length) {
         if (!reportSlot.contains(report.el)) replace(reportSlot, h('h3', null, 'Report'), report.el);
         report.show(reportItems);
       }
       if (t.status !== 'running') {
-        replace(progress, h('p', { class: 'ok-text' }, `Trial ${id} ${t.status}: ${plural(done, 'call')} placed.`));
+        replace(progress, h('p', { class: 'ok-text' }, `Trial ${id} ${t.status}: ${plural(placed, 'call')} placed, ${done} finished.`));
         start.disabled = false;
         return;
       }
       replace(
         progress,
-        h('p', null, `Trial ${id} running: ${plural(done, 'call')} placed${total ? ` of ${total}` : ''}…`),
+        h('p', null, `Trial ${id} running: ${plural(placed, 'call')} placed${total ? ` of ${total}` : ''}, ${done} finished…`),
         total ? h('progress', { max: total, value: done, 'aria-label': 'Trial progress' }) : h('progress', { 'aria-label': 'Trial progress' }),
       );
       await new Promise((r) => setTimeout(r, delay));
