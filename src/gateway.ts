@@ -172,6 +172,7 @@ export class Gateway {
         await this.built?.app.close();
         await this.extension.close?.();
         await this.parts.providers.closeAll();
+        await this.parts.providers.shutdownKinds();
         await this.parts.events.close();
         this.subscriber?.disconnect();
         await this.parts.store.close();
@@ -283,6 +284,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const readiness: ReadinessCheck[] = [
     { name: 'store', check: async () => ((await store.ping()) ? { ok: true } : { ok: false, detail: `${store.kind} store unreachable` }) },
     ...(extension.readiness ?? []),
+    // kinds that share connections across providers (SIP's drachtio links) report them here
+    ...opts.providerKinds
+      .filter((k) => k.readiness)
+      .map((k) => ({ name: `provider:${k.kind}`, check: async () => k.readiness!() })),
   ];
 
   const deps: AppDeps = {

@@ -168,6 +168,13 @@ export function createSipKind(opts: { pool?: SipConnectionPool } = {}): Provider
     configSchema,
     secretFields,
     create: (ctx) => new SipAdapter(ctx, pool),
+    canReach: (user) => Boolean(user.sipUri),
+    readiness: () => {
+      const h = pool.health();
+      const down = h.detail.filter((c) => !c.connected);
+      return h.ok ? { ok: true } : { ok: false, detail: `drachtio connection lost: ${down.map((c) => c.server).join(', ')}` };
+    },
+    shutdown: async () => pool.closeAll(),
     describe: (provider) => {
       const d = (provider.config as { drachtio?: { host?: string; port?: number }; trunk?: { uri?: string } }) ?? {};
       return { drachtioServer: `${d.drachtio?.host ?? '?'}:${d.drachtio?.port ?? '?'}`, trunkUri: d.trunk?.uri ?? null };

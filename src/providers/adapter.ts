@@ -149,6 +149,13 @@ export interface ProviderKindDefinition {
    * Routing and failover skip providers that cannot. Default: the user has a phone.
    */
   canReach?(user: User, provider: Provider): boolean;
+  /**
+   * Readiness of what the kind shares across its providers (e.g. SIP: the drachtio connections);
+   * /readyz reports it. A silent loss must show here.
+   */
+  readiness?(): { ok: boolean; detail?: string };
+  /** Releases what the kind shares across providers, at gateway shutdown. */
+  shutdown?(): Promise<void>;
   /** Extra read-only details for GET /v1/providers/{id} (e.g. the webhook URL to configure). */
   describe?(provider: Provider, webhookBase: string): Record<string, unknown>;
 }

@@ -136,6 +136,11 @@ export class ProviderRuntime {
     await adapter.close?.().catch(() => {});
   }
 
+  /** Kind-level shutdown hooks (shared connections), after every adapter is closed. */
+  async shutdownKinds(): Promise<void> {
+    await Promise.allSettled([...this.kinds.values()].map((k) => k.shutdown?.()));
+  }
+
   async closeAll(): Promise<void> {
     const all = [...this.live.values()];
     this.live.clear();
