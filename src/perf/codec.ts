@@ -105,6 +105,19 @@ function percentiles(c: Counters, tag: string): Percentiles {
   return { p50: at(0.5), p95: at(0.95) };
 }
 
+/** A timing's histogram as [upper bound in seconds, count] pairs, ascending (charts). */
+export function distributionOf(c: Counters | undefined, timing: keyof typeof TIMINGS): Array<[number, number]> {
+  const tag = TIMINGS[timing];
+  const out: Array<[number, number]> = [];
+  for (const [f, n] of c ?? []) {
+    if (f.startsWith(tag + ':') && n > 0) {
+      const i = Number(f.slice(tag.length + 1));
+      out.push([rounded(i <= 0 ? 0.001 : 2 ** (i / BUCKETS_PER_DOUBLING) / 1000), n]);
+    }
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
 export function figuresOf(c: Counters | undefined): PerfFigures {
   const counters = c ?? new Map<string, number>();
   const attempts = counters.get('att') ?? 0;

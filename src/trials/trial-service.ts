@@ -8,6 +8,7 @@ import { newId } from '../directory/directory-service.js';
 import { DomainError } from '../domain/errors.js';
 import { parsePhone } from '../domain/phone.js';
 import type { Provider } from '../domain/types.js';
+import { distributionOf } from '../perf/codec.js';
 import type { ProviderFigures } from '../perf/perf-service.js';
 import { figuresFor } from '../perf/perf-service.js';
 import type { PerfStore } from '../perf/perf-store.js';
@@ -20,6 +21,8 @@ import type { TrialMeta, TrialSpec, TrialStore } from './trial-store.js';
 export interface TrialReportRow extends ProviderFigures {
   placed: number;
   finished: number;
+  /** setup-time histograms ([upper bound s, calls]) for charts such as scripts/provider-trial.ts */
+  distributions: { setupToRinging: Array<[number, number]>; setupToAnswer: Array<[number, number]> };
   /** why this provider's run stopped early, when it did */
   error?: string;
 }
@@ -97,7 +100,14 @@ export class TrialService {
     const figures = figuresFor(known, counters);
     const report = figures.map((f, i) => {
       const part = state.parts[i];
-      return { ...f, placed: part.placed, finished: part.finished, ...(part.error ? { error: part.error } : {}) };
+      const c = counters.get(f.providerId);
+      return {
+        ...f,
+        placed: part.placed,
+        finished: part.finished,
+        ...(part.error ? { error: part.error } : {}),
+        distributions: { setupToRinging: distributionOf(c, 'setupToRinging'), setupToAnswer: distributionOf(c, 'setupToAnswer') },
+      };
     });
     const placed = state.parts.reduce((a, p) => a + p.placed, 0);
     const finished = state.parts.reduce((a, p) => a + p.finished, 0);

@@ -12,14 +12,15 @@ export const FAST_SIM: SimConfig = { ringAfterMs: 100, answerAfterMs: 200, durat
 export const SLOW_SIM: SimConfig = { ringAfterMs: 600, answerAfterMs: 500, durationMs: 50, apiLatencyMs: 250 };
 
 /**
- * A measured duration matches a configured one: never below it by more than the histogram's
- * resolution (4.4 %) plus the millisecond rounding of history times, and at most `slackMs` above
- * it (timers fire late and the status path takes time on a loaded machine).
+ * A measured duration matches a configured one: below it by no more than the histogram's
+ * resolution (4.4 %) plus 30 ms, and at most `slackMs` above it. Both margins are the machine's:
+ * timers fire late, and the "dialing" time is taken when the dial request's continuation runs,
+ * which a busy event loop delays while the sim's ring timer is already counting.
  */
 export function matchesDelay(actual: number | null, configuredMs: number, what: string, slackMs = 250): void {
   assert.ok(actual !== null, `${what}: no figure`);
   const ms = actual * 1000;
-  assert.ok(ms >= configuredMs * 0.95 - 2, `${what}: ${ms} ms is below the configured ${configuredMs} ms`);
+  assert.ok(ms >= configuredMs * 0.95 - 30, `${what}: ${ms} ms is below the configured ${configuredMs} ms`);
   assert.ok(ms <= configuredMs * 1.05 + slackMs, `${what}: ${ms} ms is far above the configured ${configuredMs} ms`);
 }
 

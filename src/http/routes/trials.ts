@@ -20,6 +20,9 @@ const trialBody = {
   },
 } as const;
 
+/** [upper bound in seconds, calls] pairs, ascending */
+const histogram = { type: 'array', items: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 } } as const;
+
 const reportSchema = {
   type: 'object',
   properties: {
@@ -37,7 +40,16 @@ const reportSchema = {
       type: 'array',
       items: {
         ...providerFiguresSchema,
-        properties: { ...providerFiguresSchema.properties, placed: { type: 'integer' }, finished: { type: 'integer' }, error: { type: 'string' } },
+        properties: {
+          ...providerFiguresSchema.properties,
+          placed: { type: 'integer' },
+          finished: { type: 'integer' },
+          error: { type: 'string' },
+          distributions: {
+            type: 'object',
+            properties: { setupToRinging: histogram, setupToAnswer: histogram },
+          },
+        },
       },
     },
   },
