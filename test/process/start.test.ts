@@ -165,6 +165,23 @@ describe('the gateway process', { concurrency: true }, () => {
     assert.equal((await second.exited).code, 0);
   });
 
+  test(
+    'SIGTERM while Redis is unreachable still shuts down cleanly (exit 0) within 10 s',
+    {
+      todo: 'known bug, reported: the BullMQ call-log and trial queues (src/wiring.ts → src/jobs, src/trials) never finish closing while Redis is unreachable, so Gateway.close() hangs and main.ts hits its hard timeout (exit 1)',
+    },
+    async () => {
+      const gp = new GatewayProcess(await freePort(), { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, DIALGATE_ADMIN_TOKEN: 'op-' + randomBytes(16).toString('hex') });
+      await gp.ready();
+      assert.equal((await gp.req('GET', '/readyz')).status, 503);
+      const termAt = Date.now();
+      gp.child.kill('SIGTERM');
+      const exit = await gp.exited;
+      assert.equal(exit.code, 0, `exit code after ${exit.at - termAt} ms`);
+      assert.ok(exit.at - termAt < 10_000);
+    },
+  );
+
   test('SIGTERM during slow requests: they complete with 201, new connections are refused, exit 0 within 10 s', async () => {
     const token = 'op-' + randomBytes(16).toString('hex');
     const gp = new GatewayProcess(await freePort(), { DIALGATE_ADMIN_TOKEN: token });
