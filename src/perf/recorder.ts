@@ -115,6 +115,10 @@ export class PerfRecorder implements CallObserver {
         if (s !== undefined) this.put(call, call.providerId, call.providerKind, { setupToRinging: s });
       } else if (status === 'answered') {
         this.put(call, call.providerId, call.providerKind, { answered: true, setupToAnswer: secondsBetween(dialing, at) });
+      } else if (status === 'completed' && !call.history.some((h) => h.status === 'answered')) {
+        // only an answered call completes; its "answered" report lost the race to "completed"
+        // (and was then refused as a step backwards): still an answer, without a setup time
+        this.put(call, call.providerId, call.providerKind, { answered: true });
       } else if (FAILURE_STATUSES.has(status) && (dialing || call.providerCallId)) {
         // a call no provider accepted failed at its dial request, already counted there
         this.put(call, call.providerId, call.providerKind, { failure: status });

@@ -6,10 +6,14 @@ import type { SimConfig } from '../../adapters/sim/index.js';
 import { eventually, type TestGateway } from '../helpers/gateway.js';
 import { getCall, must, randomDid } from '../calls/setup.js';
 
+// Calls stay up 400 ms after answer: "answered" and "completed" reports further apart than any
+// event-loop lag, so each answer is seen with its setup time.
 /** A fast, cheap provider: rings at 100 ms, answered 200 ms later, API answers in 10 ms. */
-export const FAST_SIM: SimConfig = { ringAfterMs: 100, answerAfterMs: 200, durationMs: 50, apiLatencyMs: 10 };
+export const FAST_SIM: SimConfig = { ringAfterMs: 100, answerAfterMs: 200, durationMs: 400, apiLatencyMs: 10 };
 /** A slow one: rings at 600 ms, answered 500 ms later, API answers in 250 ms. */
-export const SLOW_SIM: SimConfig = { ringAfterMs: 600, answerAfterMs: 500, durationMs: 50, apiLatencyMs: 250 };
+export const SLOW_SIM: SimConfig = { ringAfterMs: 600, answerAfterMs: 500, durationMs: 400, apiLatencyMs: 250 };
+/** hangUpAfterMs for trials through them, for the same reason */
+export const TRIAL_HOLD_MS = 400;
 
 /**
  * A measured duration matches a configured one: below it by no more than the histogram's

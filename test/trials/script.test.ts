@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { must, randomDid, uid } from '../calls/setup.js';
-import { FAST_SIM, SLOW_SIM, createProvider } from '../perf/helpers.js';
+import { FAST_SIM, SLOW_SIM, TRIAL_HOLD_MS, createProvider } from '../perf/helpers.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -56,7 +56,7 @@ describe('npm run trial (scripts/provider-trial.ts)', () => {
   test('runs a trial, prints the ranked table and writes the SVG chart', async () => {
     const svg = join(dir, 'chart.svg');
     // the key from the environment, as the usage recommends
-    const r = await runScript(['--url', gw.url, '--providers', `${slow},${fast}`, '--to', randomDid(), '--calls', '4', '--concurrency', '2', '--hang-up-after-ms', '20', '--svg', svg], {
+    const r = await runScript(['--url', gw.url, '--providers', `${slow},${fast}`, '--to', randomDid(), '--calls', '4', '--concurrency', '2', '--hang-up-after-ms', String(TRIAL_HOLD_MS), '--svg', svg], {
       DIALGATE_API_KEY: key,
     });
     assert.equal(r.code, 0, r.err + r.out);

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { STORES, must, randomDid, uid } from '../calls/setup.js';
-import { FAST_SIM, SLOW_SIM, byId, createProvider, matchesDelay } from '../perf/helpers.js';
+import { FAST_SIM, SLOW_SIM, TRIAL_HOLD_MS, byId, createProvider, matchesDelay } from '../perf/helpers.js';
 import { waitTrial } from './helpers.js';
 
 async function allCalls(gw: TestGateway, key: string): Promise<any[]> {
@@ -58,7 +58,7 @@ for (const store of STORES) {
 
     test('three providers side by side: ranked, figures match the sims, concurrency honoured', async () => {
       const to = randomDid();
-      const start = await gw.req('POST', '/v1/trials', { key, body: { providerIds: [fast, slow, busy], to, calls: 6, concurrency: 3, hangUpAfterMs: 50 } });
+      const start = await gw.req('POST', '/v1/trials', { key, body: { providerIds: [fast, slow, busy], to, calls: 6, concurrency: 3, hangUpAfterMs: TRIAL_HOLD_MS } });
       assert.equal(start.status, 202, start.text);
       const id = start.body.id;
       assert.match(id, /^trl_/);
@@ -70,7 +70,7 @@ for (const store of STORES) {
       const t = await waitTrial(gw, key, id);
       assert.deepEqual(t.progress, { placed: 18, finished: 18, total: 18 });
       assert.ok(t.completedAt && Date.parse(t.completedAt) >= Date.parse(t.createdAt));
-      assert.deepEqual([t.to, t.calls, t.concurrency, t.hangUpAfterMs], [to, 6, 3, 50]);
+      assert.deepEqual([t.to, t.calls, t.concurrency, t.hangUpAfterMs], [to, 6, 3, TRIAL_HOLD_MS]);
       assert.deepEqual(t.report.map((r: any) => r.providerId), [fast, slow, busy]);
 
       const f = byId(t.report, fast);
