@@ -181,18 +181,26 @@ export class CallService {
     }
     const num = parsePhone(input.to, user.region);
     if (!num) throw new DomainError('invalid_number', `"${input.to}" is not a valid phone number for region ${user.region}`);
-    const plan = await router.plan(orgId, user);
+    // A peek: it claims nothing, so a refusal below (policy, limits) cannot use up a half-open
+    // breaker's single trial dial, which would leave the provider "failing" with nothing to test it.
+    let plan = await router.plan(orgId, user, true);
     if (!plan.assigned) throw new DomainError('no_provider', `user ${input.userId} is not assigned to any provider`);
     // the org's (and the user's) policy first, so a refused destination is refused even when
     // every provider is down; each provider's own narrowing is checked before it is tried
-    await policy.enforce({ orgId, raw: input.to, number: num, user, provider: plan.chain[0] ?? plan.assigned, actor, path: 'click-to-call' });
-    if (plan.chain.length === 0) {
-      this.deps.metrics.callsDispatched.inc({ provider_kind: plan.assigned.kind, result: 'provider_unavailable' });
-      const wait = plan.retryAfter ?? 5;
-      throw new DomainError('provider_unavailable', `provider ${plan.assigned.id} is failing; retry in ${wait} s`, { providerId: plan.assigned.id }, wait);
-    }
+    const checked = plan.chain[0] ?? plan.assigned;
+    await policy.enforce({ orgId, raw: input.to, number: num, user, provider: checked, actor, path: 'click-to-call' });
+    if (plan.chain.length === 0) throw this.unavailable(plan.assigned, plan.retryAfter);
     const callId = newId('call');
     await policy.takeLimits(orgId, user.id, num.number, callId);
+    if (this.deps.providers.breakers.state(plan.assigned.id) === 'half-open') {
+      // the call goes now: plan for real, claiming the trial (another call may have it already)
+      plan = await router.plan(orgId, user);
+      if (!plan.assigned || plan.chain.length === 0) {
+        await policy.releaseLive(orgId, user.id, callId).catch(() => {});
+        throw this.unavailable(plan.assigned ?? checked, plan.retryAfter);
+      }
+    }
+    const assigned = plan.assigned;
 
     const now = new Date().toISOString();
     const first = plan.chain[0];
@@ -210,9 +218,9 @@ export class CallService {
       history: [{ status: 'queued', at: now }],
       ...(input.crmRecord ? { crmRecord: input.crmRecord } : {}),
       // the assigned provider skipped (breaker open) is a failover too
-      ...(first.id !== plan.assigned.id ? { failedOverFrom: plan.assigned.id } : {}),
+      ...(first.id !== assigned.id ? { failedOverFrom: assigned.id } : {}),
     };
-    if (first.id !== plan.assigned.id) this.deps.metrics.failovers.inc({ provider_kind: plan.assigned.kind });
+    if (first.id !== assigned.id) this.deps.metrics.failovers.inc({ provider_kind: assigned.kind });
     try {
       await store.createCall(call);
     } catch (e) {
@@ -222,16 +230,22 @@ export class CallService {
     this.publish('call.created', call);
 
     let lastError: DomainError | undefined;
+    let refused: DomainError | undefined;
     for (let i = 0; i < plan.chain.length; i++) {
       const provider = plan.chain[i];
+      // every provider but the one checked above: its own narrowing, before it is asked
+      if (provider.id !== checked.id) {
+        try {
+          await policy.enforce({ orgId, raw: input.to, number: num, user, provider, actor, path: 'failover' });
+        } catch (e) {
+          if (!(e instanceof DomainError)) throw e;
+          refused ??= e;
+          continue;
+        }
+      }
       if (i > 0) {
         // failover: only ever before the agent's leg exists (dial refused synchronously), so
         // the agent is never rung twice
-        try {
-          await policy.enforce({ orgId, raw: input.to, number: num, user, provider, actor, path: 'failover' });
-        } catch {
-          continue;
-        }
         this.deps.metrics.failovers.inc({ provider_kind: call.providerKind });
         call.failedOverFrom ??= call.providerId;
         call.providerId = provider.id;
@@ -247,7 +261,13 @@ export class CallService {
       }
     }
     await this.applyStatus(orgId, call.id, { status: 'failed', at: new Date().toISOString(), cause: lastError?.code ?? 'provider_error' });
-    throw lastError ?? new DomainError('provider_error', 'no provider could place the call');
+    throw lastError ?? refused ?? new DomainError('provider_error', 'no provider could place the call');
+  }
+
+  private unavailable(provider: Provider, retryAfter: number | undefined): DomainError {
+    this.deps.metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'provider_unavailable' });
+    const wait = retryAfter ?? 5;
+    return new DomainError('provider_unavailable', `provider ${provider.id} is failing; retry in ${wait} s`, { providerId: provider.id }, wait);
   }
 
   /** One dial attempt through one provider; throws the provider's error untouched. */
@@ -293,10 +313,9 @@ export class CallService {
   async placeTrialCall(orgId: string, provider: Provider, rawTo: string, opts: { trialId: string; hangUpAfterMs: number; actor: string }): Promise<Call> {
     const { store, policy } = this.deps;
     const num = parsePhone(rawTo);
-    if (isEmergencyNumber(rawTo) || !num) {
-      await policy.enforce({ orgId, raw: rawTo, number: num, user: null, provider, actor: opts.actor, path: 'trial' });
-      throw new DomainError('invalid_number', `"${rawTo}" is not a valid E.164 number`);
-    }
+    if (isEmergencyNumber(rawTo)) await policy.enforce({ orgId, raw: rawTo, number: num, user: null, provider, actor: opts.actor, path: 'trial' });
+    // a malformed number is the caller's mistake, not a refused destination (no 403, no audit)
+    if (!num) throw new DomainError('invalid_number', `"${rawTo}" is not a valid E.164 number`);
     await policy.enforce({ orgId, raw: rawTo, number: num, user: null, provider, actor: opts.actor, path: 'trial' });
     const now = new Date().toISOString();
     const call: Call = {
