@@ -1,0 +1,70 @@
+// Set-up shared by the benchmarks: an org with a sim provider over HTTP (as a CRM integration does
+// it), and many users seeded through the Store API (RedisStore.putUser, one Lua call each) so a
+// benchmark can give every click-to-call its own user (one live call per user is a dial rule).
+
+import { Redis } from 'ioredis';
+import { RedisStore } from '../../src/store/redis/redis-store.js';
+import type { SimConfig } from '../../adapters/sim/index.js';
+
+export async function api(base: string, method: string, path: string, key: string, body?: unknown): Promise<any> {
+  const r = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+export interface BenchOrg {
+  orgId: string;
+  apiKey: string;
+  providerId: string;
+}
+
+/**
+ * An org whose dial rate limits are lifted (the benchmark measures the gateway, not the limiter's
+ * refusals), with a sim provider that takes every present and future user.
+ */
+export async function benchOrg(base: string, adminToken: string, name: string, sim: SimConfig): Promise<BenchOrg> {
+  const org = await api(base, 'POST', '/v1/orgs', adminToken, { name });
+  await api(base, 'PUT', '/v1/dial-policy', org.apiKey, {
+    limits: { perUserPerMinute: 100_000, perOrgPerMinute: 1_000_000, perDestinationPerHour: 100_000 },
+  });
+  const provider = await api(base, 'POST', '/v1/providers', org.apiKey, {
+    kind: 'sim',
+    name: `${name} sim`,
+    config: sim,
+    install: { scope: 'all', futureUsers: true },
+  });
+  return { orgId: org.id, apiKey: org.apiKey, providerId: provider.id };
+}
+
+/** Seeds `count` CA users (ids `${prefix}000001`...), each joining the org's future-users provider. */
+export async function seedUsers(
+  redisUrl: string,
+  orgId: string,
+  prefix: string,
+  count: number,
+  numbers?: (i: number) => string[],
+): Promise<string[]> {
+  // the gateway's own key prefix (src/main.ts passes none: the store's default)
+  const store = new RedisStore(new Redis(redisUrl, { enableAutoPipelining: true }));
+  const now = new Date().toISOString();
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
+  try {
+    for (let i = 0; i < ids.length; i += 2000) {
+      await Promise.all(ids.slice(i, i + 2000).map((id, k) => store.putUser(orgId, id, { region: 'CA', numbers: numbers?.(i + k) ?? [] }, now)));
+    }
+  } finally {
+    await store.close();
+  }
+  return ids;
+}
+
+/** A valid Toronto number per index (416 area code, exchanges from 200). */
+export function torontoNumber(i: number): string {
+  return `+1416${String(2_000_000 + (i % 7_999_999)).padStart(7, '0')}`;
+}
