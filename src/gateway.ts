@@ -2,6 +2,7 @@
 // registered kinds, and owns its lifecycle (listen, graceful close). src/main.ts runs it; tests
 // start it in-process.
 
+import { Server as NetServer } from 'node:net';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { ApiKeyVerifier } from './auth/api-keys.js';
@@ -110,6 +111,9 @@ function redisClient(url: string, name: string): Redis {
   });
 }
 
+/** how long a stopping gateway keeps answering on open connections before closing them */
+const DRAIN_GRACE_MS = 2000;
+
 export class Gateway {
   private built?: BuiltApp;
   private closing?: Promise<void>;
@@ -156,6 +160,28 @@ export class Gateway {
   }
 
   /**
+   * Stops accepting connections but, for up to graceMs, keeps answering on the open ones (with
+   * Connection: close) until their clients have let go. Node's server.close() destroys idle
+   * keep-alive sockets at once, and a request a client had just written on one was reset
+   * (found by the stress suite: most requests in flight at SIGTERM under load).
+   */
+  private async drainConnections(graceMs: number): Promise<void> {
+    const built = this.built;
+    if (!built || !built.app.server.listening) return;
+    const server = built.app.server;
+    built.drain();
+    // net.Server's close: no new connections, open ones left alone (fastify's close later reports
+    // the already-stopped listener as ERR_SERVER_NOT_RUNNING, which it accepts)
+    NetServer.prototype.close.call(server);
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline) {
+      const open = await new Promise<number>((r) => server.getConnections((e, n) => r(e ? 0 : n)));
+      if (open === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
    * Graceful stop: refuse new connections and requests (503), finish in-flight ones, then close
    * sockets, adapters, queue and store — bounded by shutdownTimeoutMs.
    */
@@ -167,15 +193,28 @@ export class Gateway {
         this.built?.app.server.closeAllConnections?.();
       }, Math.max(100, config.shutdownTimeoutMs - 500));
       timer.unref();
+      const deadline = Date.now() + config.shutdownTimeoutMs - 1000;
+      // each step after the HTTP drain is bounded: with Redis unreachable, queue and client
+      // closes wait for a connection that may never come back
+      const bounded = async (name: string, p: Promise<unknown> | undefined) => {
+        let t: NodeJS.Timeout | undefined;
+        const left = Math.max(200, Math.min(3000, deadline - Date.now()));
+        const timedOut = new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), left)));
+        const r = await Promise.race([Promise.resolve(p).then(() => 'ok' as const, () => 'error' as const), timedOut]);
+        clearTimeout(t);
+        if (r !== 'ok') logger.warn({ step: name, result: r }, 'shutdown step did not finish cleanly');
+      };
       try {
         await this.built?.sockets.close();
+        await this.drainConnections(Math.min(DRAIN_GRACE_MS, config.shutdownTimeoutMs / 4));
         await this.built?.app.close();
-        await this.extension.close?.();
-        await this.parts.providers.closeAll();
-        await this.parts.providers.shutdownKinds();
-        await this.parts.events.close();
+        await bounded('call-log queue', this.extension.close?.());
+        await bounded('providers', this.parts.providers.closeAll());
+        await bounded('provider kinds', this.parts.providers.shutdownKinds());
+        await bounded('events', this.parts.events.close());
         this.subscriber?.disconnect();
-        await this.parts.store.close();
+        await bounded('store', this.parts.store.close());
+        this.parts.redis?.disconnect();
       } finally {
         clearTimeout(timer);
       }
