@@ -307,8 +307,10 @@ export class CallService {
 
   /**
    * A trial call: straight to the destination through one provider, no agent, hung up after
-   * hangUpAfterMs. Policy and org limits apply as for any outbound call. Returns the call
-   * (failed calls included: a trial records failures, it does not throw for them).
+   * hangUpAfterMs. The dial policy applies as for any outbound call; the click rate limits do
+   * not (a trial's size and pace are bounded by its spec, and the per-destination limit would cut
+   * every trial short). Returns the call (failed calls included: a trial records failures, it
+   * does not throw for them).
    */
   async placeTrialCall(orgId: string, provider: Provider, rawTo: string, opts: { trialId: string; hangUpAfterMs: number; actor: string }): Promise<Call> {
     const { store, policy } = this.deps;
