@@ -6,7 +6,8 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { getExampleNumber, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import mobileExamples from 'libphonenumber-js/mobile/examples';
 import { parsePhone } from '../../src/domain/phone.js';
 import type { Provider, User } from '../../src/domain/types.js';
 import { DomainError } from '../../src/domain/errors.js';
@@ -284,6 +285,19 @@ describe('emergency numbers: never through click-to-call', () => {
       assert.equal(counted?.value, 1);
     });
   }
+
+  test("no country's example mobile number is taken for an emergency code, in any written form", () => {
+    let checked = 0;
+    for (const country of Object.keys(mobileExamples) as CountryCode[]) {
+      const ex = getExampleNumber(country, mobileExamples);
+      if (!ex) continue;
+      for (const form of [ex.number, ex.formatInternational(), ex.formatNational(), ex.nationalNumber]) {
+        assert.equal(isEmergencyNumber(form, country), false, `${country} ${form}`);
+      }
+      checked++;
+    }
+    assert.ok(checked > 200, `${checked} countries`);
+  });
 
   for (const [raw, region] of NOT_EMERGENCY) {
     test(`"${raw}" (region ${region}) is an ordinary number`, () => {

@@ -251,6 +251,40 @@ describe('dial policy enforcement (HTTP, fake Twilio, Redis)', () => {
     });
   });
 
+  describe('GET|PUT /v1/dial-policy', () => {
+    test('a new org: no policy, the default limits, and the defaults explained', async () => {
+      const fresh = await tg.createOrg('policy defaults', { limits: 'default' });
+      const r = await tg.req('GET', '/v1/dial-policy', { key: fresh.apiKey });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.policy, {});
+      assert.deepEqual(r.body.effectiveLimits, { perUserPerMinute: 10, perOrgPerMinute: 600, perDestinationPerHour: 20, liveCallsPerUser: 1 });
+      assert.deepEqual(r.body.defaults.deniedNumberTypes, ['PREMIUM_RATE', 'SHARED_COST', 'UNKNOWN']);
+    });
+
+    test('bad policies are refused with 400 and change nothing; a good one is audited', async () => {
+      const cur = (await tg.req('GET', '/v1/dial-policy', { key })).body.policy;
+      for (const body of [
+        { countries: { allow: ['gb'] } },
+        { countries: { deny: ['GBR'] } },
+        { numberTypes: { deny: ['EXPENSIVE'] } },
+        { prefixes: { allow: ['+44 909'] } },
+        { limits: { perUserPerMinute: 0 } },
+        { limits: { perOrgPerMinute: 1.5 } },
+        { unknown: true },
+      ]) {
+        const r = await tg.req('PUT', '/v1/dial-policy', { key, body });
+        assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+        assert.equal(r.body.error.code, 'validation_failed');
+      }
+      assert.deepEqual((await tg.req('GET', '/v1/dial-policy', { key })).body.policy, cur);
+      const next = { ...cur, countries: { deny: ['CU'] } };
+      assert.equal((await tg.req('PUT', '/v1/dial-policy', { key, body: next })).status, 200);
+      const entry = (await tg.req('GET', '/v1/audit?limit=5', { key })).body.items.find((e: any) => e.action === 'dial_policy.update');
+      assert.deepEqual(entry.after, next);
+      assert.equal((await tg.req('PUT', '/v1/dial-policy', { key, body: cur })).status, 200);
+    });
+  });
+
   // ---- from here on the provider is asked: the same set-up, allowed destinations ------------
 
   describe('allowed destinations reach the provider (the fake would have seen a leak)', () => {
