@@ -300,7 +300,13 @@ export class DirectoryService {
         });
       }
       if (c.reason === 'region_unavailable') {
-        throw new DomainError('region_unavailable', `provider ${providerId} does not serve the region of user ${c.userId}`, { userId: c.userId });
+        // the reason a client can act on is the region itself, as POST /v1/users/{id}/move gives it
+        const region = (await this.store.getUser(orgId, c.userId))?.region;
+        throw new DomainError(
+          'region_unavailable',
+          region ? `provider ${providerId} does not serve region ${region} (user ${c.userId})` : `provider ${providerId} does not serve the region of user ${c.userId}`,
+          { userId: c.userId, providerId, ...(region ? { region } : {}) },
+        );
       }
       if (c.reason === 'unknown_user') throw new DomainError('user_not_found', `user ${c.userId} not found`);
     }
