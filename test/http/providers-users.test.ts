@@ -278,7 +278,8 @@ describe('providers and users over HTTP', { concurrency: true }, () => {
           const a = await org.sim('A', { install: { scope: 'specific', userIds: [u] } });
           const noFr = await org.sim('no FR', { regions: { deny: ['FR'] } });
           const e = assertError(await org.req('POST', `/v1/users/${u}/move`, { providerId: noFr.id }), 422, 'region_unavailable');
-          assert.match(e.message, /FR/);
+          assert.match(e.message, /\bFR\b/);
+          assert.equal(e.region, 'FR');
           assertError(await org.req('POST', `/v1/users/${u}/move`, { providerId: 'prv_missing' }), 404, 'provider_not_found');
           assertError(await org.req('POST', `/v1/users/${rid()}/move`, { providerId: a.id }), 404, 'user_not_found');
           assert.equal((await userOf(u)).providerId, a.id);
@@ -323,7 +324,9 @@ describe('providers and users over HTTP', { concurrency: true }, () => {
           assert.deepEqual(p.regions, { allow: ['CA', 'US'], deny: ['US'] });
           await org.ok('POST', `/v1/providers/${p.id}/users`, { userIds: ['ca'] }, 200);
           const e = assertError(await org.req('POST', `/v1/providers/${p.id}/users`, { userIds: ['us'] }), 422, 'region_unavailable');
-          assert.match(e.message, /US|region/);
+          assert.match(e.message, /\bUS\b/, 'the reason names the region');
+          assert.equal(e.region, 'US');
+          assert.equal(e.providerId, p.id);
           await org.putUser('de', 'DE');
           assertError(await org.req('POST', `/v1/providers/${p.id}/users`, { userIds: ['de'] }), 422, 'region_unavailable');
           assert.equal((await userOf('us')).providerId, null);
