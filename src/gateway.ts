@@ -111,9 +111,6 @@ function redisClient(url: string, name: string): Redis {
   });
 }
 
-/** how long a stopping gateway keeps answering on open connections before closing them */
-const DRAIN_GRACE_MS = 2000;
-
 export class Gateway {
   private built?: BuiltApp;
   private closing?: Promise<void>;
@@ -183,9 +180,10 @@ export class Gateway {
 
   /**
    * Graceful stop: refuse new connections and requests (503), finish in-flight ones, then close
-   * sockets, adapters, queue and store — bounded by shutdownTimeoutMs.
+   * sockets, adapters, queue and store — bounded by shutdownTimeoutMs. drainGraceMs (the process
+   * sets it on SIGTERM): first keep answering on open connections for up to that long.
    */
-  close(): Promise<void> {
+  close(opts: { drainGraceMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
       const { logger, config } = this.parts;
       const timer = setTimeout(() => {
@@ -206,7 +204,7 @@ export class Gateway {
       };
       try {
         await this.built?.sockets.close();
-        await this.drainConnections(Math.min(DRAIN_GRACE_MS, config.shutdownTimeoutMs / 4));
+        if (opts.drainGraceMs) await this.drainConnections(Math.min(opts.drainGraceMs, config.shutdownTimeoutMs / 4));
         await this.built?.app.close();
         await bounded('call-log queue', this.extension.close?.());
         await bounded('providers', this.parts.providers.closeAll());

@@ -38,7 +38,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     hard.unref();
-    gateway.close().then(
+    // a short grace on open connections: a load balancer may still send for a moment
+    gateway.close({ drainGraceMs: 2000 }).then(
       () => {
         logger.info('shut down cleanly');
         process.exit(0);

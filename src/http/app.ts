@@ -63,6 +63,8 @@ export interface AppDeps {
 export interface BuiltApp {
   app: FastifyInstance;
   sockets: EventsSocketServer;
+  /** From now on every response carries Connection: close (graceful shutdown, see Gateway.close). */
+  drain(): void;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
@@ -173,6 +175,12 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  // while draining, clients are told to drop their keep-alive connection after each answer, so
+  // the server can close every connection without resetting a request already on the wire
+  let draining = false;
+  app.addHook('onSend', async (_req, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: req.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
@@ -223,5 +231,11 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   for (const p of deps.plugins ?? []) await app.register(async (scope) => p(scope, deps));
 
   const sockets = eventsSocket(app, deps);
-  return { app, sockets };
+  return {
+    app,
+    sockets,
+    drain: () => {
+      draining = true;
+    },
+  };
 }
