@@ -279,23 +279,9 @@ export class CallService {
     }
     const adapter = providers.adapter(provider);
     const apiStart = performance.now();
+    let res: Awaited<ReturnType<typeof adapter.dial>>;
     try {
-      const res = await adapter.dial({ call, user, to, idempotencyToken: call.id, hangUpAfterMs });
-      const apiSeconds = (performance.now() - apiStart) / 1000;
-      providers.breakers.success(provider.id);
-      metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'ok' });
-      this.deps.observer?.dialed(call, provider, apiSeconds);
-      const link = store.linkProviderCall(call.orgId, provider.id, res.providerCallId, call.id);
-      const tr = await this.applyStatus(call.orgId, call.id, {
-        status: res.status ?? 'dialing',
-        at: new Date().toISOString(),
-        providerCallId: res.providerCallId,
-      });
-      await link;
-      metrics.dispatchOverhead.observe({ provider_kind: provider.kind }, (performance.now() - started) / 1000 - apiSeconds);
-      const latest = tr?.call ?? { ...call, providerCallId: res.providerCallId };
-      if (res.from && !latest.from) latest.from = res.from;
-      return latest;
+      res = await adapter.dial({ call, user, to, idempotencyToken: call.id, hangUpAfterMs });
     } catch (e) {
       const err = this.providerFailure(provider, e);
       if (err.code === 'provider_unavailable' || err.code === 'provider_error') providers.breakers.failure(provider.id);
@@ -303,6 +289,25 @@ export class CallService {
       this.deps.observer?.dialed(call, provider, (performance.now() - apiStart) / 1000, err.code);
       throw e;
     }
+    const apiSeconds = (performance.now() - apiStart) / 1000;
+    providers.breakers.success(provider.id);
+    metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'ok' });
+    this.deps.observer?.dialed(call, provider, apiSeconds);
+    // The provider took the call; a store failure from here on is ours, not the provider's (it
+    // must not open the provider's breaker), and both writes are awaited together so the
+    // failure of one is never an unhandled rejection that kills the process.
+    const [tr] = await Promise.all([
+      this.applyStatus(call.orgId, call.id, {
+        status: res.status ?? 'dialing',
+        at: new Date().toISOString(),
+        providerCallId: res.providerCallId,
+      }),
+      store.linkProviderCall(call.orgId, provider.id, res.providerCallId, call.id),
+    ]);
+    metrics.dispatchOverhead.observe({ provider_kind: provider.kind }, (performance.now() - started) / 1000 - apiSeconds);
+    const latest = tr?.call ?? { ...call, providerCallId: res.providerCallId };
+    if (res.from && !latest.from) latest.from = res.from;
+    return latest;
   }
 
   /**
