@@ -53,6 +53,9 @@ interface Live {
   answeredAt?: number;
 }
 
+/** how long a status report is retried while the gateway refuses it */
+const REPORT_RETRY_MS = 10 * 60_000;
+
 const STATUS_EVENTS: ReadonlySet<string> = new Set(['ringing', 'answered', 'completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
 class SimAdapter implements ProviderAdapter {
@@ -116,11 +119,27 @@ class SimAdapter implements ProviderAdapter {
     }
   }
 
+  /**
+   * Delivers one status report, retrying with backoff while the gateway cannot take it (its store
+   * is down: the ingress throws, as an HTTP webhook would get a 5xx) — real providers redeliver
+   * refused webhooks too, and without it a call whose end is reported during a Redis outage would
+   * never end, and never be logged. Gives up after REPORT_RETRY_MS or when the adapter closes.
+   */
   private async report(providerCallId: string, callId: string, status: CallStatus, extra: Record<string, unknown> = {}): Promise<void> {
-    try {
-      await this.ctx.deliverWebhook('/status', { providerCallId, callId, status, at: new Date().toISOString(), ...extra });
-    } catch (e) {
-      this.ctx.logger.warn({ err: (e as Error).message, status }, 'sim status delivery failed');
+    const at = new Date().toISOString();
+    const deadline = Date.now() + REPORT_RETRY_MS;
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        await this.ctx.deliverWebhook('/status', { providerCallId, callId, status, at, ...extra });
+        return;
+      } catch (e) {
+        if (this.closed || Date.now() + delay > deadline) {
+          this.ctx.logger.warn({ err: (e as Error).message, status }, 'sim status delivery failed; giving up');
+          return;
+        }
+        this.ctx.logger.info({ err: (e as Error).message, status, retryInMs: delay }, 'sim status delivery failed; retrying');
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
     }
   }
 
