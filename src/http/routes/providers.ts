@@ -167,6 +167,10 @@ export function providerRoutes(deps: AppDeps) {
           body: { type: 'object', additionalProperties: false, properties: { futureUsers: { type: 'boolean' } } },
           response: withErrors({ 200: assignRef }, 404),
         },
+        // every field is optional, so no body at all means {} (futureUsers false)
+        preValidation: async (req) => {
+          if (req.body === undefined) req.body = {};
+        },
       },
       async (req) => directory.installAll(orgOf(req), req.params.id, req.body?.futureUsers ?? false, actorOf(req)),
     );
