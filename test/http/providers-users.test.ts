@@ -538,6 +538,13 @@ describe('providers and users over HTTP', { concurrency: true }, () => {
           assert.equal(got.futureUsers, true);
           assert.equal((await org.putUser(rid(), 'CA')).providerId, p.id);
           assertError(await org.req('POST', `/v1/providers/prv_none/install-all`, { futureUsers: true }), 404, 'provider_not_found');
+          // the body is optional: no body means futureUsers false, and it is idempotent
+          const q = await org.sim('q');
+          const bare = await g.req('POST', `/v1/providers/${q.id}/install-all`, { key: org.key });
+          assert.equal(bare.status, 200, bare.text);
+          const qv = await org.ok('GET', `/v1/providers/${q.id}`, undefined, 200);
+          assert.equal(qv.scope, 'all');
+          assert.equal(qv.futureUsers, false);
         });
       });
 
