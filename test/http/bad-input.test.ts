@@ -109,6 +109,11 @@ describe('bad input over HTTP', { concurrency: true }, () => {
           await b.ok('DELETE', `/v1/users/${ok.body.id}`, undefined, 204);
         });
 
+        test('oversized headers answer 431 in the same error shape', async () => {
+          await refused(431, 'headers_too_large', 'GET', '/v1/users', { headers: { 'x-padding': 'p'.repeat(20 * 1024) } });
+          await refused(431, 'headers_too_large', 'PUT', `/v1/users/${ua}`, { body: { region: 'US' }, headers: { cookie: 'c'.repeat(20 * 1024) } });
+        });
+
         test('a body over the limit answers 413', async () => {
           await refused(413, 'payload_too_large', 'PUT', `/v1/users/${ua}`, { body: { region: 'CA', name: 'x'.repeat(300 * 1024) } });
           await refused(413, 'payload_too_large', 'POST', `/v1/providers/${pa.id}/users`, { body: { userIds: Array.from({ length: 40_000 }, (_, i) => `user-${i}`) } });
