@@ -284,13 +284,15 @@ export class CallService {
       res = await adapter.dial({ call, user, to, idempotencyToken: call.id, hangUpAfterMs });
     } catch (e) {
       const err = this.providerFailure(provider, e);
-      if (err.code === 'provider_unavailable' || err.code === 'provider_error') providers.breakers.failure(provider.id);
+      // trials probe one test number: their outcome is evidence for the report, not a verdict
+      // on the provider that should open (or close) the breaker live click-to-calls rely on
+      if (!call.trial && (err.code === 'provider_unavailable' || err.code === 'provider_error')) providers.breakers.failure(provider.id);
       metrics.callsDispatched.inc({ provider_kind: provider.kind, result: err.code });
       this.deps.observer?.dialed(call, provider, (performance.now() - apiStart) / 1000, err.code);
       throw e;
     }
     const apiSeconds = (performance.now() - apiStart) / 1000;
-    providers.breakers.success(provider.id);
+    if (!call.trial) providers.breakers.success(provider.id);
     metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'ok' });
     this.deps.observer?.dialed(call, provider, apiSeconds);
     // The provider took the call; a store failure from here on is ours, not the provider's (it

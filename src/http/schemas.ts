@@ -164,6 +164,7 @@ export const callSchema = {
     endedAt: { type: 'string' },
     durationSec: { type: 'number' },
     trial: { type: 'boolean' },
+    trialId: { type: 'string' },
     history: {
       type: 'array',
       items: {
