@@ -8,6 +8,7 @@
 //   BENCH_QUICK=1 npm run bench           shorter runs (smoke test of the harness)
 
 import { existsSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { benchRedis, startGatewayProcess, type GatewayChild } from './processes.js';
@@ -83,6 +84,9 @@ async function main(): Promise<void> {
   const summary: string[] = [];
   let failed = 0;
   const t0 = performance.now();
+  // figures from a shared machine mean little without its load beside them
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+  console.log(`# ${availableParallelism()} CPUs, load average ${load()} (1, 5, 15 min)`);
   try {
     for (const e of ENTRIES) {
       if (only.length && !only.includes(e.name)) continue;
@@ -111,7 +115,7 @@ async function main(): Promise<void> {
     await shared.gateway?.stop();
     await shared.redis?.stop();
   }
-  console.log(`\n${summary.join('\n')}\ntotal ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`\n${summary.join('\n')}\ntotal ${((performance.now() - t0) / 1000).toFixed(0)} s; load average now ${load()}`);
   if (failed) process.exit(1);
 }
 
