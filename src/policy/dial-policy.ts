@@ -130,6 +130,31 @@ export function evaluate(num: PhoneNumber, layers: PolicyLayer[], defaultCountri
   return { allowed: true, rule: orgPrefix !== undefined ? `org.prefixes.allow: ${orgPrefix}` : 'allowed', country, numberType };
 }
 
+/**
+ * The agent's leg of a click-to-call is an outbound call too: the provider rings the user's phone
+ * first, so a "phone" set to a premium-rate number would make every click a premium-rate call.
+ * What concerns the number itself applies (prefix and number-type denials, the risky-type
+ * default, which only the org's numberTypes.allow lifts); the allow-lists do not, as they say
+ * whom the org calls, not where its agents sit.
+ */
+export function evaluateAgentPhone(num: PhoneNumber, layers: PolicyLayer[]): Decision {
+  const country = num.country;
+  const numberType = num.getType() ?? 'UNKNOWN';
+  const deny = (rule: string): Decision => ({ allowed: false, rule, country, numberType });
+  for (const { scope, policy } of layers) {
+    const hit = policy.prefixes?.deny?.find((p) => matchesPrefix(num.number, p));
+    if (hit) return deny(`${scope}.prefixes.deny: ${hit}`);
+  }
+  for (const { scope, policy } of layers) {
+    if (policy.numberTypes?.deny?.includes(numberType)) return deny(`${scope}.numberTypes.deny: ${numberType}`);
+  }
+  const orgAllows = layers.find((l) => l.scope === 'org')?.policy.numberTypes?.allow?.includes(numberType) ?? false;
+  if (RISKY_TYPES.has(numberType) && !orgAllows) {
+    return deny(`default.numberTypes: ${numberType} numbers are refused unless the org's policy allows them`);
+  }
+  return { allowed: true, rule: 'allowed', country, numberType };
+}
+
 /** The effective limits: the org's, else the defaults. */
 export function effectiveLimits(org: DialPolicy | null): Required<DialLimits> {
   return { ...DEFAULT_LIMITS, ...(org?.limits ?? {}) };

@@ -5,14 +5,17 @@
 import type { PhoneNumber } from 'libphonenumber-js/max';
 import type { AuditLog } from '../audit/audit-log.js';
 import { DomainError } from '../domain/errors.js';
+import { parsePhone } from '../domain/phone.js';
 import type { Provider, User } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SettingsStore } from '../settings/settings-store.js';
-import { effectiveLimits, evaluate, type Decision, type DialPolicy, type PolicyLayer } from './dial-policy.js';
+import { effectiveLimits, evaluate, evaluateAgentPhone, type Decision, type DialPolicy, type PolicyLayer } from './dial-policy.js';
 import { isEmergencyNumber } from './emergency.js';
 import type { Bucket, RateLimiter } from './rate-limiter.js';
 
 const ORG_POLICY = 'dialPolicy';
+/** the rule prefix when the agent's own leg is what the policy refuses */
+const AGENT_PHONE = 'agent_phone';
 const providerPolicyName = (providerId: string) => `provider:${providerId}:dialPolicy`;
 const LIVE_TTL_MS = 4 * 3600 * 1000;
 
@@ -76,37 +79,53 @@ export class PolicyService {
       return { allowed: false, rule: 'emergency', numberType: 'EMERGENCY' };
     }
     if (!ctx.number) return { allowed: false, rule: 'invalid_number', numberType: 'UNKNOWN' };
-    const [org, prov, regions] = await Promise.all([
+    const [layers, regions] = await Promise.all([this.layers(ctx), this.deps.orgRegions(ctx.orgId)]);
+    const defaults = new Set(regions);
+    if (ctx.user) defaults.add(ctx.user.region);
+    const d = evaluate(ctx.number, layers, [...defaults]);
+    if (!d.allowed || !ctx.user?.phone) return d;
+    // the agent's own leg (the provider rings the user's phone first) is a call too
+    const phone = parsePhone(ctx.user.phone, ctx.user.region);
+    const leg = phone ? evaluateAgentPhone(phone, layers) : null;
+    return leg && !leg.allowed ? { ...leg, rule: `${AGENT_PHONE}: ${leg.rule}` } : d;
+  }
+
+  private async layers(ctx: { orgId: string; user: User | null; provider: Provider | null }): Promise<PolicyLayer[]> {
+    const [org, prov] = await Promise.all([
       this.getOrgPolicy(ctx.orgId),
       ctx.provider ? this.getProviderPolicy(ctx.orgId, ctx.provider.id) : Promise.resolve(null),
-      this.deps.orgRegions(ctx.orgId),
     ]);
     const layers: PolicyLayer[] = [{ scope: 'org', policy: org ?? {} }];
     if (prov) layers.push({ scope: 'provider', policy: prov });
     const userPolicy = (ctx.user as (User & { dialPolicy?: DialPolicy }) | null)?.dialPolicy;
     if (userPolicy) layers.push({ scope: 'user', policy: userPolicy });
-    const defaults = new Set(regions);
-    if (ctx.user) defaults.add(ctx.user.region);
-    return evaluate(ctx.number, layers, [...defaults]);
+    return layers;
   }
 
-  /** Throws destination_not_allowed (403, with the rule) when the call may not be placed. */
-  async enforce(ctx: PolicyContext): Promise<void> {
-    const d = await this.decide(ctx);
-    if (d.allowed) return;
-    this.deps.metrics.callsRefused.inc({ reason: d.rule === 'emergency' ? 'emergency' : 'destination_not_allowed' });
+  private async refused(ctx: Omit<PolicyContext, 'raw' | 'number'>, d: Decision, reason: string): Promise<void> {
+    this.deps.metrics.callsRefused.inc({ reason });
     await this.deps.audit.append(ctx.orgId, {
       actor: ctx.actor,
       action: 'call.refused',
       target: { type: 'user', id: ctx.user?.id ?? '' },
       detail: { path: ctx.path, rule: d.rule, country: d.country ?? null, numberType: d.numberType, providerId: ctx.provider?.id ?? null },
     });
+  }
+
+  /** Throws destination_not_allowed (403, with the rule) when the call may not be placed. */
+  async enforce(ctx: PolicyContext): Promise<void> {
+    const d = await this.decide(ctx);
+    if (d.allowed) return;
+    await this.refused(ctx, d, d.rule === 'emergency' ? 'emergency' : 'destination_not_allowed');
     if (d.rule === 'emergency') {
       throw new DomainError(
         'destination_not_allowed',
         'emergency numbers are never dialled through click-to-call: dial them directly from a phone, which can give the emergency service your location',
         { rule: 'emergency' },
       );
+    }
+    if (d.rule.startsWith(`${AGENT_PHONE}:`)) {
+      throw new DomainError('destination_not_allowed', `the agent's phone may not be called (${d.rule}); give the user another phone`, { rule: d.rule });
     }
     throw new DomainError('destination_not_allowed', `calls to this destination are not allowed (${d.rule})`, { rule: d.rule });
   }
