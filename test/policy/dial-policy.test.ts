@@ -214,6 +214,36 @@ describe('dial policy: destinations × policies', () => {
   }
 });
 
+describe("dial policy: the agent's own leg (the user's phone, rung first)", () => {
+  const CASES: Array<{ name: string; phone: string; org?: DialPolicy; user?: DialPolicy; to?: string; expect: true | string }> = [
+    { name: 'an ordinary phone', phone: '+14155550100', expect: true },
+    { name: 'a premium-rate "phone"', phone: N.usPremium, expect: 'agent_phone: default.numberTypes:' },
+    { name: 'a shared-cost "phone"', phone: N.frShared, expect: 'agent_phone: default.numberTypes: SHARED_COST' + " numbers are refused unless the org's policy allows them" },
+    { name: 'destination allow-lists say whom the org calls, not where agents sit', phone: '+14155550100', to: N.gbMobile, org: { countries: { allow: ['GB'] }, numberTypes: { allow: ['MOBILE'] }, prefixes: { allow: ['+44'] } }, expect: true },
+    { name: 'an org prefix deny covers agent phones too', phone: '+14155550100', org: { prefixes: { deny: ['+1415555'] } }, to: N.usTollFree, expect: 'agent_phone: org.prefixes.deny: +1415555' },
+    { name: "a user's number-type deny covers their phone", phone: '+14155550100', user: { numberTypes: { deny: ['FIXED_LINE_OR_MOBILE'] } }, to: N.usTollFree, expect: 'agent_phone: user.numberTypes.deny: FIXED_LINE_OR_MOBILE' },
+    { name: 'the org may allow premium-rate explicitly', phone: N.usPremium, org: { numberTypes: { allow: ['PREMIUM_RATE', 'FIXED_LINE_OR_MOBILE'] } }, expect: true },
+    { name: 'a refused destination is reported first', phone: N.usPremium, to: N.gbMobile, expect: 'default.countries:' },
+  ];
+  const { service, regions } = deps();
+  let n = 0;
+  for (const c of CASES) {
+    test(c.name, async () => {
+      const orgId = `agent-org-${++n}`;
+      regions.set(orgId, ['US']);
+      if (c.org) await service.putOrgPolicy(orgId, c.org);
+      const u = { ...user('US', c.user), phone: c.phone };
+      const to = c.to ?? N.usLocal;
+      const d = await service.decide({ orgId, raw: to, number: parsePhone(to, 'US'), user: u, provider: provider(orgId) });
+      if (c.expect === true) assert.equal(d.allowed, true, `refused by ${d.rule}`);
+      else {
+        assert.equal(d.allowed, false);
+        assert.ok(matches(d.rule, c.expect), `rule "${d.rule}", expected ${c.expect}`);
+      }
+    });
+  }
+});
+
 describe('dial policy: numbers of unknown type', () => {
   // parsePhone keeps only valid numbers, whose type libphonenumber knows; evaluate still treats a
   // number without a type as UNKNOWN (risky) rather than as anything allowed

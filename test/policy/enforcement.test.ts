@@ -168,6 +168,38 @@ describe('dial policy enforcement (HTTP, fake Twilio, Redis)', () => {
       await expectRefused(click(US_TOLL_FREE, NARROW), 'user.numberTypes.deny: TOLL_FREE', { path: 'click-to-call' });
     });
 
+    test("the agent's own leg: a phone set to a premium-rate number is refused before any dial", async () => {
+      // the provider rings the agent's phone first: with a premium-rate "phone", every click
+      // would be a premium-rate call whatever the destination
+      const id = 'agent-premium-phone';
+      const put = await tg.req('PUT', `/v1/users/${id}`, { key, body: { region: 'US', phone: US_PREMIUM } });
+      assert.equal(put.status, 201, put.text);
+      const assign = await tg.req('POST', `/v1/providers/${twilioId}/users`, { key, body: { userIds: [id] } });
+      assert.equal(assign.status, 200, assign.text);
+      try {
+        const r = await expectRefused(click(ALLOWED, id), 'agent_phone:', { path: 'click-to-call' });
+        assert.match(r.body.error.rule, /PREMIUM_RATE/);
+        assert.match(r.body.error.message, /agent's phone/);
+        const ex = await explain(ALLOWED, id);
+        assert.deepEqual([ex.wouldDial, ex.policy.allowed, ex.policy.rule], [false, false, r.body.error.rule]);
+        const pb = await expectRefused(phonebridge(ALLOWED, id), 'agent_phone:', { path: 'click-to-call', actor: 'zoho-phonebridge' });
+        assert.equal(pb.body.error.rule, r.body.error.rule);
+      } finally {
+        assert.equal((await tg.req('DELETE', `/v1/users/${id}`, { key })).status, 204);
+      }
+    });
+
+    test("the agent's own leg: explicit denials apply, destination allow-lists do not", async () => {
+      const cur = (await tg.req('GET', '/v1/dial-policy', { key })).body.policy;
+      // an org that calls only GB still rings its US agents
+      assert.equal((await tg.req('PUT', '/v1/dial-policy', { key, body: { ...cur, countries: { allow: ['GB'] }, prefixes: { deny: ['+1415555010'] } } })).status, 200);
+      try {
+        await expectRefused(click(GB_MOBILE), 'agent_phone: org.prefixes.deny: +1415555010', { path: 'click-to-call' });
+      } finally {
+        assert.equal((await tg.req('PUT', '/v1/dial-policy', { key, body: cur })).status, 200);
+      }
+    });
+
     test('a refusal under an Idempotency-Key is replayed, not re-evaluated into a dial', async () => {
       const headers = { 'idempotency-key': 'idem-premium-1' };
       const first = await expectRefused(click(US_PREMIUM, AGENT, headers), 'default.numberTypes:', { path: 'click-to-call' });

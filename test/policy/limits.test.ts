@@ -58,6 +58,7 @@ function tally(rs: Res[]): Record<number, number> {
   return out;
 }
 
+/** `retry` bounds Retry-After in seconds; the upper one allows the 1 s that rounding up may add */
 function assertRateLimited(r: Res, limit: string, retry: [min: number, max: number]): void {
   assert.equal(r.status, 429, r.text);
   assert.equal(r.body.error.code, 'rate_limited');
@@ -100,7 +101,7 @@ for (const store of ['redis', 'memory'] as const) {
       const burst = await Promise.all(Array.from({ length: 8 }, () => click(o.key, o.users[0])));
       assert.deepEqual(tally(burst), { 201: 3, 429: 5 });
       // 3 a minute: the next token in 20 s
-      for (const r of burst.filter((x) => x.status === 429)) assertRateLimited(r, 'perUserPerMinute', [10, 20]);
+      for (const r of burst.filter((x) => x.status === 429)) assertRateLimited(r, 'perUserPerMinute', [10, 21]);
       assert.equal(await callCount(tg.req, o.key), 3, 'refused clicks created no call');
       assert.equal(await refusedTotal(tg.req, 'rate_limited'), refused0 + 5);
       must(await click(o.key, o.users[1]), 201, 'another user');
@@ -110,7 +111,7 @@ for (const store of ['redis', 'memory'] as const) {
       const o = await org(tg.req, tg.adminToken, { ...HIGH, perOrgPerMinute: 4 }, 3);
       const burst = await Promise.all(Array.from({ length: 9 }, (_, i) => click(o.key, o.users[i % 3])));
       assert.deepEqual(tally(burst), { 201: 4, 429: 5 });
-      for (const r of burst.filter((x) => x.status === 429)) assertRateLimited(r, 'perOrgPerMinute', [5, 15]);
+      for (const r of burst.filter((x) => x.status === 429)) assertRateLimited(r, 'perOrgPerMinute', [5, 16]);
       // another org has its own budget
       const other = await org(tg.req, tg.adminToken, { ...HIGH, perOrgPerMinute: 4 }, 1);
       must(await click(other.key, other.users[0]), 201, 'another org');
@@ -122,7 +123,7 @@ for (const store of ['redis', 'memory'] as const) {
       const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => click(o.key, o.users[i % 3], target)));
       assert.deepEqual(tally(burst), { 201: 2, 429: 4 });
       // 2 an hour: the next in 30 min
-      for (const r of burst.filter((x) => x.status === 429)) assertRateLimited(r, 'perDestinationPerHour', [1700, 1800]);
+      for (const r of burst.filter((x) => x.status === 429)) assertRateLimited(r, 'perDestinationPerHour', [1700, 1801]);
       must(await click(o.key, o.users[0]), 201, 'another number');
     });
 
@@ -235,7 +236,7 @@ describe('limits across two gateway processes sharing Redis', () => {
     const o = await org(a.req, adminToken, { ...HIGH, perOrgPerMinute: 5 }, 4);
     const rs = await both(10, (gp, i) => click(gp, o.key, o.users[i % 4]));
     assert.deepEqual(tally(rs), { 201: 5, 429: 15 });
-    for (const r of rs.filter((x) => x.status === 429)) assertRateLimited(r, 'perOrgPerMinute', [1, 12]);
+    for (const r of rs.filter((x) => x.status === 429)) assertRateLimited(r, 'perOrgPerMinute', [1, 13]);
     // each instance sees the same calls: created on either, listed by both
     assert.equal(await callCount(a.req, o.key), 5);
     assert.equal(await callCount(b.req, o.key), 5);
@@ -245,7 +246,7 @@ describe('limits across two gateway processes sharing Redis', () => {
     const o = await org(a.req, adminToken, { ...HIGH, perUserPerMinute: 3 }, 1);
     const rs = await both(6, (gp) => click(gp, o.key, o.users[0]));
     assert.deepEqual(tally(rs), { 201: 3, 429: 9 });
-    for (const r of rs.filter((x) => x.status === 429)) assertRateLimited(r, 'perUserPerMinute', [1, 20]);
+    for (const r of rs.filter((x) => x.status === 429)) assertRateLimited(r, 'perUserPerMinute', [1, 21]);
   });
 
   test('per destination per hour: exactly N in total', async () => {
