@@ -2,7 +2,6 @@
 // registered kinds, and owns its lifecycle (listen, graceful close). src/main.ts runs it; tests
 // start it in-process.
 
-import { Server as NetServer } from 'node:net';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { ApiKeyVerifier } from './auth/api-keys.js';
@@ -157,19 +156,17 @@ export class Gateway {
   }
 
   /**
-   * Stops accepting connections but, for up to graceMs, keeps answering on the open ones (with
-   * Connection: close) until their clients have let go. Node's server.close() destroys idle
-   * keep-alive sockets at once, and a request a client had just written on one was reset
-   * (found by the stress suite: most requests in flight at SIGTERM under load).
+   * For up to graceMs, keeps serving — new connections too, as a load balancer may still send for
+   * a moment — with Connection: close on every answer, so clients let go of their connections.
+   * Closing at once reset requests already on the wire: Node's server.close() destroys idle
+   * keep-alive sockets, and the kernel resets connections still in the accept backlog (found by
+   * the stress suite: most requests in flight at SIGTERM under load were reset).
    */
   private async drainConnections(graceMs: number): Promise<void> {
     const built = this.built;
     if (!built || !built.app.server.listening) return;
     const server = built.app.server;
     built.drain();
-    // net.Server's close: no new connections, open ones left alone (fastify's close later reports
-    // the already-stopped listener as ERR_SERVER_NOT_RUNNING, which it accepts)
-    NetServer.prototype.close.call(server);
     const deadline = Date.now() + graceMs;
     while (Date.now() < deadline) {
       const open = await new Promise<number>((r) => server.getConnections((e, n) => r(e ? 0 : n)));
