@@ -1,9 +1,8 @@
 // `npm start`: the gateway (with the call-log worker in the same process unless
 // DIALGATE_IN_PROCESS_WORKER=false). Without REDIS_URL it runs in local mode.
-import { crmKinds, providerKinds } from '../adapters/registry.js';
+// Only the config loader is imported up front: a bad setting is reported at once, before the
+// rest of the application (adapters, fastify...) is loaded.
 import { ConfigError, loadConfig } from './config/config.js';
-import { createGateway, createLogger } from './gateway.js';
-import { wireCallLog } from './wiring.js';
 
 async function main(): Promise<void> {
   let config;
@@ -16,6 +15,11 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  const [{ crmKinds, providerKinds }, { createGateway, createLogger }, { wireCallLog }] = await Promise.all([
+    import('../adapters/registry.js'),
+    import('./gateway.js'),
+    import('./wiring.js'),
+  ]);
   const logger = createLogger(config.logLevel);
   if (!config.redisUrl) {
     logger.warn('local mode: no REDIS_URL, so data lives in memory — single instance, not durable, lost on restart');

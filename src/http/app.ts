@@ -148,6 +148,14 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   // /v1 takes JSON only: without this, fastify's built-in text/plain parser lets a text body
   // through to schema validation (400) instead of the 415 a wrong content type deserves
   app.removeContentTypeParser('text/plain');
+  // An empty body sent with Content-Type: application/json (common on DELETE from HTTP clients)
+  // is "no body", not an error; routes that need one still refuse it through their schema.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    return jsonParser(req, text, done);
+  });
 
   // Bodies are validated strictly (no coercion, unknown fields refused); query strings and
   // params are strings on the wire, so they are coerced.

@@ -10,7 +10,8 @@ const userBody = {
   additionalProperties: false,
   properties: {
     region: COUNTRY,
-    name: { type: 'string', maxLength: 200 },
+    // names are shown on agents' screens and in CRMs: no control characters
+    name: { type: 'string', maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' },
     email: { type: 'string', maxLength: 320, format: undefined, pattern: '^[^\\s@]+@[^\\s@]+$' },
     phone: { type: 'string', minLength: 1, maxLength: 64 },
     sipUri: { type: 'string', maxLength: 512, pattern: '^sips?:[^\\s]+$' },
