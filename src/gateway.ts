@@ -103,6 +103,8 @@ function redisClient(url: string, name: string): Redis {
     connectionName: `dialgate-${name}`,
     // fail fast while Redis is away: callers get 503 at once instead of hanging on a queue
     enableOfflineQueue: false,
+    // commands issued in the same tick (a click makes several) share one socket write
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     commandTimeout: 5000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
@@ -238,7 +240,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     events = new RedisEventBus(redis, subscriber, logger);
     redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
     subscriber.on('error', () => {});
-    if (!(await whenReady(redis, 10_000))) logger.error('Redis is not reachable yet; answering 503 until it is');
+    if (!(await whenReady(redis, 3000))) logger.error('Redis is not reachable yet; answering 503 until it is (see /readyz)');
     settings = new RedisSettingsStore(redis, keyPrefix);
     audit = new RedisAuditLog(redis, keyPrefix);
     limiter = new RedisRateLimiter(redis);
@@ -249,7 +251,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     audit = new MemoryAuditLog();
     limiter = new MemoryRateLimiter();
   }
-  const regionCache = new Map<string, { regions: string[]; until: number }>();
+  const regionCache = new Map<string, { regions: Promise<string[]>; until: number }>();
+  const regionScans = new Map<string, Promise<string[]>>();
   const policy = new PolicyService({
     settings,
     limiter,
@@ -257,13 +260,22 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics,
     keyPrefix,
     // cached: a big org's regions change rarely, and this runs on every click
-    orgRegions: async (orgId) => {
+    orgRegions: (orgId) => {
       const hit = regionCache.get(orgId);
       if (hit && hit.until > Date.now()) return hit.regions;
-      const regions = await store.orgRegions(orgId);
-      if (regionCache.size > 10_000) regionCache.clear();
-      regionCache.set(orgId, { regions, until: Date.now() + 30_000 });
-      return regions;
+      // one scan per org at a time: concurrent clicks on a cold cache share it
+      const pending = regionScans.get(orgId);
+      if (pending) return pending;
+      const scan = store
+        .orgRegions(orgId)
+        .then((regions) => {
+          if (regionCache.size > 10_000) regionCache.clear();
+          regionCache.set(orgId, { regions: Promise.resolve(regions), until: Date.now() + 30_000 });
+          return regions;
+        })
+        .finally(() => regionScans.delete(orgId));
+      regionScans.set(orgId, scan);
+      return scan;
     },
   });
 

@@ -520,10 +520,14 @@ export class CallService {
 
   private async matchLater(orgId: string, call: Call): Promise<void> {
     try {
+      let timer: NodeJS.Timeout | undefined;
       const match = await Promise.race([
         this.deps.matcher!(orgId, call),
-        new Promise<null>((r) => setTimeout(() => r(null), MATCH_TIMEOUT_MS).unref()),
-      ]);
+        new Promise<null>((r) => {
+          timer = setTimeout(() => r(null), MATCH_TIMEOUT_MS);
+          timer.unref();
+        }),
+      ]).finally(() => clearTimeout(timer));
       this.publish('call.matched', call, match ?? null);
     } catch (e) {
       this.deps.logger.warn({ callId: call.id, err: (e as Error).message }, 'caller match failed');
