@@ -25,6 +25,7 @@ import { MemorySettingsStore, RedisSettingsStore, type SettingsStore } from './s
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './policy/rate-limiter.js';
 import { PolicyService } from './policy/policy-service.js';
 import { Router } from './routing/router.js';
+import { ProviderCache } from './providers/provider-cache.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -293,7 +294,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     sinkFor: (p) => calls!.sinkFor(p),
     deliver: (p, req) => ingress!.deliver(p, req),
   });
-  const router = new Router(store, providers, settings);
+  const providerCache = new ProviderCache(store);
+  const router = new Router(store, providers, settings, providerCache);
   const parts: GatewayParts = {
     config,
     store,
@@ -325,7 +327,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const extension = (await opts.extend?.(parts)) ?? {};
   calls.attach({ callLog: extension.callLog, matcher: extension.matcher, observer: extension.observer });
   parts.matcher = extension.matcher;
-  ingress = new WebhookIngress(store, providers, metrics, logger);
+  ingress = new WebhookIngress(providerCache, providers, metrics, logger);
 
   const readiness: ReadinessCheck[] = [
     { name: 'store', check: async () => ((await store.ping()) ? { ok: true } : { ok: false, detail: `${store.kind} store unreachable` }) },
@@ -342,7 +344,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics,
     keys: new ApiKeyVerifier(store),
     orgs: new OrgService(store),
-    directory: new DirectoryService(store, providers, logger, audit, policy),
+    directory: new DirectoryService(store, providers, logger, audit, policy, providerCache),
     policy,
     router,
     audit,

@@ -7,19 +7,18 @@ import type { Provider } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { WebhookReply, WebhookRequest } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
-import type { Store } from '../store/store.js';
+import type { ProviderCache } from '../providers/provider-cache.js';
 
 export class WebhookIngress {
   constructor(
-    private readonly store: Store,
+    private readonly cache: ProviderCache,
     private readonly providers: ProviderRuntime,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {}
 
   async handle(kind: string, providerId: string, req: WebhookRequest): Promise<WebhookReply> {
-    const orgId = await this.store.getProviderOrg(providerId);
-    const provider = orgId ? await this.store.getProvider(orgId, providerId) : null;
+    const provider = await this.cache.byProviderId(providerId);
     if (!provider || provider.kind !== kind) {
       this.metrics.webhooks.inc({ provider_kind: this.providers.definition(kind) ? kind : 'unknown', result: 'unknown_provider' });
       return { statusCode: 404, body: { error: { code: 'not_found', message: 'no such provider' } } };

@@ -12,6 +12,7 @@ import type { Store } from '../store/store.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import type { DialPolicy } from '../policy/dial-policy.js';
+import type { ProviderCache } from '../providers/provider-cache.js';
 
 export interface UserBody {
   region: string;
@@ -94,6 +95,7 @@ export class DirectoryService {
     private readonly logger: Logger,
     private readonly audit: AuditLog,
     private readonly policy: PolicyService,
+    private readonly cache?: ProviderCache,
   ) {}
 
   /** Audit entries never fail the change they describe; a lost entry is logged. */
@@ -262,6 +264,7 @@ export class DirectoryService {
     await this.saveProviderExtras(orgId, providerId, { dialPolicy, callsPerSecond });
     // the store bumps updatedAt even for extras-only patches, so live adapters see the change
     const updated = await this.store.updateProvider(orgId, providerId, next, nowIso());
+    this.cache?.invalidate(providerId);
     if (patch.config) await this.providers.adapter(updated).install?.();
     await this.record(orgId, actor, 'provider.update', { type: 'provider', id: providerId }, before, await this.snapshot(orgId, updated));
     return updated;
@@ -274,6 +277,7 @@ export class DirectoryService {
     if (!(await this.store.deleteProvider(orgId, providerId, force))) {
       throw new DomainError('provider_not_found', `provider ${providerId} not found`);
     }
+    this.cache?.invalidate(providerId);
     await this.providers.release(p);
     await Promise.all([this.policy.putProviderPolicy(orgId, providerId, null), this.policy.putProviderLimits(orgId, providerId, null)]);
     await this.record(orgId, actor, 'provider.uninstall', { type: 'provider', id: providerId }, { ...before, userCount: users }, { force });
@@ -324,6 +328,7 @@ export class DirectoryService {
   async installAll(orgId: string, providerId: string, futureUsers: boolean, actor = 'api'): Promise<AssignResult> {
     const before = await this.getProvider(orgId, providerId);
     const result = await this.store.installAll(orgId, providerId, futureUsers, nowIso());
+    this.cache?.invalidate(providerId);
     await this.record(orgId, actor, 'provider.install_all', { type: 'provider', id: providerId }, { scope: before.scope, futureUsers: before.futureUsers }, {
       scope: 'all',
       futureUsers,

@@ -7,6 +7,7 @@ import type { Provider, User } from '../domain/types.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import type { SettingsStore } from '../settings/settings-store.js';
 import type { Store } from '../store/store.js';
+import type { ProviderCache } from '../providers/provider-cache.js';
 
 export interface RoutingPolicy {
   failover: { enabled: boolean; order?: string[] };
@@ -30,6 +31,7 @@ export class Router {
     private readonly store: Store,
     private readonly providers: ProviderRuntime,
     private readonly settings: SettingsStore,
+    private readonly cache: ProviderCache,
   ) {}
 
   async policy(orgId: string): Promise<RoutingPolicy> {
@@ -54,7 +56,7 @@ export class Router {
     const reasons: string[] = [];
     const [policy, assigned] = await Promise.all([
       this.policy(orgId),
-      user.providerId ? this.store.getProvider(orgId, user.providerId) : Promise.resolve(null),
+      user.providerId ? this.cache.get(orgId, user.providerId) : Promise.resolve(null),
     ]);
     const chain: Provider[] = [];
     let retryAfter: number | undefined;
