@@ -8,6 +8,15 @@ export const storeErrors = {
     new DomainError('number_taken', `number ${number} already belongs to another user`, { number }),
   regionUnavailable: (providerId: string, region: string) =>
     new DomainError('region_unavailable', `provider ${providerId} does not serve region ${region}`, { providerId, region }),
+  regionsStrandUsers: (providerId: string, count: number, users: { userId: string; region: string }[]) =>
+    new DomainError(
+      'region_unavailable',
+      `the new regions of provider ${providerId} would leave ${count} of its users in regions it no longer serves (${users
+        .slice(0, 5)
+        .map((u) => `${u.userId}: ${u.region}`)
+        .join(', ')}${count > 5 ? ', ...' : ''}); move or remove them first`,
+      { providerId, count, users },
+    ),
   userNotFound: (userId: string) => new DomainError('user_not_found', `user ${userId} not found`),
   providerNotFound: (providerId: string) => new DomainError('provider_not_found', `provider ${providerId} not found`),
   callNotFound: (callId: string) => new DomainError('call_not_found', `call ${callId} not found`),

@@ -292,6 +292,26 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>, 
         await rejectsWith(s.updateProvider(org, rid('p'), { name: 'x' }, t(6)), 'provider_not_found');
       });
 
+      test('new regions that would strand assigned users are refused; nothing changes (rule 5)', async () => {
+        const org = rid('org');
+        const p = rid('p');
+        await s.createProvider(org, p, providerInput(), t(0));
+        await s.putUser(org, 'ca', userInput('CA'), t(1));
+        await s.putUser(org, 'gb', userInput('GB'), t(1));
+        await s.putUser(org, 'fr', userInput('FR'), t(1));
+        await s.assignUsers(org, p, ['ca', 'gb']);
+        const one = await rejectsWith(s.updateProvider(org, p, { regions: { allow: ['CA', 'FR'] }, name: 'renamed' }, t(2)), 'region_unavailable');
+        assert.deepEqual(one.details, { providerId: p, count: 1, users: [{ userId: 'gb', region: 'GB' }] });
+        const two = await rejectsWith(s.updateProvider(org, p, { regions: { deny: ['CA', 'GB'] } }, t(2)), 'region_unavailable');
+        assert.equal(two.details?.count, 2);
+        const same = await s.getProvider(org, p);
+        assert.deepEqual(same?.regions, {}, 'regions unchanged');
+        assert.notEqual(same?.name, 'renamed', 'nothing of a refused patch is written');
+        // regions that still serve everybody on it (FR is not assigned) are fine
+        const ok = await s.updateProvider(org, p, { regions: { allow: ['CA', 'GB'] } }, t(3));
+        assert.deepEqual(ok.regions, { allow: ['CA', 'GB'] });
+      });
+
       test('the same kind may be installed any number of times (rule 1)', async () => {
         const org = rid('org');
         for (let i = 0; i < 5; i++) await s.createProvider(org, rid('p'), providerInput({ kind: 'twilio' }), t(i));

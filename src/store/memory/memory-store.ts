@@ -302,6 +302,14 @@ export class MemoryStore implements Store {
     return atomic(() => {
       const p = this.org(orgId).providers.get(providerId);
       if (!p) throw storeErrors.providerNotFound(providerId);
+      if (patch.regions !== undefined) {
+        const stranded: { userId: string; region: string }[] = [];
+        for (const id of this.org(orgId).providerUsers.get(providerId) ?? []) {
+          const u = this.org(orgId).users.get(id);
+          if (u && !servesRegion(patch.regions, u.region)) stranded.push({ userId: id, region: u.region });
+        }
+        if (stranded.length > 0) throw storeErrors.regionsStrandUsers(providerId, stranded.length, stranded.slice(0, 10));
+      }
       if (patch.name !== undefined) p.name = patch.name;
       if (patch.config !== undefined) p.config = clone(patch.config);
       if (patch.regions !== undefined) p.regions = clone(patch.regions);

@@ -403,7 +403,13 @@ export class RedisStore implements Store {
   async updateProvider(orgId: string, providerId: string, patch: ProviderPatch, now: string): Promise<Provider> {
     const fv = this.providerFields(patch);
     fv.push('updatedAt', now);
-    const r = (await this.run('update_provider', [`${this.o(orgId)}p:${providerId}`], fv)) as Reply;
+    const P = this.o(orgId);
+    const r = (await this.run('update_provider', [`${P}p:${providerId}`, `${P}pu:${providerId}`, `${P}region`], fv)) as Reply;
+    if (r[0] === '!' && r[1] === 'region_unavailable') {
+      const users: { userId: string; region: string }[] = [];
+      for (let i = 3; i + 1 < r.length; i += 2) users.push({ userId: String(r[i]), region: String(r[i + 1]) });
+      throw storeErrors.regionsStrandUsers(providerId, Number(r[2]), users);
+    }
     if (r[0] === '!') throw storeErrors.providerNotFound(providerId);
     return providerFrom(orgId, providerId, pairs(r, 1));
   }

@@ -13,7 +13,7 @@ export const SCRIPTS = {
   delete_user: 5,
   page: 1,
   create_provider: 2,
-  update_provider: 1,
+  update_provider: 3,
   delete_provider: 4,
   assign_users: 4,
   unassign_user: 2,
