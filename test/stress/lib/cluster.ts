@@ -67,7 +67,8 @@ export class GatewayProc extends NodeProc {
 
   async memory(): Promise<{ rss: number; heap: number }> {
     const m = await this.metrics();
-    return { rss: m.process_resident_memory_bytes ?? NaN, heap: m.nodejs_heap_size_used_bytes ?? NaN };
+    // prom-client's default metrics, under the gateway's dialgate_ prefix
+    return { rss: m.dialgate_process_resident_memory_bytes ?? m.process_resident_memory_bytes ?? NaN, heap: m.dialgate_nodejs_heap_size_used_bytes ?? m.nodejs_heap_size_used_bytes ?? NaN };
   }
 }
 
@@ -143,6 +144,8 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** keep the run directory (logs) after stop */
   keep?: boolean;
+  /** Redis AOF fsync policy (default always: nothing acknowledged is lost even on SIGKILL) */
+  appendfsync?: 'always' | 'everysec';
 }
 
 export class Cluster {
@@ -173,7 +176,7 @@ export class Cluster {
   static async start(opts: ClusterOptions): Promise<Cluster> {
     const c = new Cluster(opts);
     try {
-      c.redis = await new RedisProc(c.dir, await freePort()).start();
+      c.redis = await new RedisProc(c.dir, await freePort(), opts.appendfsync).start();
       c.crm = new CrmProc(c.dir);
       c.worker = new NodeProc('worker', c.dir, 'src/worker.ts', {
         REDIS_URL: c.redis.url,

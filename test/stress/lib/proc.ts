@@ -141,13 +141,14 @@ export class RedisProc extends Proc {
   constructor(
     dir: string,
     readonly port: number,
+    readonly appendfsync: 'always' | 'everysec' = 'always',
   ) {
     super('redis', dir, 'redis-server', [
       '--port', String(port),
       '--bind', '127.0.0.1',
       '--save', '',
       '--appendonly', 'yes',
-      '--appendfsync', 'always',
+      '--appendfsync', appendfsync,
       '--dir', dir,
       '--loglevel', 'warning',
       '--maxclients', '20000',

@@ -1,5 +1,8 @@
 // Figures: percentiles, a seeded PRNG (failures reproduce from the printed seed) and the table
-// each scenario prints at the end.
+// each scenario prints at the end (with the machine's load average: figures from a busy shared
+// machine are read differently).
+
+import { cpus, loadavg } from 'node:os';
 
 export function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
@@ -76,7 +79,7 @@ export function formatTable(r: ScenarioResult): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
   const out = [
-    `### ${r.name}  (${r.params}; ${r.seconds} s)`,
+    `### ${r.name}  (${r.params}; ${r.seconds} s; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs)`,
     '',
     line(head),
     '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|',

@@ -34,6 +34,8 @@ export interface TrafficOptions {
   timeoutMs?: number;
   /** first destination index (runs on one org use fresh destinations) */
   destOffset?: number;
+  /** round-robin over users whatever their live calls (the org's liveCallsPerUser is raised) */
+  reuseUsers?: boolean;
   /** Idempotency-Key on clicks */
   idempotent?: boolean;
 }
@@ -82,7 +84,7 @@ export class Traffic {
       const wantInbound = Math.floor((t / 1000) * this.o.inboundPerSec);
       while (clicks < wantClicks) {
         clicks++;
-        const ui = free.shift();
+        const ui = this.o.reuseUsers ? clicks % org.users.length : free.shift();
         if (ui === undefined) {
           this.noFreeUser++;
           continue;
@@ -95,7 +97,7 @@ export class Traffic {
         const headers: Record<string, string> = { 'x-request-id': reqId, ...(this.o.idempotent ? { 'idempotency-key': reqId } : {}) };
         this.track('click', target, reqId, send(target, 'POST', '/v1/calls', { key: org.key, body: { userId: user.id, to }, headers, timeoutMs: this.o.timeoutMs }), (r) => {
           // the user is free again once the call has surely ended, or at once when it was refused
-          setTimeout(() => free.push(ui), r.status === 201 ? this.o.callLengthMs : 200).unref();
+          if (!this.o.reuseUsers) setTimeout(() => free.push(ui), r.status === 201 ? this.o.callLengthMs : 200).unref();
           return r.status === 201 ? r.body?.id : undefined;
         });
       }

@@ -25,7 +25,7 @@ export interface ShutdownParams {
   logTimeoutMs: number;
 }
 
-export const SHUTDOWN_SHORT: ShutdownParams = { users: 150, clicksPerSec: 20, beforeMs: 4000, afterMs: 4000, slowDials: 6, webhookCalls: 200, webhookParallel: 8, logTimeoutMs: 60_000 };
+export const SHUTDOWN_SHORT: ShutdownParams = { users: 150, clicksPerSec: 20, beforeMs: 3000, afterMs: 3000, slowDials: 6, webhookCalls: 120, webhookParallel: 8, logTimeoutMs: 60_000 };
 export const SHUTDOWN_LONG: ShutdownParams = { users: 1500, clicksPerSec: 100, beforeMs: 20_000, afterMs: 20_000, slowDials: 40, webhookCalls: 3000, webhookParallel: 32, logTimeoutMs: 300_000 };
 
 /** The public address both gateways sign webhooks for (as behind a load balancer). */
