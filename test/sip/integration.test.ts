@@ -7,6 +7,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { SipAdapter } from '../../adapters/sip/index.js';
 import { SipConnectionPool } from '../../adapters/sip/connection-pool.js';
@@ -35,19 +39,59 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
+/** sipp's own cumulative counters, from the last row of its -trace_stat file. */
+interface SippStats {
+  calls: number;
+  successful: number;
+  failed: number;
+  retransmissions: number;
+}
+
 interface Sipp {
   proc: ChildProcess;
   exit: Promise<number>;
   output: () => string;
+  stats: () => SippStats;
+}
+
+const statDir = skip ? '' : mkdtempSync(join(tmpdir(), 'dialgate-sipp-'));
+let sippRuns = 0;
+
+function scenario(name: string): string {
+  return fileURLToPath(new URL(`./sipp/${name}`, import.meta.url));
 }
 
 function sipp(args: string[]): Sipp {
-  const proc = spawn('sipp', ['-nostdin', '-timeout', '60s', '-timeout_error', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const statFile = join(statDir, `run-${++sippRuns}.csv`);
+  const proc = spawn('sipp', ['-nostdin', '-timeout', '60s', '-timeout_error', '-trace_stat', '-stf', statFile, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d.toString()));
   proc.stderr!.on('data', (d) => (out += d.toString()));
   const exit = new Promise<number>((resolve) => proc.on('exit', (code) => resolve(code ?? -1)));
-  return { proc, exit, output: () => out.slice(-2000) };
+  const stats = (): SippStats => {
+    const rows = readFileSync(statFile, 'utf8').trim().split('\n');
+    const head = rows[0].split(';');
+    const last = rows.at(-1)!.split(';');
+    const col = (name: string) => Number(last[head.indexOf(name)]);
+    return {
+      calls: col('TotalCallCreated'),
+      successful: col('SuccessfulCall(C)'),
+      failed: col('FailedCall(C)'),
+      retransmissions: col('Retransmissions(C)'),
+    };
+  };
+  return { proc, exit, output: () => out.slice(-2000), stats };
+}
+
+/** sipp exited cleanly with exactly `calls` successful calls and no failed one. */
+async function assertSipp(name: string, s: Sipp, calls: number, log: (msg: string) => void): Promise<void> {
+  assert.equal(await s.exit, 0, `${name} sipp: ${s.output()}`);
+  const st = s.stats();
+  log(`${name} sipp: ${st.calls} calls, ${st.successful} successful, ${st.failed} failed, ${st.retransmissions} retransmissions`);
+  assert.equal(st.successful, calls, `${name} sipp successful calls`);
+  assert.equal(st.failed, 0, `${name} sipp failed calls`);
 }
 
 describe('sip integration: real drachtio-server + sipp', () => {
@@ -82,23 +126,46 @@ describe('sip integration: real drachtio-server + sipp', () => {
     for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
     await adapter?.close();
     pool?.closeAll();
+    rmSync(statDir, { recursive: true, force: true });
   });
 
-  function uas(port: number, calls: number): Sipp {
-    const s = sipp(['-sn', 'uas', '-i', '127.0.0.1', '-p', String(port), '-m', String(calls)]);
+  function uas(port: number, calls: number, scenarioFile?: string): Sipp {
+    const s = sipp([...(scenarioFile ? ['-sf', scenario(scenarioFile)] : ['-sn', 'uas']), '-i', '127.0.0.1', '-p', String(port), '-m', String(calls)]);
     children.push(s);
     return s;
   }
 
-  async function clickToCall(n: number): Promise<void> {
+  function carrier(did: string, scenarioFile?: string): Sipp {
+    const s = sipp([
+      ...(scenarioFile ? ['-sf', scenario(scenarioFile)] : ['-sn', 'uac', '-d', '1000']),
+      '-i',
+      '127.0.0.1',
+      '-s',
+      did,
+      '-m',
+      '1',
+      `${sipHost}:${sipPortText}`,
+    ]);
+    children.push(s);
+    return s;
+  }
+
+  const agentUser = () => user({ sipUri: `sip:agent@127.0.0.1:${agentPort}` });
+  const letSippBind = () => new Promise((r) => setTimeout(r, 300));
+
+  async function noLeaks(): Promise<void> {
+    await waitFor(() => adapter.activeCalls() === 0 && srfDialogs(adapter) === 0, 'no leaked dialogs');
+  }
+
+  async function clickToCall(n: number, log: (msg: string) => void): Promise<void> {
     const agent = uas(agentPort, n);
     const customer = uas(customerPort, n);
-    await new Promise((r) => setTimeout(r, 300)); // let sipp bind
-    const agentUser = user({ sipUri: `sip:agent@127.0.0.1:${agentPort}` });
+    await letSippBind();
+    const u = agentUser();
     const dials = await Promise.all(
       Array.from({ length: n }, async () => {
         const c = call();
-        const r = await adapter.dial({ call: c, user: agentUser, to: '+15551230000', idempotencyToken: c.id });
+        const r = await adapter.dial({ call: c, user: u, to: '+15551230000', idempotencyToken: c.id });
         return { c, id: r.providerCallId };
       }),
     );
@@ -106,32 +173,65 @@ describe('sip integration: real drachtio-server + sipp', () => {
     await Promise.all(dials.map((d) => adapter.hangUp({ ...d.c, providerCallId: d.id })));
     await waitFor(() => dials.every((d) => sink.terminal(d.id)), 'all ended', 30_000);
     for (const d of dials) assert.equal(sink.terminal(d.id)!.status, 'completed');
-    assert.equal(await agent.exit, 0, `agent sipp: ${agent.output()}`);
-    assert.equal(await customer.exit, 0, `customer sipp: ${customer.output()}`);
-    await waitFor(() => adapter.activeCalls() === 0 && srfDialogs(adapter) === 0, 'no leaked dialogs');
+    await assertSipp('agent', agent, n, log);
+    await assertSipp('customer', customer, n, log);
+    await noLeaks();
   }
 
-  test('click-to-call connects agent and customer and tears down cleanly', { skip }, async () => {
-    await clickToCall(1);
+  test('click-to-call connects agent and customer and tears down cleanly', { skip }, async (t) => {
+    await clickToCall(1, (m) => t.diagnostic(m));
   });
 
-  test('inbound from the trunk reaches the agent', { skip }, async () => {
+  test('inbound from the trunk reaches the agent', { skip }, async (t) => {
     const did = '+15557770000';
-    sink.dids.set(did, user({ sipUri: `sip:agent@127.0.0.1:${agentPort}` }));
+    sink.dids.set(did, agentUser());
     const agent = uas(agentPort, 1);
-    await new Promise((r) => setTimeout(r, 300));
-    const carrier = sipp(['-sn', 'uac', '-i', '127.0.0.1', '-s', did, '-m', '1', '-d', '1000', `${sipHost}:${sipPortText}`]);
-    children.push(carrier);
-    assert.equal(await carrier.exit, 0, `carrier sipp: ${carrier.output()}`);
-    assert.equal(await agent.exit, 0, `agent sipp: ${agent.output()}`);
+    await letSippBind();
+    const trunk = carrier(did);
+    await assertSipp('carrier', trunk, 1, (m) => t.diagnostic(m));
+    await assertSipp('agent', agent, 1, (m) => t.diagnostic(m));
     const ev = sink.inboundEvents.at(-1)!;
     assert.equal(ev.to, did);
     await waitFor(() => sink.terminal(ev.providerCallId), 'inbound ended', 10_000);
     assert.equal(sink.terminal(ev.providerCallId)!.status, 'completed');
-    await waitFor(() => adapter.activeCalls() === 0 && srfDialogs(adapter) === 0, 'no leaked dialogs');
+    await noLeaks();
   });
 
-  test('20 concurrent click-to-calls complete with no leaked dialogs', { skip }, async () => {
-    await clickToCall(20);
+  test('inbound to a number nobody owns gets 404', { skip }, async (t) => {
+    const did = '+15557770404';
+    const trunk = carrier(did, 'uac-expect-404.xml');
+    await assertSipp('carrier', trunk, 1, (m) => t.diagnostic(m));
+    assert.equal(sink.inboundEvents.at(-1)!.to, did);
+    await noLeaks();
+  });
+
+  test('a busy customer ends the call as busy and the answered agent gets ACK then BYE', { skip }, async (t) => {
+    const agent = uas(agentPort, 1);
+    const customer = uas(customerPort, 1, 'uas-busy.xml');
+    await letSippBind();
+    const c = call();
+    const { providerCallId } = await adapter.dial({ call: c, user: agentUser(), to: '+15551230000', idempotencyToken: c.id });
+    await waitFor(() => sink.terminal(providerCallId), 'busy call ended', 30_000);
+    assert.equal(sink.terminal(providerCallId)!.status, 'busy');
+    await assertSipp('agent', agent, 1, (m) => t.diagnostic(m));
+    await assertSipp('customer', customer, 1, (m) => t.diagnostic(m));
+    await noLeaks();
+  });
+
+  test('hanging up while the agent rings CANCELs the agent leg', { skip }, async (t) => {
+    const agent = uas(agentPort, 1, 'uas-ring-cancel.xml');
+    await letSippBind();
+    const c = call();
+    const { providerCallId } = await adapter.dial({ call: c, user: agentUser(), to: '+15551230000', idempotencyToken: c.id });
+    await waitFor(() => sink.statuses(providerCallId).includes('ringing'), 'agent ringing', 30_000);
+    await adapter.hangUp({ ...c, providerCallId });
+    await waitFor(() => sink.terminal(providerCallId), 'canceled call ended', 30_000);
+    assert.equal(sink.terminal(providerCallId)!.status, 'canceled');
+    await assertSipp('agent', agent, 1, (m) => t.diagnostic(m));
+    await noLeaks();
+  });
+
+  test('20 concurrent click-to-calls complete with no leaked dialogs', { skip }, async (t) => {
+    await clickToCall(20, (m) => t.diagnostic(m));
   });
 });
