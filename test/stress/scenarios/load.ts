@@ -102,11 +102,13 @@ export async function load(cluster: Cluster, p: LoadParams): Promise<ScenarioRes
   }).start();
   await traffic.done;
   // the calls' later events (ringing, answered, completed) arrive after the last click: wait
-  // until no more come for 2 s (bounded)
-  const settleDeadline = Date.now() + 60_000;
-  for (let last = -1; fanout.length !== last && Date.now() < settleDeadline; ) {
+  // until every expected one is in, or none came for 5 s (bounded)
+  const expected = traffic.sent.filter((s) => s.status === 201).length * 5 * Math.max(1, Math.floor(p.sockets / p.users)); // created, dialing, ringing, answered, completed
+  const settleDeadline = Date.now() + 90_000;
+  for (let last = -1, quietSince = Date.now(); fanout.length < expected && Date.now() < settleDeadline && Date.now() - quietSince < 5000; ) {
+    if (fanout.length !== last) quietSince = Date.now();
     last = fanout.length;
-    await sleep(2000);
+    await sleep(250);
   }
   const mem2 = await Promise.all(gws.map((g) => g.memory()));
   stopping = true;
@@ -132,7 +134,6 @@ export async function load(cluster: Cluster, p: LoadParams): Promise<ScenarioRes
   f.info('gateways RSS idle → sockets → after load (MB)', `${Math.round(sum(mem0, 'rss') / 1048576)} → ${Math.round(sum(mem1, 'rss') / 1048576)} → ${Math.round(sum(mem2, 'rss') / 1048576)}`);
   f.info('call events received by agents (created + status)', fanout.length);
   f.info('all WebSocket messages received', received);
-  const expected = ok.length * 5 * Math.max(1, Math.floor(p.sockets / p.users)); // created, dialing, ringing, answered, completed
   f.info('call events expected (≈ 5 per call × sockets per user)', expected);
   f.info('event fan-out latency p50 (ms)', percentile(fanout, 50));
   f.info('event fan-out latency p99 (ms)', percentile(fanout, 99));
