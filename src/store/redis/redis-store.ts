@@ -579,6 +579,36 @@ export class RedisStore implements Store {
     if (Number(r) !== 1) throw storeErrors.callNotFound(callId);
   }
 
+  /**
+   * The first crmLog of a call (the call-log job was just queued): written only when the call
+   * exists and has none yet, so it never overwrites what a worker has recorded. True if written.
+   */
+  async initCrmLog(orgId: string, callId: string, state: CrmLogState): Promise<boolean> {
+    return Number(await this.run('init_crm_log', [`${this.o(orgId)}c:${callId}`], [JSON.stringify(state)])) === 1;
+  }
+
+  /**
+   * What a call-log job needs, in one round trip instead of three: the call, its user and the
+   * org's CRM config (also as stored, so the caller can tell an unchanged config cheaply).
+   */
+  async loadCallLogContext(
+    orgId: string,
+    callId: string,
+  ): Promise<{ call: Call | null; user: User | null; crmConfig: Record<string, unknown> | null; crmConfigJson: string | null }> {
+    const P = this.o(orgId);
+    const [c, crm, u, prov] = (await this.run('call_log_context', [`${P}c:${callId}`, `${P}crm`, `${P}prov`], [`${P}u:`])) as [
+      Reply,
+      string | null,
+      Reply,
+      string | null,
+    ];
+    const ch = pairs(c);
+    const call = ch.base !== undefined ? callFrom(ch) : null;
+    const uh = pairs(u);
+    const user = call?.userId && uh.region !== undefined ? userFrom(call.userId, uh, prov ?? null) : null;
+    return { call, user, crmConfig: crm ? (JSON.parse(crm) as Record<string, unknown>) : null, crmConfigJson: crm ?? null };
+  }
+
   async orgRegions(orgId: string): Promise<string[]> {
     // HSCAN keeps a huge org from blocking Redis with one HVALS reply
     const seen = new Set<string>();

@@ -23,6 +23,8 @@ export const SCRIPTS = {
   transition: 1,
   link_provider_call: 2,
   set_crm_log: 1,
+  init_crm_log: 1,
+  call_log_context: 3,
   reassign_call: 1,
   idem_claim: 1,
   release_lock: 1,
