@@ -59,6 +59,9 @@ function readConfig(raw: Record<string, unknown>): WebhookCrmConfig {
 }
 
 class WebhookCrm implements CrmAdapter {
+  /** read by the call-log worker: no search, so no phone-match cache round trip per call */
+  readonly searchesByPhone = false;
+
   constructor(private readonly cfg: WebhookCrmConfig) {}
 
   // A plain webhook has no search API: screen pops and association rely on the click's record.
