@@ -23,6 +23,12 @@ export interface BullCallLogQueueOptions {
   /** times a job may stall (its worker died) before it is failed; default 10 */
   maxStalledCount?: number;
   logger?: Logger;
+  /**
+   * Records crmLog {pending, attempts 0} on the call as its job is added, sent beside the add
+   * rather than after it. Must never overwrite a state a worker has written (a duplicate enqueue
+   * of a logged call): use a store's conditional write. A failure is logged, never thrown.
+   */
+  markPending?: (orgId: string, callId: string) => Promise<unknown>;
 }
 
 interface JobData {
@@ -54,7 +60,10 @@ export class BullCallLogQueue implements CallLogQueue {
   }
 
   async enqueue(orgId: string, callId: string): Promise<void> {
-    await this.queue.add(
+    const mark = this.opts.markPending?.(orgId, callId).catch((e: Error) =>
+      this.opts.logger?.warn({ orgId, callId, err: e.name }, 'could not mark the call log pending'),
+    );
+    const add = this.queue.add(
       'call-log',
       { orgId, callId, enqueuedAt: Date.now() },
       {
@@ -66,6 +75,7 @@ export class BullCallLogQueue implements CallLogQueue {
         removeOnFail: { age: 30 * 86_400 },
       },
     );
+    await Promise.all([add, mark]);
   }
 
   startWorker(concurrency: number): void {

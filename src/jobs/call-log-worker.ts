@@ -4,12 +4,29 @@
 
 import type { Logger } from 'pino';
 import { CrmError, type CrmAdapter, type CrmKindDefinition, type CrmMatch } from '../crm/adapter.js';
-import { TERMINAL_STATUSES, type Call, type CrmLogState } from '../domain/types.js';
+import { TERMINAL_STATUSES, type Call, type CrmLogState, type User } from '../domain/types.js';
 import type { Store } from '../store/store.js';
 import type { CallLogMetrics } from './metrics.js';
 import type { CallLogJob } from './call-log-queue.js';
 
-export type CallLogStore = Pick<Store, 'getCall' | 'getUser' | 'setCrmLog' | 'getCrmConfig' | 'shared'>;
+/** What one job reads before it can write: the call, its user, the org's CRM config. */
+export interface CallLogContext {
+  call: Call | null;
+  user: User | null;
+  crmConfig: Record<string, unknown> | null;
+  /** the config as stored, when the store has it at hand (saves re-serialising it per job) */
+  crmConfigJson?: string | null;
+}
+
+/**
+ * The store as the pipeline uses it. The optional methods are fast paths a store may offer (the
+ * Redis store does): the job's reads in one round trip, and the "pending" mark at enqueue time.
+ */
+export type CallLogStore = Pick<Store, 'getCall' | 'getUser' | 'setCrmLog' | 'getCrmConfig' | 'shared'> & {
+  loadCallLogContext?(orgId: string, callId: string): Promise<CallLogContext>;
+  /** sets crmLog only if the call exists and has none; true if it was set */
+  initCrmLog?(orgId: string, callId: string, state: CrmLogState): Promise<boolean>;
+};
 
 export interface CallLogDeps {
   store: CallLogStore;
@@ -50,10 +67,14 @@ const adapterCache = new WeakMap<CallLogDeps, Map<string, CachedAdapter>>();
  * The org's adapter, reused while its config is unchanged: building one per job would throw away
  * the adapter's in-process state (Zoho's token, kept beside the shared copy) on every call.
  */
-function createAdapter(deps: CallLogDeps, orgId: string, config: Record<string, unknown>): { kind: string; adapter: CrmAdapter } {
+function createAdapter(
+  deps: CallLogDeps,
+  orgId: string,
+  config: Record<string, unknown>,
+  configJson = JSON.stringify(config),
+): { kind: string; adapter: CrmAdapter } {
   let cache = adapterCache.get(deps);
   if (!cache) adapterCache.set(deps, (cache = new Map()));
-  const configJson = JSON.stringify(config);
   const hit = cache.get(orgId);
   if (hit && hit.configJson === configJson) return hit;
   const kind = String(config.kind ?? '');
@@ -71,8 +92,17 @@ function matchKey(orgId: string, e164: string): string {
   return `crm:${orgId}:match:${e164}`;
 }
 
+/**
+ * An adapter may declare `searchesByPhone = false` (a plain webhook has no search API): its
+ * findByPhone always answers null, so neither the log nor a screen pop goes through the cache.
+ */
+export function searchesByPhone(adapter: CrmAdapter): boolean {
+  return (adapter as { searchesByPhone?: boolean }).searchesByPhone !== false;
+}
+
 /** findByPhone through a short shared cache (hits and misses), so a burst of calls searches once. */
 export async function cachedFindByPhone(deps: CallLogDeps, orgId: string, adapter: CrmAdapter, e164: string): Promise<CrmMatch | null> {
+  if (!searchesByPhone(adapter)) return null;
   const key = matchKey(orgId, e164);
   const hit = await deps.store.shared.get(key);
   if (hit) {
@@ -85,6 +115,17 @@ export async function cachedFindByPhone(deps: CallLogDeps, orgId: string, adapte
   const m = await adapter.findByPhone(e164);
   await deps.store.shared.set(key, JSON.stringify({ m }), m ? (deps.matchCacheTtlMs ?? DEFAULT_MATCH_TTL_MS) : Math.min(MISS_TTL_MS, deps.matchCacheTtlMs ?? MISS_TTL_MS));
   return m;
+}
+
+/**
+ * The job's reads: one round trip where the store offers it, else the call and config together
+ * and then the call's user. Read fresh for every job, so a PUT /v1/crm applies to the next job.
+ */
+async function loadContext(deps: CallLogDeps, orgId: string, callId: string): Promise<CallLogContext> {
+  if (deps.store.loadCallLogContext) return deps.store.loadCallLogContext(orgId, callId);
+  const [call, crmConfig] = await Promise.all([deps.store.getCall(orgId, callId), deps.store.getCrmConfig(orgId)]);
+  const user = call?.userId ? await deps.store.getUser(orgId, call.userId) : null;
+  return { call, user, crmConfig };
 }
 
 async function findRecord(deps: CallLogDeps, orgId: string, adapter: CrmAdapter, call: Call): Promise<CrmMatch | null> {
@@ -117,7 +158,7 @@ export async function processCallLog(
   maxAttempts = Number.POSITIVE_INFINITY,
   started = attempt,
 ): Promise<CallLogOutcome> {
-  const [call, config] = await Promise.all([deps.store.getCall(orgId, callId), deps.store.getCrmConfig(orgId)]);
+  const { call, user, crmConfig: config, crmConfigJson } = await loadContext(deps, orgId, callId);
   if (!call) throw new CrmError(`call ${callId} not found`, false, undefined, 'call_not_found');
   if (call.crmLog?.status === 'logged' || (call.crmLog?.status === 'skipped' && call.crmLog.attempts > 0)) return 'done_before';
   if (!TERMINAL_STATUSES.has(call.status)) throw new CrmError(`call ${callId} has not ended`, true, 5000, 'call_not_ended');
@@ -133,12 +174,9 @@ export async function processCallLog(
   const runNo = Math.max(attempt, started, (call.crmLog?.attempts ?? 0) + 1);
   let crm = String(config.kind ?? 'unknown');
   try {
-    const { kind, adapter } = createAdapter(deps, orgId, config);
+    const { kind, adapter } = createAdapter(deps, orgId, config, crmConfigJson ?? undefined);
     crm = kind;
-    const [user, record] = await Promise.all([
-      call.userId ? deps.store.getUser(orgId, call.userId) : Promise.resolve(null),
-      findRecord(deps, orgId, adapter, call),
-    ]);
+    const record = await findRecord(deps, orgId, adapter, call);
     const result = await adapter.writeCallLog({ call, user, record, attempt: runNo });
     const state: CrmLogState = result.skipped
       ? { status: 'skipped', attempts: runNo }

@@ -13,6 +13,12 @@ export interface LocalCallLogQueueOptions {
   logger?: Logger;
   /** how many finished job ids are remembered for dedupe */
   rememberCompleted?: number;
+  /**
+   * Records crmLog {pending, attempts 0} on the call before its job can start (the job id is
+   * reserved first, so no worker of this queue writes that call's crmLog meanwhile). Must leave an
+   * existing crmLog alone. A failure is logged, never thrown.
+   */
+  markPending?: (orgId: string, callId: string) => Promise<unknown>;
 }
 
 interface LocalJob {
@@ -43,7 +49,14 @@ export class LocalCallLogQueue implements CallLogQueue {
     if (this.closed) throw new Error('call-log queue is closed');
     const id = callLogJobId(orgId, callId);
     if (this.jobs.has(id)) return;
-    this.jobs.set(id, { orgId, callId, attemptsMade: 0, state: 'waiting' });
+    const job: LocalJob = { orgId, callId, attemptsMade: 0, state: 'waiting' };
+    this.jobs.set(id, job);
+    if (this.opts.markPending) {
+      await this.opts.markPending(orgId, callId).catch((e: Error) =>
+        this.opts.logger?.warn({ orgId, callId, err: e.name }, 'could not mark the call log pending'),
+      );
+      if (this.closed) return;
+    }
     this.waiting.push(id);
     this.pump();
   }

@@ -8,7 +8,8 @@ import { BullCallLogQueue } from './bull-call-log-queue.js';
 import type { CallLogQueue } from './call-log-queue.js';
 import type { RetryPolicy } from './call-log-policy.js';
 import { LocalCallLogQueue } from './local-call-log-queue.js';
-import { callLogProcessor, type CallLogDeps } from './call-log-worker.js';
+import { callLogProcessor, type CallLogDeps, type CallLogStore } from './call-log-worker.js';
+import type { CrmLogState } from '../domain/types.js';
 import { callLogMetrics } from './metrics.js';
 
 export interface CallLogPipelineOptions extends Omit<CallLogDeps, 'metrics'> {
@@ -25,6 +26,23 @@ export interface CallLogPipelineOptions extends Omit<CallLogDeps, 'metrics'> {
   registry?: Registry;
 }
 
+const PENDING: CrmLogState = { status: 'pending', attempts: 0 };
+
+/**
+ * How a queued call comes to show crmLog {pending, attempts 0}. With a store that has a
+ * conditional write (Redis: set only while the call has no crmLog) the mark can go out beside the
+ * job's add, from any process. Without one (memory), read then write is only safe when no worker
+ * can be writing that call's crmLog meanwhile, which the in-process queue guarantees.
+ */
+export function pendingMarker(store: CallLogStore, conditionalOnly: boolean): ((orgId: string, callId: string) => Promise<unknown>) | undefined {
+  if (store.initCrmLog) return (orgId, callId) => store.initCrmLog!(orgId, callId, PENDING);
+  if (conditionalOnly) return undefined;
+  return async (orgId, callId) => {
+    const call = await store.getCall(orgId, callId);
+    if (call && !call.crmLog) await store.setCrmLog(orgId, callId, PENDING);
+  };
+}
+
 /** The queue with its processor bound; call startWorker(n) to also run jobs in this process. */
 export function createCallLogQueue(opts: CallLogPipelineOptions): CallLogQueue {
   const metrics = callLogMetrics(opts.registry);
@@ -39,8 +57,9 @@ export function createCallLogQueue(opts: CallLogPipelineOptions): CallLogQueue {
         lockDurationMs: opts.lockDurationMs,
         stalledIntervalMs: opts.stalledIntervalMs,
         logger: opts.logger,
+        markPending: pendingMarker(opts.store, true),
       })
-    : new LocalCallLogQueue({ processor, retry: opts.retry, logger: opts.logger });
+    : new LocalCallLogQueue({ processor, retry: opts.retry, logger: opts.logger, markPending: pendingMarker(opts.store, false) });
   metrics.setDepthSource(() => queue.depth());
   return queue;
 }

@@ -116,11 +116,15 @@ describe('call-log pipeline', () => {
         const call = await finishedCall(ts.store, orgId, userId);
         const q = makeQueue(kind, deps());
         const start = hook.arrivals.length;
-        hook.unavailableUntil = Date.now() + 500;
+        // unavailable until the first try has arrived (however slow the worker is to start), so
+        // the first try always meets the 503 + Retry-After and the second always succeeds
+        hook.unavailableUntil = Number.MAX_SAFE_INTEGER;
         hook.retryAfterSec = 2;
         try {
           q.startWorker(1);
           await q.enqueue(orgId, call.id);
+          await waitFor(() => hook.arrivals.length > start, 'first try', 30_000);
+          hook.unavailableUntil = 0;
           await waitFor(async () => (await ts.store.getCall(orgId, call.id))!.crmLog?.status === 'logged', 'delivered and logged', 30_000);
           const times = hook.arrivals.slice(start);
           assert.ok(times.length >= 2);
