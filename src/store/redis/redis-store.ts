@@ -222,7 +222,11 @@ export class RedisStore implements Store {
 
   /** A store on its own connection to `url` (connects in the background; ping() tells readiness). */
   static connect(url: string, opts: RedisStoreOptions = {}): RedisStore {
-    return new RedisStore(new Redis(url, { maxRetriesPerRequest: 3 }), opts);
+    const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+    // commands reject with the error themselves; without a listener ioredis prints every failed
+    // reconnect as "[ioredis] Unhandled error event" with a stack (seen in the worker while Redis restarted)
+    redis.on('error', () => {});
+    return new RedisStore(redis, opts);
   }
 
   /** @internal runs a named Lua script */
