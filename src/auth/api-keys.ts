@@ -6,7 +6,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord } from '../domain/types.js';
 import type { OrgStore } from '../store/store.js';
 
-const KEY_RE = /^dgk_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})$/;
+const KEY_RE = /^dgk_([0-9a-f]{16})_([0-9a-f]{64})$/;
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 10_000;
 
@@ -16,7 +16,8 @@ function sha256(s: string): Buffer {
 
 export function generateApiKey(orgId: string, now: string): { apiKey: string; record: ApiKeyRecord } {
   const keyId = randomBytes(8).toString('hex');
-  const secret = randomBytes(32).toString('base64url');
+  // hex: no '_' inside the secret, so the key splits unambiguously into prefix, id and secret
+  const secret = randomBytes(32).toString('hex');
   return {
     apiKey: `dgk_${keyId}_${secret}`,
     record: { keyId, orgId, secretHash: sha256(secret).toString('hex'), createdAt: now },

@@ -133,7 +133,13 @@ describe('providers and users over HTTP', { concurrency: true }, () => {
           await org.ok('PATCH', `/v1/providers/${newP1.id}`, { priority: 0 }, 200);
           assert.equal((await org.putUser(rid(), 'CA')).providerId, newP1.id);
 
-          // nobody serves BR-only... make every future provider refuse a region: the user stays unassigned
+          // make every future provider refuse a region: a new user there stays unassigned. New
+          // regions may not strand the provider's own users (rule 5), so its FR user leaves first.
+          const frUser = (await org.ok('GET', `/v1/providers/${slowEu.id}/users`, undefined, 200)).items.find((u: any) => u.region === 'FR');
+          const refused = await org.ok('PATCH', `/v1/providers/${slowEu.id}`, { regions: { allow: ['CA'] } }, 422);
+          assert.equal(refused.error.code, 'region_unavailable');
+          assert.deepEqual(refused.error.users, [{ userId: frUser.id, region: 'FR' }]);
+          await org.ok('DELETE', `/v1/providers/${slowEu.id}/users/${frUser.id}`, undefined, 204);
           await org.ok('PATCH', `/v1/providers/${slowEu.id}`, { regions: { allow: ['CA'] } }, 200);
           await org.ok('PATCH', `/v1/providers/${newP1.id}`, { regions: { deny: ['FR'] } }, 200);
           assert.equal((await org.putUser(rid(), 'FR')).providerId, null);
