@@ -1,5 +1,6 @@
 // `npm run worker`: the call-log worker as its own process, on the same queue as the gateways
 // (REDIS_URL required). SIGTERM lets running jobs finish, then exits.
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { crmKinds } from '../adapters/registry.js';
 import { ConfigError, loadConfig } from './config/config.js';
@@ -18,7 +19,9 @@ function main(): void {
     throw e;
   }
   const logger = pino({ level: config.logLevel, base: { service: 'dialgate-worker' } });
-  const store = RedisStore.connect(config.redisUrl!, { keyPrefix: process.env.DIALGATE_KEY_PREFIX });
+  const redis = new Redis(config.redisUrl!, { connectionName: 'dialgate-worker-store', maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
+  const store = new RedisStore(redis, { keyPrefix: process.env.DIALGATE_KEY_PREFIX });
   const worker = startCallLogWorker({
     store,
     crmKinds,
