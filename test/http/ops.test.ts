@@ -228,7 +228,7 @@ describe('readiness without Redis', () => {
       assert.equal(r.body.status, 'not_ready');
       assert.equal(r.body.checks.find((c: any) => c.name === 'store')?.ok, false);
       assert.ok(readyMs < 2500, `/readyz answered in ${Math.round(readyMs)} ms`);
-      const fakeKey = 'dgk_0123456789abcdef_' + 'a'.repeat(43);
+      const fakeKey = 'dgk_0123456789abcdef_' + 'a'.repeat(64); // well-formed, so it reaches the store
       for (const [method, path, key, body] of [
         ['GET', '/v1/users', fakeKey],
         ['GET', '/v1/providers', fakeKey],
