@@ -123,6 +123,10 @@ export async function load(cluster: Cluster, p: LoadParams): Promise<ScenarioRes
   f.info('answers', fmtCounts(traffic.statusCounts()));
   f.check('errors (anything but 201)', errors.length, '0', errors.length === 0, fmtCounts(traffic.statusCounts()));
   f.check('clicks not sent (no user free)', traffic.noFreeUser, '0', traffic.noFreeUser === 0);
+  const lastAnswer = Math.max(...traffic.sent.map((s) => s.at + s.ms));
+  f.info('throughput: 201s per second, first send to last answer', ok.length / (lastAnswer / 1000));
+  // response time as the client sees it: includes waiting for one of its 256 connections per
+  // gateway when the gateways fall behind the offered rate
   f.info('added latency p50 (ms; response time − 300 ms API latency)', percentile(added, 50));
   f.info('added latency p99 (ms)', percentile(added, 99));
   f.info('added latency max (ms)', Math.max(...added));
