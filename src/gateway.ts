@@ -205,6 +205,7 @@ export class Gateway {
       try {
         await this.built?.sockets.close();
         if (opts.drainGraceMs) await this.drainConnections(Math.min(opts.drainGraceMs, config.shutdownTimeoutMs / 4));
+        this.built?.refuse();
         await this.built?.app.close();
         await bounded('call-log queue', this.extension.close?.());
         await bounded('providers', this.parts.providers.closeAll());

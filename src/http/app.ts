@@ -65,6 +65,8 @@ export interface BuiltApp {
   sockets: EventsSocketServer;
   /** From now on every response carries Connection: close (graceful shutdown, see Gateway.close). */
   drain(): void;
+  /** From now on new requests get 503 shutting_down (in-flight ones finish). */
+  refuse(): void;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
@@ -132,7 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       const h = req.headers['x-request-id'];
       return typeof h === 'string' && SANE_REQUEST_ID.test(h) ? h : randomUUID();
     },
-    return503OnClosing: true,
+    // refused during shutdown by the hook below, in the one error shape
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 256 },
     // errors raised before routing (an over-long path parameter, a malformed URL) get the one
@@ -180,12 +183,18 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
 
+  // while draining, clients are told to drop their keep-alive connection after each answer, so
+  // the server can close every connection without resetting a request already on the wire; once
+  // closing, new requests (on connections still open) are refused
+  let draining = false;
+  let closing = false;
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (closing) {
+      reply.header('connection', 'close').header('retry-after', '1');
+      return sendError(reply, 503, 'shutting_down', 'this gateway instance is shutting down; retry (another instance will answer)');
+    }
   });
-  // while draining, clients are told to drop their keep-alive connection after each answer, so
-  // the server can close every connection without resetting a request already on the wire
-  let draining = false;
   app.addHook('onSend', async (_req, reply) => {
     if (draining) reply.header('connection', 'close');
   });
@@ -244,6 +253,10 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     sockets,
     drain: () => {
       draining = true;
+    },
+    refuse: () => {
+      draining = true;
+      closing = true;
     },
   };
 }
