@@ -100,7 +100,10 @@ async function main() {
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    // --test-force-exit: a file whose tests have all finished ends even if some handle (a
+    // reconnecting client after a failed test, say) would keep it alive; a leak must not hang CI.
+    // --test-timeout bounds any single test (10 min) so a stuck one fails instead of hanging.
+    ['--import', 'tsx', '--test', '--test-force-exit', '--test-timeout=600000', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
     { stdio: 'inherit', env, cwd: root },
   );
   const stop = () => {
