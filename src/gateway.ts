@@ -109,7 +109,10 @@ function redisClient(url: string, name: string): Redis {
     maxRetriesPerRequest: 1,
     commandTimeout: 5000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
-    reconnectOnError: () => true,
+    // a replica promoted under us answers READONLY: reconnect (DNS/sentinel now point at the
+    // primary) and resend. Not on every error reply: NOSCRIPT, a Lua error or WRONGTYPE say
+    // nothing about the connection, and a reconnect would fail every command in flight with it.
+    reconnectOnError: (err) => (/^READONLY/.test(err.message) ? 2 : false),
   });
 }
 

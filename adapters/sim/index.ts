@@ -5,7 +5,7 @@
 // POST /webhooks/sim/{providerId}/inbound {from, to} simulates an inbound call to DID `to`; it
 // needs no signature (it is a simulator), while /status is accepted only from the simulator itself.
 
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../src/domain/random.js';
 import type {
   DialRequest,
   DialResult,
@@ -85,7 +85,7 @@ class SimAdapter implements ProviderAdapter {
       throw new ProviderError('provider_unavailable', 'the simulated provider API refused the call (failDial)');
     }
     this.ctx.metrics.apiRequest('dial', (performance.now() - t0) / 1000, 'ok');
-    const providerCallId = 'SIM' + randomBytes(10).toString('hex');
+    const providerCallId = 'SIM' + randomHex(10);
     this.schedule(providerCallId, req.call.id, req.hangUpAfterMs, true);
     return { providerCallId, status: 'dialing', from: this.callerId };
   }
@@ -182,7 +182,7 @@ class SimAdapter implements ProviderAdapter {
       if (typeof from !== 'string' || typeof to !== 'string' || from.length > 64 || to.length > 64) {
         return { statusCode: 400, body: { error: { code: 'validation_failed', message: 'body must be {from, to} phone numbers' } } };
       }
-      const providerCallId = 'SIMIN' + randomBytes(10).toString('hex');
+      const providerCallId = 'SIMIN' + randomHex(10);
       const route = await this.ctx.sink.inbound({ providerCallId, from, to, at: new Date().toISOString() });
       if (!route) return { statusCode: 404, body: { error: { code: 'unknown_number', message: `no user of this provider owns ${to}` } } };
       // the agent's phone now rings: play the configured answer / talk time like an outbound call

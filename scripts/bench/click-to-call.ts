@@ -43,14 +43,16 @@ export interface ThroughputRow {
   /** the server process's CPU over the round, in % of one core, and per request */
   cpuPct: number;
   cpuMsPerReq: number;
-  /** redis-server's CPU over the round, in % of one core */
+  /** redis-server's CPU over the round, in % of one core, and per request */
   redisCpuPct: number;
+  redisMsPerReq: number;
 }
 
 interface Measured extends LoadResult {
   cpuPct: number;
   cpuMsPerReq: number;
   redisCpuPct: number;
+  redisMsPerReq: number;
 }
 
 async function redisCpu(r: Redis): Promise<number> {
@@ -72,6 +74,7 @@ async function measured(server: Child, redis: Redis, run: () => Promise<LoadResu
     cpuPct: ((c1 - c0) / res.seconds) * 100,
     cpuMsPerReq: ((c1 - c0) * 1000) / Math.max(1, res.ok),
     redisCpuPct: ((r1 - r0) / res.seconds) * 100,
+    redisMsPerReq: ((r1 - r0) * 1000) / Math.max(1, res.ok),
   };
 }
 
@@ -99,6 +102,7 @@ function row(name: string, r: Measured): ThroughputRow {
     cpuPct: r.cpuPct,
     cpuMsPerReq: r.cpuMsPerReq,
     redisCpuPct: r.redisCpuPct,
+    redisMsPerReq: r.redisMsPerReq,
   };
 }
 
@@ -241,6 +245,9 @@ export function formatTable(r: ClickToCallResult): string {
     // on a shared machine req/s follow whoever else runs; CPU per request does much less
     `CPU per request: bare ${fmtMs(r.rows[0].cpuMsPerReq)} ms, gateway ${fmtMs(r.rows[1].cpuMsPerReq)} ms ` +
       `(ratio if each had a core to itself ≈ ${fmtPct(r.rows[0].cpuMsPerReq / r.rows[1].cpuMsPerReq)})`,
+    // Redis is single-threaded: its CPU per click bounds any number of gateway instances
+    `Redis CPU per request: bare ${fmtMs(r.rows[0].redisMsPerReq)} ms, gateway ${fmtMs(r.rows[1].redisMsPerReq)} ms ` +
+      `(one Redis core caps click-to-call at ≈ ${fmtInt(1000 / r.rows[1].redisMsPerReq)} req/s = ${fmtPct(1000 / r.rows[1].redisMsPerReq / r.rows[0].rps)} of the bare figure, however many gateways)`,
     `time inside the gateway per dispatch (mean, dialgate_dispatch_overhead_seconds): ${fmtMs(r.dispatchOverheadMs)} ms`,
     '',
     table(

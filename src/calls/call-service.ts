@@ -12,7 +12,7 @@ import { toPublicCall, type EventBus, type PublicCall } from '../events/event-bu
 import type { Metrics } from '../metrics/metrics.js';
 import { ProviderError, type CallEventSink, type InboundEvent, type InboundRoute, type StatusEvent } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
-import type { Store, TransitionResult } from '../store/store.js';
+import type { Store, TransitionInput, TransitionResult } from '../store/store.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import { isEmergencyNumber } from '../policy/emergency.js';
 import type { Router } from '../routing/router.js';
@@ -272,7 +272,7 @@ export class CallService {
 
   /** One dial attempt through one provider; throws the provider's error untouched. */
   private async dialOnce(call: Call, provider: Provider, user: User | null, to: string, started: number, hangUpAfterMs?: number): Promise<Call> {
-    const { store, providers, metrics, policy } = this.deps;
+    const { providers, metrics, policy } = this.deps;
     const cps = await this.deps.providerCallsPerSecond?.(provider);
     if (!(await policy.providerSlot(provider, cps))) {
       throw new ProviderError('provider_unavailable', `provider ${provider.id} is at its calls-per-second limit`, 1);
@@ -296,16 +296,14 @@ export class CallService {
     metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'ok' });
     this.deps.observer?.dialed(call, provider, apiSeconds);
     // The provider took the call; a store failure from here on is ours, not the provider's (it
-    // must not open the provider's breaker), and both writes are awaited together so the
-    // failure of one is never an unhandled rejection that kills the process.
-    const [tr] = await Promise.all([
-      this.applyStatus(call.orgId, call.id, {
-        status: res.status ?? 'dialing',
-        at: new Date().toISOString(),
-        providerCallId: res.providerCallId,
-      }),
-      store.linkProviderCall(call.orgId, provider.id, res.providerCallId, call.id),
-    ]);
+    // must not open the provider's breaker). The status and the provider-call link are one
+    // atomic store step, so no webhook can find the call linked but not yet dialing.
+    const tr = await this.applyStatus(call.orgId, call.id, {
+      status: res.status ?? 'dialing',
+      at: new Date().toISOString(),
+      providerCallId: res.providerCallId,
+      linkProviderId: provider.id,
+    });
     metrics.dispatchOverhead.observe({ provider_kind: provider.kind }, (performance.now() - started) / 1000 - apiSeconds);
     const latest = tr?.call ?? { ...call, providerCallId: res.providerCallId };
     if (res.from && !latest.from) latest.from = res.from;
@@ -404,7 +402,7 @@ export class CallService {
   async applyStatus(
     orgId: string,
     callId: string,
-    ev: { status: CallStatus; at: string; cause?: string; providerCallId?: string; durationSec?: number },
+    ev: TransitionInput,
   ): Promise<TransitionResult | null> {
     const tr = await this.deps.store.transition(orgId, callId, ev);
     if (!tr) return null;
@@ -511,7 +509,7 @@ export class CallService {
         { status: 'ringing', at: now },
       ],
     };
-    await Promise.all([this.deps.store.createCall(call), this.deps.store.linkProviderCall(orgId, provider.id, ev.providerCallId, call.id)]);
+    await this.deps.store.createCall(call); // also links the provider's call id
     this.publish('call.incoming', call);
     this.deps.metrics.screenPop.observe({ provider_kind: provider.kind }, (performance.now() - started) / 1000);
     if (this.deps.matcher) void this.matchLater(orgId, call);

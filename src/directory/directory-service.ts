@@ -1,7 +1,7 @@
 // Users, providers and assignments: input normalisation and the admin flows of the product brief
 // on top of the Store, which enforces the multi-key rules atomically.
 
-import { randomBytes } from 'node:crypto';
+import { randomBase64url } from '../domain/random.js';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import { toE164 } from '../domain/phone.js';
@@ -68,7 +68,7 @@ export interface ProviderView {
 }
 
 export function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
+  return `${prefix}_${randomBase64url(12).replace(/[-_]/g, 'x')}`;
 }
 
 function nowIso(): string {

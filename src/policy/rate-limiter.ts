@@ -3,6 +3,7 @@
 // instances can never both take the last token. A refused check consumes nothing.
 
 import type { Redis } from 'ioredis';
+import { LuaScript } from '../store/redis/lua-script.js';
 
 export interface Bucket {
   /** which limit, reported to the caller */
@@ -81,12 +82,16 @@ end
 return {1}
 `;
 
+// one script per key count (buckets, with or without the live cap): a LuaScript declares its keys
+const takeScripts = new Map<number, LuaScript>();
+function takeScript(nKeys: number): LuaScript {
+  let s = takeScripts.get(nKeys);
+  if (!s) takeScripts.set(nKeys, (s = new LuaScript('take_tokens', TAKE_LUA, nKeys)));
+  return s;
+}
+
 export class RedisRateLimiter implements RateLimiter {
-  constructor(private readonly redis: Redis) {
-    if (!(redis as unknown as Record<string, unknown>).dgTakeTokens) {
-      redis.defineCommand('dgTakeTokens', { lua: TAKE_LUA });
-    }
-  }
+  constructor(private readonly redis: Redis) {}
 
   async take(buckets: Bucket[], cap?: LiveCap): Promise<LimitResult> {
     const keys = buckets.map((b) => b.key);
@@ -96,8 +101,7 @@ export class RedisRateLimiter implements RateLimiter {
       keys.push(cap.key);
       args.push(cap.max, cap.member, cap.ttlMs);
     }
-    const fn = (this.redis as unknown as { dgTakeTokens(n: number, ...a: (string | number)[]): Promise<number[]> }).dgTakeTokens;
-    const r = await fn.call(this.redis, keys.length, ...keys, ...args);
+    const r = (await takeScript(keys.length).run(this.redis, keys, args)) as number[];
     if (r[0] === 1) return { ok: true };
     const idx = r[1] - 1;
     return { ok: false, limit: idx < buckets.length ? buckets[idx].name : 'concurrentCallsPerUser', retryAfterMs: r[2] };

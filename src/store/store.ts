@@ -56,6 +56,11 @@ export interface TransitionInput {
   providerCallId?: string;
   /** seconds of talk time reported by the provider on completion */
   durationSec?: number;
+  /**
+   * With providerCallId: also index the call under (linkProviderId, providerCallId), so the
+   * provider's webhooks find it, in the same atomic step as the status (a dial's answer).
+   */
+  linkProviderId?: string;
 }
 
 export interface CallQuery {
@@ -136,11 +141,10 @@ export interface DirectoryStore {
 
 export interface CallStore {
   /** Stores a new call (status queued) and indexes it by user and by time. */
+  /** Stores a new call; one that already has a providerCallId (inbound) is also found by it. */
   createCall(call: Call): Promise<void>;
   getCall(orgId: string, callId: string): Promise<Call | null>;
   listCalls(orgId: string, q: CallQuery): Promise<Page<Call>>;
-  /** Links a provider's call id to our call so webhooks find it. */
-  linkProviderCall(orgId: string, providerId: string, providerCallId: string, callId: string): Promise<void>;
   findCallByProviderCallId(orgId: string, providerId: string, providerCallId: string): Promise<Call | null>;
   /**
    * Applies a status event atomically under the state machine's rules (src/calls/state-machine.ts):

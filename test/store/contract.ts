@@ -600,12 +600,42 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>, 
         const call = baseCall(org, rid('c'));
         await s.createCall(call);
         assert.equal(await s.findCallByProviderCallId(org, 'p1', 'CA123'), null);
-        await s.linkProviderCall(org, 'p1', 'CA123', call.id);
+        await s.transition(org, call.id, { status: 'dialing', at: t(1), providerCallId: 'CA123', linkProviderId: 'p1' });
         const found = await s.findCallByProviderCallId(org, 'p1', 'CA123');
         assert.equal(found?.id, call.id);
         assert.equal(found?.providerCallId, 'CA123');
         assert.equal(await s.findCallByProviderCallId(org, 'p2', 'CA123'), null);
         assert.equal(await s.findCallByProviderCallId(rid('org'), 'p1', 'CA123'), null);
+      });
+
+      test('a call created with its provider call id is found by it at once (inbound)', async () => {
+        const org = rid('org');
+        const call = baseCall(org, rid('c'), { direction: 'inbound', providerCallId: 'CAin1' });
+        await s.createCall(call);
+        assert.equal((await s.findCallByProviderCallId(org, call.providerId, 'CAin1'))?.id, call.id);
+        assert.equal(await s.findCallByProviderCallId(org, 'other', 'CAin1'), null);
+        const plain = baseCall(org, rid('c'));
+        await s.createCall(plain);
+        assert.equal(await s.findCallByProviderCallId(org, plain.providerId, ''), null);
+      });
+
+      test('a transition can link the provider call id in the same step (the dial answer)', async () => {
+        const org = rid('org');
+        const call = baseCall(org, rid('c'));
+        await s.createCall(call);
+        const tr = await s.transition(org, call.id, { status: 'dialing', at: t(1), providerCallId: 'CAout1', linkProviderId: 'p1' });
+        assert.equal(tr?.applied, true);
+        assert.equal(tr?.call.providerCallId, 'CAout1');
+        const found = await s.findCallByProviderCallId(org, 'p1', 'CAout1');
+        assert.equal(found?.id, call.id);
+        assert.equal(found?.status, 'dialing');
+        // without linkProviderId nothing is indexed; an unknown call links nothing
+        const other = baseCall(org, rid('c'));
+        await s.createCall(other);
+        await s.transition(org, other.id, { status: 'dialing', at: t(1), providerCallId: 'CAout2' });
+        assert.equal(await s.findCallByProviderCallId(org, 'p1', 'CAout2'), null);
+        assert.equal(await s.transition(org, rid('c'), { status: 'dialing', at: t(1), providerCallId: 'CAout3', linkProviderId: 'p1' }), null);
+        assert.equal(await s.findCallByProviderCallId(org, 'p1', 'CAout3'), null);
       });
 
       test('failover reassigns a call only while it is still queued; the rest of the call is kept', async () => {

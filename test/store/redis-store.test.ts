@@ -9,6 +9,8 @@ import { RedisStore } from '../../src/store/redis/redis-store.js';
 import type { Store } from '../../src/store/store.js';
 import { testRedisClient, testRedisUrl } from '../helpers/redis.js';
 import { providerInput, rid, runStoreContract, seeded, t, userInput } from './contract.js';
+
+const t0 = () => t(0);
 import { deleteByPrefix } from './redis-keys.js';
 
 const prefixes: string[] = [];
@@ -47,7 +49,7 @@ describe('RedisStore specifics', () => {
         id: 'c1', orgId: org, userId: 'u1', providerId: 'p1', providerKind: 'sim', direction: 'outbound',
         to: '+1', status: 'queued', createdAt: t(1), updatedAt: t(1), history: [],
       });
-      await s.linkProviderCall(org, 'p1', 'PC1', 'c1');
+      await s.transition(org, 'c1', { status: 'dialing', at: t(2), providerCallId: 'PC1', linkProviderId: 'p1' });
       await s.claimIdempotency(org, 'idem-1', 'fp', 60);
       await s.putCrmConfig(org, { kind: 'webhook' });
       const keys = await admin.keys(`${prefix}*`);
@@ -99,6 +101,29 @@ describe('RedisStore specifics', () => {
     const { luaDir, loadScripts } = await import('../../src/store/redis/scripts.js');
     assert.match(luaDir(), /src[/\\]store[/\\]redis[/\\]lua[/\\]$/);
     assert.ok(loadScripts().get('transition')?.includes('cjson.encode'));
+  });
+
+  test('scripts still run after the server forgets them (restart, SCRIPT FLUSH): EVALSHA falls back to EVAL', async (t) => {
+    // SCRIPT FLUSH touches every client of that Redis: only on the throwaway one the test command started
+    if (process.env.DIALGATE_TEST_REDIS_OWNED !== '1') {
+      t.skip('needs the throwaway redis-server of `npm test` (SCRIPT FLUSH would touch a shared Redis)');
+      return;
+    }
+    const { luaScripts } = await import('../../src/store/redis/scripts.js');
+    const client = testRedisClient();
+    const s = new RedisStore(client, { keyPrefix: freshPrefix() });
+    try {
+      const org = rid('org');
+      await client.script('FLUSH');
+      const sha = luaScripts().get('get_user')!.sha;
+      assert.deepEqual(await client.script('EXISTS', sha), [0]);
+      assert.equal(await s.getUser(org, 'nobody'), null);
+      assert.deepEqual(await client.script('EXISTS', sha), [1], 'EVAL cached it again');
+      await s.putUser(org, 'u1', userInput('CA'), t0());
+      assert.equal((await s.getUser(org, 'u1'))?.region, 'CA');
+    } finally {
+      await s.close();
+    }
   });
 
   describe('concurrency: conflicting assignments and moves from several connections', () => {

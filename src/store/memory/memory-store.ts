@@ -447,7 +447,9 @@ export class MemoryStore implements Store {
   // ---- calls ----
 
   createCall(call: Call): Promise<void> {
-    this.org(call.orgId).calls.set(call.id, clone(call));
+    const s = this.org(call.orgId);
+    s.calls.set(call.id, clone(call));
+    if (call.providerCallId) s.providerCalls.set(`${call.providerId}\n${call.providerCallId}`, call.id);
     return done(undefined);
   }
 
@@ -484,14 +486,6 @@ export class MemoryStore implements Store {
     return done({ items, nextCursor: more && last !== null ? encodeCursor(last) : null });
   }
 
-  linkProviderCall(orgId: string, providerId: string, providerCallId: string, callId: string): Promise<void> {
-    const s = this.org(orgId);
-    s.providerCalls.set(`${providerId}\n${providerCallId}`, callId);
-    const c = s.calls.get(callId);
-    if (c) c.providerCallId = providerCallId;
-    return done(undefined);
-  }
-
   findCallByProviderCallId(orgId: string, providerId: string, providerCallId: string): Promise<Call | null> {
     const s = this.org(orgId);
     const id = s.providerCalls.get(`${providerId}\n${providerCallId}`);
@@ -500,9 +494,14 @@ export class MemoryStore implements Store {
   }
 
   transition(orgId: string, callId: string, input: TransitionInput): Promise<TransitionResult | null> {
-    const c = this.orgs.get(orgId)?.calls.get(callId);
+    const s = this.orgs.get(orgId);
+    const c = s?.calls.get(callId);
     if (!c) return done(null);
-    const applied = applyTransition(c, clone(input));
+    if (input.linkProviderId !== undefined && input.providerCallId !== undefined) {
+      s!.providerCalls.set(`${input.linkProviderId}\n${input.providerCallId}`, callId);
+    }
+    const { linkProviderId: _link, ...ev } = input;
+    const applied = applyTransition(c, clone(ev));
     // applied + terminal can happen once only: canTransition refuses every move out of a terminal status
     return done({ applied, call: clone(c), becameTerminal: applied && isTerminal(input.status) });
   }

@@ -50,7 +50,8 @@ import type {
   TransitionInput,
   TransitionResult,
 } from '../store.js';
-import { commandName, defineScripts, type ScriptName } from './scripts.js';
+import type { LuaScript } from './lua-script.js';
+import { luaScripts, type ScriptName } from './scripts.js';
 
 export interface RedisStoreOptions {
   /** Prepended to every key (default "dg:"); tests and benchmarks use a random one. */
@@ -208,6 +209,7 @@ export class RedisStore implements Store {
   readonly shared: SharedState;
   private readonly prefix: string;
   private readonly installBatch: number;
+  private readonly scripts: Map<ScriptName, LuaScript>;
 
   /** Takes ownership of the client: close() quits it. */
   constructor(
@@ -216,7 +218,7 @@ export class RedisStore implements Store {
   ) {
     this.prefix = opts.keyPrefix ?? 'dg:';
     this.installBatch = opts.installBatch ?? 2000;
-    defineScripts(redis);
+    this.scripts = luaScripts();
     this.shared = new RedisSharedState(this, redis, this.prefix);
   }
 
@@ -231,8 +233,7 @@ export class RedisStore implements Store {
 
   /** @internal runs a named Lua script */
   run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<unknown> {
-    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[commandName(name)];
-    return fn.call(this.redis, ...keys, ...args);
+    return this.scripts.get(name)!.run(this.redis, keys, args);
   }
 
   private o(orgId: string): string {
@@ -274,7 +275,9 @@ export class RedisStore implements Store {
   }
 
   async getUser(orgId: string, userId: string): Promise<User | null> {
-    return (await this.loadUsers(this.o(orgId), [userId]))[0] ?? null;
+    const P = this.o(orgId);
+    const r = (await this.run('get_user', [`${P}u:${userId}`, `${P}prov`], [userId])) as Reply;
+    return r.length === 0 ? null : userFrom(userId, pairs(r, 1), r[0] ? String(r[0]) : null);
   }
 
   async deleteUser(orgId: string, userId: string): Promise<boolean> {
@@ -517,10 +520,11 @@ export class RedisStore implements Store {
   async createCall(call: Call): Promise<void> {
     const P = this.o(call.orgId);
     const hasUser = call.userId !== undefined && call.userId !== '';
+    const pcid = call.providerCallId;
     await this.run(
       'create_call',
-      [`${P}c:${call.id}`, `${P}calls`, `${P}uc:${hasUser ? call.userId : ''}`],
-      [callSortKey(call.createdAt, call.id), hasUser ? '1' : '0', ...callFields(call)],
+      [`${P}c:${call.id}`, `${P}calls`, `${P}uc:${hasUser ? call.userId : ''}`, `${P}pc:${pcid ? `${call.providerId}:${pcid}` : ''}`],
+      [callSortKey(call.createdAt, call.id), hasUser ? '1' : '0', pcid ? call.id : '', ...callFields(call)],
     );
   }
 
@@ -547,11 +551,6 @@ export class RedisStore implements Store {
     return { items, nextCursor };
   }
 
-  async linkProviderCall(orgId: string, providerId: string, providerCallId: string, callId: string): Promise<void> {
-    const P = this.o(orgId);
-    await this.run('link_provider_call', [`${P}pc:${providerId}:${providerCallId}`, `${P}c:${callId}`], [callId, providerCallId]);
-  }
-
   async findCallByProviderCallId(orgId: string, providerId: string, providerCallId: string): Promise<Call | null> {
     const id = await this.redis.get(`${this.o(orgId)}pc:${providerId}:${providerCallId}`);
     return id === null ? null : this.getCall(orgId, id);
@@ -559,9 +558,11 @@ export class RedisStore implements Store {
 
   async transition(orgId: string, callId: string, input: TransitionInput): Promise<TransitionResult | null> {
     const ms = Date.parse(input.at);
+    const P = this.o(orgId);
+    const link = input.linkProviderId !== undefined && input.providerCallId !== undefined;
     const r = (await this.run(
       'transition',
-      [`${this.o(orgId)}c:${callId}`],
+      [`${P}c:${callId}`, link ? `${P}pc:${input.linkProviderId}:${input.providerCallId}` : `${P}pc:`],
       [
         input.status,
         input.at,
@@ -569,6 +570,7 @@ export class RedisStore implements Store {
         input.cause ?? '',
         input.providerCallId ?? '',
         input.durationSec !== undefined ? String(input.durationSec) : '',
+        link ? callId : '',
       ],
     )) as Reply;
     if (r[0] === 'none') return null;

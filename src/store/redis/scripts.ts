@@ -1,11 +1,11 @@
-// Loads the Lua scripts of ./lua (one file per named script, lib.lua prepended to each) and
-// defines them on an ioredis client, which then runs them by EVALSHA with EVAL as the fallback.
+// Loads the Lua scripts of ./lua (one file per named script, lib.lua prepended to each) as
+// LuaScripts, run by EVALSHA with EVAL as the fallback.
 // The .lua files stay in src/: from dist/src/store/redis (after `tsc`) they are found through the
 // fallback path, so ship src/store/redis/lua beside dist in an image.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import { LuaScript } from './lua-script.js';
 
 /** Script name → number of KEYS it declares. */
 export const SCRIPTS = {
@@ -19,9 +19,9 @@ export const SCRIPTS = {
   unassign_user: 2,
   move_user: 5,
   install_all: 5,
-  create_call: 3,
-  transition: 1,
-  link_provider_call: 2,
+  create_call: 4,
+  transition: 2,
+  get_user: 2,
   set_crm_log: 1,
   init_crm_log: 1,
   call_log_context: 3,
@@ -56,13 +56,13 @@ export function loadScripts(): Map<ScriptName, string> {
   return out;
 }
 
-/** ioredis command name of a script (prefixed so it never shadows a real command). */
-export function commandName(name: ScriptName): string {
-  return `dg_${name}`;
-}
+let compiled: Map<ScriptName, LuaScript> | null = null;
 
-export function defineScripts(redis: Redis): void {
-  for (const [name, lua] of loadScripts()) {
-    redis.defineCommand(commandName(name), { numberOfKeys: SCRIPTS[name], lua });
-  }
+/** Every script of ./lua, ready to run (loaded once per process). */
+export function luaScripts(): Map<ScriptName, LuaScript> {
+  if (compiled) return compiled;
+  const out = new Map<ScriptName, LuaScript>();
+  for (const [name, lua] of loadScripts()) out.set(name, new LuaScript(name, lua, SCRIPTS[name]));
+  compiled = out;
+  return out;
 }
