@@ -48,7 +48,8 @@ const configSchema = {
 
 interface Live {
   callId: string;
-  timers: NodeJS.Timeout[];
+  /** the timer of the next lifecycle step */
+  timer: NodeJS.Timeout | undefined;
   answered: boolean;
   answeredAt?: number;
 }
@@ -90,33 +91,39 @@ class SimAdapter implements ProviderAdapter {
     return { providerCallId, status: 'dialing', from: this.callerId };
   }
 
-  /** Plays the configured lifecycle, reporting each step through the webhook ingress. */
+  /**
+   * Plays the configured lifecycle, reporting each step through the webhook ingress. One timer
+   * per live call at a time (each step arms the next): a simulator holding thousands of long
+   * calls should not hold three timers for each.
+   */
   private schedule(providerCallId: string, callId: string, hangUpAfterMs: number | undefined, ring: boolean): void {
     if (this.closed) return;
-    const live: Live = { callId, timers: [], answered: false };
-    this.live.set(providerCallId, live);
     const { ringAfterMs, answerAfterMs, outcome } = this.cfg;
     const durationMs = hangUpAfterMs ?? this.cfg.durationMs;
-    const at = (delay: number, status: CallStatus, extra: Record<string, unknown> = {}) => {
-      live.timers.push(
-        setTimeout(() => {
-          if (status === 'answered') {
-            live.answered = true;
-            live.answeredAt = Date.now();
-          }
-          if (status !== 'answered' && status !== 'ringing') this.live.delete(providerCallId);
-          void this.report(providerCallId, callId, status, extra);
-        }, delay),
-      );
-    };
-    if (ring) at(ringAfterMs, 'ringing');
-    const decided = (ring ? ringAfterMs : 0) + answerAfterMs;
+    // [delay after the previous step, status, extra fields]
+    const steps: [number, CallStatus, Record<string, unknown>?][] = [];
+    if (ring) steps.push([ringAfterMs, 'ringing']);
     if (outcome === 'answered') {
-      at(decided, 'answered');
-      at(decided + durationMs, 'completed', { durationSec: Math.round(durationMs / 1000) });
+      steps.push([answerAfterMs, 'answered'], [durationMs, 'completed', { durationSec: Math.round(durationMs / 1000) }]);
     } else {
-      at(decided, outcome);
+      steps.push([answerAfterMs, outcome]);
     }
+    const live: Live = { callId, timer: undefined, answered: false };
+    this.live.set(providerCallId, live);
+    const next = (i: number) => {
+      const [delay, status, extra] = steps[i];
+      live.timer = setTimeout(() => {
+        live.timer = undefined;
+        if (status === 'answered') {
+          live.answered = true;
+          live.answeredAt = Date.now();
+        }
+        if (i + 1 < steps.length) next(i + 1);
+        else this.live.delete(providerCallId);
+        void this.report(providerCallId, callId, status, extra);
+      }, delay);
+    };
+    next(0);
   }
 
   /**
@@ -148,7 +155,7 @@ class SimAdapter implements ProviderAdapter {
     if (!pcid) return;
     const live = this.live.get(pcid);
     if (!live) return;
-    for (const t of live.timers) clearTimeout(t);
+    clearTimeout(live.timer);
     this.live.delete(pcid);
     if (live.answered) {
       const durationSec = Math.round((Date.now() - (live.answeredAt ?? Date.now())) / 1000);
@@ -198,7 +205,7 @@ class SimAdapter implements ProviderAdapter {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const l of this.live.values()) for (const t of l.timers) clearTimeout(t);
+    for (const l of this.live.values()) clearTimeout(l.timer);
     this.live.clear();
   }
 }

@@ -3,6 +3,7 @@
 // narrow it (each layer must allow the call). Pure functions: no I/O here.
 
 import type { PhoneNumber } from 'libphonenumber-js/max';
+import { numberTypeOf } from '../domain/phone.js';
 
 export interface ListRule {
   allow?: string[];
@@ -85,7 +86,7 @@ function matchesPrefix(e164: string, prefix: string): boolean {
 export function evaluate(num: PhoneNumber, layers: PolicyLayer[], defaultCountries: string[] | null): Decision {
   const e164 = num.number;
   const country = num.country;
-  const numberType = num.getType() ?? 'UNKNOWN';
+  const numberType = numberTypeOf(num);
   const deny = (rule: string): Decision => ({ allowed: false, rule, country, numberType });
 
   // explicit prefix rules come first: the most specific thing an admin can say
@@ -139,7 +140,7 @@ export function evaluate(num: PhoneNumber, layers: PolicyLayer[], defaultCountri
  */
 export function evaluateAgentPhone(num: PhoneNumber, layers: PolicyLayer[]): Decision {
   const country = num.country;
-  const numberType = num.getType() ?? 'UNKNOWN';
+  const numberType = numberTypeOf(num);
   const deny = (rule: string): Decision => ({ allowed: false, rule, country, numberType });
   for (const { scope, policy } of layers) {
     const hit = policy.prefixes?.deny?.find((p) => matchesPrefix(num.number, p));

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { numberTypeOf, parsePhone } from '../../src/domain/phone.js';
+
+// parsePhone validates through getType() and keeps the type; it must agree with the library's
+// own isValid() and getType() on valid and invalid input alike
+const CASES: [string, string | undefined][] = [
+  ['+14165550123', undefined], // fictional 555: invalid
+  ['+14162345678', undefined],
+  ['416 234 5678', 'CA'],
+  ['+19005551234', undefined], // premium rate
+  ['+18005551234', undefined], // toll free
+  ['+447911123456', undefined], // GB mobile
+  ['+442079460000', undefined],
+  ['+44 909 8790000', undefined], // GB premium
+  ['+33612345678', undefined],
+  ['+3361234', undefined], // too short
+  ['+999123456', undefined], // no such country
+  ['0612345678', 'FR'],
+  ['12345', 'US'],
+  ['not a number', 'US'],
+  ['+61 2 9876 5432', undefined],
+];
+
+test('parsePhone: valid exactly when libphonenumber says so, with the same number type', () => {
+  for (const [raw, region] of CASES) {
+    const ref = parsePhoneNumberFromString(raw, region as CountryCode | undefined);
+    const p = parsePhone(raw, region);
+    assert.equal(p !== undefined, ref?.isValid() ?? false, `${raw} validity`);
+    if (p && ref) {
+      assert.equal(p.number, ref.number);
+      assert.equal(numberTypeOf(p), ref.getType() ?? 'UNKNOWN', `${raw} type`);
+    }
+  }
+  // a PhoneNumber parsed elsewhere still gets its type
+  const other = parsePhoneNumberFromString('+19005551234')!;
+  assert.equal(numberTypeOf(other), other.getType() ?? 'UNKNOWN');
+});
