@@ -250,11 +250,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     audit = new RedisAuditLog(redis, keyPrefix);
     limiter = new RedisRateLimiter(redis);
   } else {
-    store = new MemoryStore();
+    const memory = new MemoryStore();
+    store = memory;
     events = new LocalEventBus();
     settings = new MemorySettingsStore();
     audit = new MemoryAuditLog();
-    limiter = new MemoryRateLimiter();
+    limiter = new MemoryRateLimiter(memory.limits);
   }
   const regionCache = new Map<string, { regions: Promise<string[]>; until: number }>();
   const regionScans = new Map<string, Promise<string[]>>();

@@ -191,14 +191,14 @@ export class CallService {
     await policy.enforce({ orgId, raw: input.to, number: num, user, provider: checked, actor, path: 'click-to-call' });
     if (plan.chain.length === 0) throw this.unavailable(plan.assigned, plan.retryAfter);
     const callId = newId('call');
-    await policy.takeLimits(orgId, user.id, num.number, callId);
-    if (this.deps.providers.breakers.state(plan.assigned.id) === 'half-open') {
+    const admission = await policy.admission(orgId, user.id, num.number, callId);
+    const { breakers } = this.deps.providers;
+    let claimedTrial = false;
+    if (breakers.state(plan.assigned.id) === 'half-open') {
       // the call goes now: plan for real, claiming the trial (another call may have it already)
       plan = await router.plan(orgId, user);
-      if (!plan.assigned || plan.chain.length === 0) {
-        await policy.releaseLive(orgId, user.id, callId).catch(() => {});
-        throw this.unavailable(plan.assigned ?? checked, plan.retryAfter);
-      }
+      if (!plan.assigned || plan.chain.length === 0) throw this.unavailable(plan.assigned ?? checked, plan.retryAfter);
+      claimedTrial = plan.chain[0].id === plan.assigned.id;
     }
     const assigned = plan.assigned;
 
@@ -220,13 +220,23 @@ export class CallService {
       // the assigned provider skipped (breaker open) is a failover too
       ...(first.id !== assigned.id ? { failedOverFrom: assigned.id } : {}),
     };
-    if (first.id !== assigned.id) this.deps.metrics.failovers.inc({ provider_kind: assigned.kind });
+    // the limits are taken as the call is created, in one atomic step: a refusal leaves no call
+    // and no slot, and one round trip does both
+    let admitted: Awaited<ReturnType<Store['createCall']>>;
     try {
-      await store.createCall(call);
+      admitted = await store.createCall(call, admission);
     } catch (e) {
+      if (claimedTrial) breakers.releaseTrial(assigned.id);
+      // the script may have run before the connection failed: free the slot it may hold
       await policy.releaseLive(orgId, user.id, callId).catch(() => {});
       throw e;
     }
+    if (!admitted.ok) {
+      // no dial goes out: the half-open trial is for the next call that does
+      if (claimedTrial) breakers.releaseTrial(assigned.id);
+      throw policy.refusal(admitted, user.id);
+    }
+    if (first.id !== assigned.id) this.deps.metrics.failovers.inc({ provider_kind: assigned.kind });
     this.publish('call.created', call);
 
     let lastError: DomainError | undefined;

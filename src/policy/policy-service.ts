@@ -11,7 +11,9 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { SettingsStore } from '../settings/settings-store.js';
 import { effectiveLimits, evaluate, evaluateAgentPhone, type Decision, type DialPolicy, type PolicyLayer } from './dial-policy.js';
 import { isEmergencyNumber } from './emergency.js';
-import type { Bucket, RateLimiter } from './rate-limiter.js';
+import type { Admission, Bucket, LimitResult } from '../domain/limits.js';
+import { LIVE_CAP_LIMIT } from '../domain/limits.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 const ORG_POLICY = 'dialPolicy';
 /** the rule prefix when the agent's own leg is what the policy refuses */
@@ -131,26 +133,31 @@ export class PolicyService {
   }
 
   /**
-   * Takes one token from every applicable bucket and a live-call slot for the user, atomically.
-   * Throws rate_limited (429 with Retry-After) naming the limit.
+   * The limits a click-to-call must fit: a token from each of the org's buckets (per user, per
+   * org, per destination) and a live-call slot for the user. The store takes them as it creates
+   * the call (Store.createCall), in the same atomic step. Keys carry the org's hash tag, so they
+   * share the call's Redis Cluster slot.
    */
-  async takeLimits(orgId: string, userId: string | null, e164: string, callId: string): Promise<void> {
+  async admission(orgId: string, userId: string, e164: string, callId: string): Promise<Admission> {
     const limits = effectiveLimits(await this.getOrgPolicy(orgId));
     const p = `${this.deps.keyPrefix}{org:${orgId}}:rl:`;
     const buckets: Bucket[] = [
+      { name: 'perUserPerMinute', key: `${p}u:${userId}`, capacity: limits.perUserPerMinute, refillPerMs: limits.perUserPerMinute / 60_000 },
       { name: 'perOrgPerMinute', key: `${p}org`, capacity: limits.perOrgPerMinute, refillPerMs: limits.perOrgPerMinute / 60_000 },
       { name: 'perDestinationPerHour', key: `${p}d:${e164}`, capacity: limits.perDestinationPerHour, refillPerMs: limits.perDestinationPerHour / 3_600_000 },
     ];
-    if (userId) buckets.unshift({ name: 'perUserPerMinute', key: `${p}u:${userId}`, capacity: limits.perUserPerMinute, refillPerMs: limits.perUserPerMinute / 60_000 });
-    const cap = userId ? { key: `${p}live:${userId}`, max: limits.liveCallsPerUser, member: callId, ttlMs: LIVE_TTL_MS } : undefined;
-    const r = await this.deps.limiter.take(buckets, cap);
-    if (r.ok) return;
-    this.deps.metrics.callsRefused.inc({ reason: r.limit === 'concurrentCallsPerUser' ? 'concurrent_calls' : 'rate_limited' });
+    return { buckets, cap: { key: `${p}live:${userId}`, max: limits.liveCallsPerUser, member: callId, ttlMs: LIVE_TTL_MS } };
+  }
+
+  /** The 429 for a refused admission, counted; names the limit and when to retry. */
+  refusal(r: Extract<LimitResult, { ok: false }>, userId: string): DomainError {
+    const live = r.limit === LIVE_CAP_LIMIT;
+    this.deps.metrics.callsRefused.inc({ reason: live ? 'concurrent_calls' : 'rate_limited' });
     const retry = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
-    if (r.limit === 'concurrentCallsPerUser') {
-      throw new DomainError('rate_limited', `user ${userId} already has a live click-to-call; hang it up first`, { limit: r.limit }, retry);
+    if (live) {
+      return new DomainError('rate_limited', `user ${userId} already has a live click-to-call; hang it up first`, { limit: r.limit }, retry);
     }
-    throw new DomainError('rate_limited', `the ${r.limit} limit is reached; retry in ${retry} s`, { limit: r.limit }, retry);
+    return new DomainError('rate_limited', `the ${r.limit} limit is reached; retry in ${retry} s`, { limit: r.limit }, retry);
   }
 
   /** Frees the user's live-call slot when a click-to-call ends. */

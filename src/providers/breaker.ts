@@ -39,6 +39,12 @@ export class BreakerBoard {
     return Math.max(1, Math.ceil(left / 1000));
   }
 
+  /** Gives back a half-open trial claimed by admit() for a call that then did not dial. */
+  releaseTrial(providerId: string): void {
+    const e = this.entries.get(providerId);
+    if (e) e.trialInFlight = false;
+  }
+
   success(providerId: string): void {
     this.entries.delete(providerId);
   }

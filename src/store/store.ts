@@ -3,6 +3,7 @@
 // runs it as a single Lua script (see src/store/redis/lua), the memory one runs it synchronously.
 // The contract suite in test/store/contract.ts runs the same cases against both.
 
+import type { Admission, LimitResult } from '../domain/limits.js';
 import type {
   ApiKeyRecord,
   AssignResult,
@@ -141,8 +142,13 @@ export interface DirectoryStore {
 
 export interface CallStore {
   /** Stores a new call (status queued) and indexes it by user and by time. */
-  /** Stores a new call; one that already has a providerCallId (inbound) is also found by it. */
-  createCall(call: Call): Promise<void>;
+  /**
+   * Stores a new call; one that already has a providerCallId (inbound) is also found by it. With
+   * an admission (a click-to-call's limits) the call is stored only when every limit has room,
+   * and takes them in the same atomic step; otherwise nothing is written and the refusing limit
+   * is returned.
+   */
+  createCall(call: Call, admission?: Admission): Promise<LimitResult>;
   getCall(orgId: string, callId: string): Promise<Call | null>;
   listCalls(orgId: string, q: CallQuery): Promise<Page<Call>>;
   findCallByProviderCallId(orgId: string, providerId: string, providerCallId: string): Promise<Call | null>;

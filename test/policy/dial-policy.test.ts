@@ -17,6 +17,7 @@ import { evaluate, type DialPolicy } from '../../src/policy/dial-policy.js';
 import { isEmergencyNumber } from '../../src/policy/emergency.js';
 import { PolicyService } from '../../src/policy/policy-service.js';
 import { MemoryRateLimiter } from '../../src/policy/rate-limiter.js';
+import { MemoryLimits } from '../../src/store/memory/memory-limits.js';
 import { MemorySettingsStore } from '../../src/settings/settings-store.js';
 
 interface Row {
@@ -161,7 +162,7 @@ function deps() {
   const regions = new Map<string, string[]>();
   const service = new PolicyService({
     settings,
-    limiter: new MemoryRateLimiter(),
+    limiter: new MemoryRateLimiter(new MemoryLimits()),
     audit,
     metrics,
     keyPrefix: 't:',

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeTwilio } from '../fakes/twilio/server.js';
-import { eventually, startGateway, type Res, type TestGateway } from '../helpers/gateway.js';
+import { RELAXED_LIMITS, eventually, startGateway, type Res, type TestGateway } from '../helpers/gateway.js';
 import { DomainError } from '../../src/domain/errors.js';
 
 const AGENT = 'agent-us';
@@ -475,6 +475,38 @@ describe('a refused call does not use up the half-open circuit breaker trial', (
       const invalid = await tg.req('POST', '/v1/calls', { key, body: { userId: AGENT, to: '12' } });
       assert.equal(invalid.status, 422, invalid.text);
       const ok = await tg.req('POST', '/v1/calls', { key, body: { userId: AGENT, to: ALLOWED } });
+      assert.equal(ok.status, 201, `the half-open trial was still free: ${ok.text}`);
+      assert.equal(breakers.state(providerId), 'closed');
+      await fake.idle();
+    } finally {
+      board.now = realNow;
+    }
+  });
+
+  test('a click refused by its limits (429) while half-open leaves the trial for the next call', async () => {
+    const busy = 'agent-busy';
+    const other = 'agent-other';
+    for (const [id, phone] of [[busy, '+14155550111'], [other, '+14155550112']]) {
+      assert.equal((await tg.req('PUT', `/v1/users/${id}`, { key, body: { region: 'US', phone } })).status, 201);
+    }
+    const assigned = await tg.req('POST', `/v1/providers/${providerId}/users`, { key, body: { userIds: [busy, other] } });
+    assert.equal(assigned.status, 200, assigned.text);
+    const limits = await tg.req('PUT', '/v1/dial-policy', { key, body: { limits: { ...RELAXED_LIMITS, liveCallsPerUser: 1 } } });
+    assert.equal(limits.status, 200, limits.text);
+    // the busy agent's first call stays live (the fake sends no status callbacks): one live call each
+    const first = await tg.req('POST', '/v1/calls', { key, body: { userId: busy, to: ALLOWED } });
+    assert.equal(first.status, 201, first.text);
+    const breakers = tg.gw.parts.providers.breakers;
+    for (let i = 0; i < 5; i++) breakers.failure(providerId);
+    const board = breakers as unknown as { now: () => number };
+    const realNow = board.now;
+    board.now = () => realNow() + 10 * 60_000;
+    try {
+      assert.equal(breakers.state(providerId), 'half-open');
+      const limited = await tg.req('POST', '/v1/calls', { key, body: { userId: busy, to: '+14155550177' } });
+      assert.equal(limited.status, 429, limited.text);
+      assert.equal(limited.body.error.limit, 'concurrentCallsPerUser');
+      const ok = await tg.req('POST', '/v1/calls', { key, body: { userId: other, to: '+14155550178' } });
       assert.equal(ok.status, 201, `the half-open trial was still free: ${ok.text}`);
       assert.equal(breakers.state(providerId), 'closed');
       await fake.idle();

@@ -608,6 +608,39 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>, 
         assert.equal(await s.findCallByProviderCallId(rid('org'), 'p1', 'CA123'), null);
       });
 
+      test('createCall with an admission: created only while every limit has room; a refusal writes nothing and takes nothing', async () => {
+        const org = rid('org');
+        const lim = `lim:${rid('l')}:`; // test keys of their own; buckets and caps expire on their own
+        const bucket = { name: 'perOrgPerMinute', key: `${lim}org`, capacity: 3, refillPerMs: 3 / 60_000 };
+        const admit = (user: string, callId: string) => ({
+          buckets: [bucket],
+          cap: { key: `${lim}live:${user}`, max: 1, member: callId, ttlMs: 60_000 },
+        });
+        const place = async (user: string) => {
+          const call = baseCall(org, rid('c'), { userId: user });
+          return { call, r: await s.createCall(call, admit(user, call.id)) };
+        };
+        const a1 = await place('ua');
+        assert.deepEqual(a1.r, { ok: true });
+        assert.equal((await s.getCall(org, a1.call.id))?.id, a1.call.id);
+        // the same user again: the live cap refuses, and takes no org token
+        const a2 = await place('ua');
+        assert.deepEqual(a2.r, { ok: false, limit: 'concurrentCallsPerUser', retryAfterMs: 1000 });
+        assert.equal(await s.getCall(org, a2.call.id), null, 'a refused call is not stored');
+        // so two org tokens are left, for two other users; the fourth call is refused by the bucket
+        assert.equal((await place('ub')).r.ok, true);
+        assert.equal((await place('uc')).r.ok, true);
+        const d = await place('ud');
+        assert.equal(d.r.ok, false);
+        assert.equal(d.r.ok === false && d.r.limit, 'perOrgPerMinute');
+        assert.ok(d.r.ok === false && d.r.retryAfterMs > 0 && d.r.retryAfterMs <= 20_000, 'retry once a token is back (20 s at 3/min)');
+        assert.equal(await s.getCall(org, d.call.id), null);
+        const listed = await s.listCalls(org, { limit: 10 });
+        assert.equal(listed.items.length, 3, 'only admitted calls are listed');
+        // without an admission nothing is checked
+        assert.deepEqual(await s.createCall(baseCall(org, rid('c'), { userId: 'ua' })), { ok: true });
+      });
+
       test('a call created with its provider call id is found by it at once (inbound)', async () => {
         const org = rid('org');
         const call = baseCall(org, rid('c'), { direction: 'inbound', providerCallId: 'CAin1' });

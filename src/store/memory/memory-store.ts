@@ -5,6 +5,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { applyTransition, isTerminal } from '../../calls/state-machine.js';
+import { ADMITTED, type Admission, type LimitResult } from '../../domain/limits.js';
+import { MemoryLimits } from './memory-limits.js';
 import type {
   ApiKeyRecord,
   AssignResult,
@@ -129,6 +131,8 @@ class MemorySharedState implements SharedState {
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly shared: SharedState = new MemorySharedState();
+  /** call limits, taken as click-to-calls are created; shared with MemoryRateLimiter */
+  readonly limits = new MemoryLimits();
   private readonly orgs = new Map<string, OrgState>();
   private readonly apiKeys = new Map<string, ApiKeyRecord>();
   private readonly providerOrg = new Map<string, string>();
@@ -446,11 +450,15 @@ export class MemoryStore implements Store {
 
   // ---- calls ----
 
-  createCall(call: Call): Promise<void> {
+  createCall(call: Call, admission?: Admission): Promise<LimitResult> {
+    if (admission) {
+      const r = this.limits.take(admission);
+      if (!r.ok) return done(r);
+    }
     const s = this.org(call.orgId);
     s.calls.set(call.id, clone(call));
     if (call.providerCallId) s.providerCalls.set(`${call.providerId}\n${call.providerCallId}`, call.id);
-    return done(undefined);
+    return done(ADMITTED);
   }
 
   getCall(orgId: string, callId: string): Promise<Call | null> {

@@ -15,18 +15,19 @@ export class LuaScript {
   constructor(
     readonly name: string,
     readonly lua: string,
-    readonly numberOfKeys: number,
+    /** null: any number of keys (the script reads #KEYS) */
+    readonly numberOfKeys: number | null,
   ) {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
   run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
-    if (keys.length !== this.numberOfKeys) {
+    if (this.numberOfKeys !== null && keys.length !== this.numberOfKeys) {
       return Promise.reject(new Error(`Lua script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`));
     }
-    return redis.evalsha(this.sha, this.numberOfKeys, ...keys, ...args).catch((e: Error) => {
+    return redis.evalsha(this.sha, keys.length, ...keys, ...args).catch((e: Error) => {
       if (!e.message?.startsWith('NOSCRIPT')) throw e;
-      return redis.eval(this.lua, this.numberOfKeys, ...keys, ...args);
+      return redis.eval(this.lua, keys.length, ...keys, ...args);
     });
   }
 }

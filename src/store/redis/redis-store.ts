@@ -37,6 +37,7 @@ import type {
   User,
   UserInput,
 } from '../../domain/types.js';
+import { ADMITTED, admissionWire, refusedBy, type Admission, type LimitResult } from '../../domain/limits.js';
 import { storeErrors } from '../errors.js';
 import { callSortKey, clampLimit, decodeCursor, dedupe, encodeCursor } from '../rules.js';
 import type {
@@ -517,15 +518,21 @@ export class RedisStore implements Store {
 
   // ---- calls ----
 
-  async createCall(call: Call): Promise<void> {
+  async createCall(call: Call, admission?: Admission): Promise<LimitResult> {
     const P = this.o(call.orgId);
     const hasUser = call.userId !== undefined && call.userId !== '';
     const pcid = call.providerCallId;
-    await this.run(
-      'create_call',
-      [`${P}c:${call.id}`, `${P}calls`, `${P}uc:${hasUser ? call.userId : ''}`, `${P}pc:${pcid ? `${call.providerId}:${pcid}` : ''}`],
-      [callSortKey(call.createdAt, call.id), hasUser ? '1' : '0', pcid ? call.id : '', ...callFields(call)],
-    );
+    const fv = callFields(call);
+    const keys = [`${P}c:${call.id}`, `${P}calls`, `${P}uc:${hasUser ? call.userId : ''}`, `${P}pc:${pcid ? `${call.providerId}:${pcid}` : ''}`];
+    const args: (string | number)[] = [callSortKey(call.createdAt, call.id), hasUser ? '1' : '0', pcid ? call.id : '', fv.length, ...fv];
+    if (admission) {
+      // the limits' keys carry the same {org:ID} tag (PolicyService builds them), so one slot
+      const wire = admissionWire(admission, Date.now());
+      keys.push(...wire.keys);
+      args.push(...wire.args);
+    }
+    const r = (await this.run('create_call', keys, args)) as number[];
+    return r[0] === 1 ? ADMITTED : refusedBy(admission!, r[1], r[2]);
   }
 
   async getCall(orgId: string, callId: string): Promise<Call | null> {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LuaScript } from './lua-script.js';
 
-/** Script name → number of KEYS it declares. */
+/** Script name → number of KEYS it declares (null: it takes a variable number, e.g. call limits). */
 export const SCRIPTS = {
   put_user: 6,
   delete_user: 5,
@@ -19,7 +19,8 @@ export const SCRIPTS = {
   unassign_user: 2,
   move_user: 5,
   install_all: 5,
-  create_call: 4,
+  create_call: null,
+  take_limits: null,
   transition: 2,
   get_user: 2,
   set_crm_log: 1,
