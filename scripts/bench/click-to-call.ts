@@ -7,7 +7,7 @@
 // Then a sim provider with 300 ms API latency at a fixed rate, to show concurrency holds.
 //
 //   npx tsx scripts/bench/click-to-call.ts
-//   C2C_CONCURRENCY=64 C2C_SECONDS=4 C2C_ROUNDS=2 C2C_RATE=200 C2C_RATE_SECONDS=5 C2C_USERS=30000 to change the load
+//   C2C_CONCURRENCY=64 C2C_SECONDS=4 C2C_ROUNDS=2 C2C_RATE=200 C2C_RATE_SECONDS=5 C2C_USERS=150000 to change the load
 //
 // Uses REDIS_URL, else a throwaway redis-server; the gateway and the baseline run as child processes.
 
@@ -135,7 +135,7 @@ export async function run(opts: ClickToCallOptions = {}): Promise<ClickToCallRes
 
     // every click-to-call gets its own user: a user has at most one live call
     const org = await benchOrg(gateway.url, gateway.adminToken, 'bench click-to-call', SIM_IDLE);
-    const userCount = Number(process.env.C2C_USERS ?? 30_000);
+    const userCount = Number(process.env.C2C_USERS ?? 150_000);
     const t0 = performance.now();
     const users = await seedUsers(redis.url, org.orgId, 'c2c-', userCount);
     log(`seeded ${fmtInt(userCount)} users in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
