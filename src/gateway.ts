@@ -107,7 +107,9 @@ function redisClient(url: string, name: string): Redis {
     // commands issued in the same tick (a click makes several) share one socket write
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
-    commandTimeout: 5000,
+    // a command in flight when Redis dies fails after this long (then 503): an outage must not
+    // hold a click for longer than a CRM button would wait; no hot-path command takes near it
+    commandTimeout: 2000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
     // a replica promoted under us answers READONLY: reconnect (DNS/sentinel now point at the
     // primary) and resend. Not on every error reply: NOSCRIPT, a Lua error or WRONGTYPE say
