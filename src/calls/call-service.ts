@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
+import type { LimitResult } from '../domain/limits.js';
 import { parsePhone, toE164 } from '../domain/phone.js';
 import type { Call, CallStatus, CrmRecordRef, Page, Provider, User } from '../domain/types.js';
 import { newId } from '../directory/directory-service.js';
@@ -181,8 +182,9 @@ export class CallService {
     }
     const num = parsePhone(input.to, user.region);
     if (!num) throw new DomainError('invalid_number', `"${input.to}" is not a valid phone number for region ${user.region}`);
-    // A peek: it claims nothing, so a refusal below (policy, limits) cannot use up a half-open
-    // breaker's single trial dial, which would leave the provider "failing" with nothing to test it.
+    // A peek: it claims nothing, so a policy refusal below cannot use up a half-open breaker's
+    // single trial dial, which would leave the provider "failing" with nothing to test it (a
+    // refusal by the limits, checked after the real plan, gives the trial back).
     let plan = await router.plan(orgId, user, true);
     if (!plan.assigned) throw new DomainError('no_provider', `user ${input.userId} is not assigned to any provider`);
     // the org's (and the user's) policy first, so a refused destination is refused even when
@@ -222,7 +224,7 @@ export class CallService {
     };
     // the limits are taken as the call is created, in one atomic step: a refusal leaves no call
     // and no slot, and one round trip does both
-    let admitted: Awaited<ReturnType<Store['createCall']>>;
+    let admitted: LimitResult;
     try {
       admitted = await store.createCall(call, admission);
     } catch (e) {
