@@ -199,7 +199,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await page.getByText('2 selected').waitFor();
     await shot('03-install-form');
     await page.getByRole('button', { name: 'Install', exact: true }).click();
-    await page.getByRole('heading', { level: 1, name: 'Sim Canada' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Sim Canada', exact: true }).waitFor();
     canadaId = decodeURIComponent(page.url().split('/installed/')[1]);
     await eventually(async () => (await page.locator('#user-count').textContent()) === '2', WAIT, 'user count 2');
     assert.equal(await page.locator('#scope-text').textContent(), 'Specific users');
@@ -277,7 +277,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await row.getByText('CA, US').waitFor();
     await shot('08-installed');
     await row.getByRole('link', { name: 'Sim Canada' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Sim Canada' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Sim Canada', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Uninstall…' }).click();
     const dialog = page.getByRole('dialog', { name: 'Uninstall Sim Canada?' });
     await dialog.getByText('4 users will lose telephony.').waitFor();
@@ -445,7 +445,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'authToken', 'focus moves to the field at fault');
     await page.getByLabel('Auth token').fill(token);
     await page.getByRole('button', { name: 'Install', exact: true }).click();
-    await page.getByRole('heading', { level: 1, name: 'Twilio Europe' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Twilio Europe', exact: true }).waitFor();
     const id = decodeURIComponent(page.url().split('/installed/')[1]);
     await page.getByText('set (write-only, never shown)').waitFor();
     await page.getByText(`/webhooks/twilio/${id}/voice`).waitFor();
@@ -461,7 +461,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await page.getByLabel('Never serve these countries').fill('CN');
     await shot('15-edit-provider');
     await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Twilio Europe' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Twilio Europe', exact: true }).waitFor();
     let stored = await g.gw.parts.store.getProvider(orgId, id);
     assert.equal(stored?.config.authToken, token, 'an empty secret field keeps the stored secret');
     assert.equal(stored?.config.callerId, '+442079460001');
@@ -470,7 +470,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await page.getByRole('link', { name: 'Edit', exact: true }).click();
     await page.getByLabel('Auth token').fill('tok-new-value');
     await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Twilio Europe' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Twilio Europe', exact: true }).waitFor();
     stored = await g.gw.parts.store.getProvider(orgId, id);
     assert.equal(stored?.config.authToken, 'tok-new-value');
   });
