@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CallLogProcessor, CallLogQueue, FailedCallLog } from './call-log-queue.js';
 import { callLogJobId, isPermanent, retryDelayMs, retryPolicy, type RetryPolicy } from './call-log-policy.js';
+import { closeBullParts } from './bounded-close.js';
 
 export interface BullCallLogQueueOptions {
   /** a Redis URL (a connection is opened and closed by the queue) or an ioredis client (left open) */
@@ -156,9 +157,9 @@ export class BullCallLogQueue implements CallLogQueue {
   }
 
   async close(): Promise<void> {
-    await this.worker?.close();
+    const worker = this.worker;
     this.worker = null;
-    await this.queue.close();
-    if (this.ownsConn) await this.conn.quit().catch(() => this.conn.disconnect());
+    // a CRM write in hand gets up to 10 s to finish (npm run worker drains on SIGTERM)
+    await closeBullParts({ worker, queue: this.queue, conn: this.ownsConn ? this.conn : undefined }, 10_000);
   }
 }

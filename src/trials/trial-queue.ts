@@ -7,6 +7,7 @@ import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RunResult } from './trial-runner.js';
+import { closeBullParts } from '../jobs/bounded-close.js';
 
 export type PartRunner = (trialId: string, orgId: string, providerId: string, signal: AbortSignal) => Promise<RunResult>;
 
@@ -98,9 +99,7 @@ export class BullTrialQueue implements TrialQueue {
 
   async close(): Promise<void> {
     for (const ac of this.running) ac.abort();
-    await this.worker.close();
-    await this.queue.close();
-    await this.conn.quit().catch(() => this.conn.disconnect());
+    await closeBullParts({ worker: this.worker, queue: this.queue, conn: this.conn });
   }
 }
 
