@@ -18,7 +18,7 @@ function closedPort(): Promise<number> {
 
 test('a BullMQ queue whose Redis is unreachable closes within its grace period and stops reconnecting', async () => {
   const port = await closedPort();
-  const q = new BullTrialQueue({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'dgtest-close', run: async () => {}, logger: pino({ level: 'silent' }) });
+  const q = new BullTrialQueue({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'dgtest-close', run: async () => 'done' as const, logger: pino({ level: 'silent' }) });
   await new Promise((r) => setTimeout(r, 300)); // let it try (and fail) to connect
   const t0 = performance.now();
   await q.close();
