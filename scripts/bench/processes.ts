@@ -5,9 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import { startRedisServer, redisServerOnPath, type ThrowawayRedis } from './redis-server.js';
+import { freePort, startRedisServer, redisServerOnPath, type ThrowawayRedis } from './redis-server.js';
+
+export { freePort };
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -16,18 +17,6 @@ export interface Child {
   proc: ChildProcess;
   output(): string;
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
 }
 
 async function waitReady(child: Child, path: string, timeoutMs: number): Promise<void> {

@@ -11,8 +11,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { SettingsStore } from '../settings/settings-store.js';
 import { effectiveLimits, evaluate, evaluateAgentPhone, type Decision, type DialPolicy, type PolicyLayer } from './dial-policy.js';
 import { isEmergencyNumber } from './emergency.js';
-import type { Admission, Bucket, LimitResult } from '../domain/limits.js';
-import { LIVE_CAP_LIMIT } from '../domain/limits.js';
+import { LIVE_CAP_LIMIT, type Admission, type Bucket, type LimitResult } from '../domain/limits.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 const ORG_POLICY = 'dialPolicy';

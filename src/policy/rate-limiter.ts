@@ -9,7 +9,6 @@ import { admissionWire, refusedBy, ADMITTED, type Bucket, type LimitResult, type
 import { luaScripts } from '../store/redis/scripts.js';
 import type { MemoryLimits } from '../store/memory/memory-limits.js';
 
-export type { Bucket, LimitResult, LiveCap } from '../domain/limits.js';
 
 export interface RateLimiter {
   take(buckets: Bucket[], cap?: LiveCap): Promise<LimitResult>;

@@ -2,22 +2,12 @@
 // connection that never comes, and ioredis keeps reconnecting (its timers keep the process alive).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createServer } from 'node:net';
 import pino from 'pino';
 import { BullTrialQueue } from '../../src/trials/trial-queue.js';
-
-function closedPort(): Promise<number> {
-  return new Promise((res) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
+import { freePort } from '../helpers/net.js';
 
 test('a BullMQ queue whose Redis is unreachable closes within its grace period and stops reconnecting', async () => {
-  const port = await closedPort();
+  const port = await freePort();
   const q = new BullTrialQueue({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'dgtest-close', run: async () => 'done' as const, logger: pino({ level: 'silent' }) });
   await new Promise((r) => setTimeout(r, 300)); // let it try (and fail) to connect
   const t0 = performance.now();

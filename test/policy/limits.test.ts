@@ -8,13 +8,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { providerKinds } from '../../adapters/registry.js';
 import { simKind, type SimConfig } from '../../adapters/sim/index.js';
 import type { ProviderKindDefinition } from '../../src/providers/adapter.js';
 import { eventually, httpJson, startGateway, type Res, type TestGateway } from '../helpers/gateway.js';
 import { testRedisUrl } from '../helpers/redis.js';
+import { freePort } from '../helpers/net.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** sim timings under which nothing happens unless the test hangs up */
@@ -158,18 +158,6 @@ for (const store of ['redis', 'memory'] as const) {
 }
 
 // ---- two gateway processes, one Redis ----------------------------------------------------------
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 // tsx compiles the gateway at start; two at once on a busy 2-core machine take a while
 const START_TIMEOUT_MS = 120_000;
