@@ -2,7 +2,7 @@
 // JWT and refresh_token grants, the Auth group's 5-a-minute limit with a real 429), RingOut
 // create / read / cancel, webhook subscriptions (create / read / update / renew / delete) and
 // dropping a telephony session. Every API request needs a live bearer token (401 TokenInvalid /
-// OAU-149 otherwise), is validated against the official spec (../shared/specs/ringcentral_openapi3.json)
+// OAU-149 otherwise), is validated against the official spec (test/fakes/specs/ringcentral_openapi3.subset.json)
 // and refused with RingCentral's error shape when invalid; every response it sends is validated
 // against the spec too (violations are collected in specViolations for tests to assert on).
 // Rate-limit groups (Light/Medium/Heavy/Auth) are counted per minute with the real penalty rule:

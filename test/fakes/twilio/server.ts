@@ -1,5 +1,5 @@
 // A fake Twilio: the REST API for Calls (create, update) on a real HTTP server, checking Basic
-// auth, validating every request against the official spec (../shared/specs/twilio_api_v2010.json),
+// auth, validating every request against the official spec (test/fakes/specs/twilio_api_v2010.subset.json),
 // answering with spec-valid Call resources or Twilio's error bodies, with knobs for 429/5xx/hangs.
 // It then drives the gateway the way Twilio does: fetches the call's Url (signed) for TwiML, runs
 // <Dial>/<Pause>/<Hangup>, posts the <Dial action>, and posts signed status callbacks, optionally
