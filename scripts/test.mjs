@@ -325,6 +325,14 @@ async function main() {
   }
   if (interrupted) return;
 
+  // the admin console's files (dist/admin): its suites and the gateway's /admin serve them, and
+  // a fresh clone has none yet; esbuild takes about a second
+  const admin = spawnSync(process.execPath, [join(root, 'admin', 'build.mjs')], { cwd: root, stdio: 'inherit' });
+  if (admin.status !== 0) {
+    console.error('npm test: building the admin console (node admin/build.mjs) failed');
+    process.exit(1);
+  }
+
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   child = spawn(
     process.execPath,

@@ -1,70 +1,71 @@
-// The composition root's engine: builds every part of a gateway instance from a Config and the
-// registered kinds, and owns its lifecycle (listen, graceful close). src/main.ts runs it; tests
-// start it in-process.
+// The gateway's engine: builds every part of a gateway instance from a Config, a Backend and the
+// registered kinds, in one acyclic order, and owns its lifecycle (listen, graceful close). The
+// composition roots (src/main.ts; the tests) hand it the kinds from adapters/registry.ts, so
+// nothing here imports an adapter.
+//
+//   backend ─┬─ org snapshots, user cache
+//            ├─ call-log queue (+ worker) ─┐
+//            ├─ CRM connectors ────────────┼─ call events (the providers' sink) ─ provider runtime
+//            └─ figures, trial progress ───┘                                        │
+//   policy, router ───────────────────────────────────────────── dispatcher ◄───────┘
+//   directory, CRM, trials, housekeeping services ◄─ dispatcher ─ HTTP app
 
-import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { ApiKeyVerifier } from './auth/api-keys.js';
 import { OrgService } from './auth/org-service.js';
-import { CallService, type CallLogSink, type CallObserver, type CallerMatcher } from './calls/call-service.js';
+import { CallEvents, type CallObserver } from './calls/call-events.js';
+import { CallQueries } from './calls/call-queries.js';
+import { Dispatcher } from './calls/dispatch.js';
 import { WebhookIngress } from './calls/webhook-ingress.js';
 import type { Config } from './config/config.js';
 import type { CrmKindDefinition } from './crm/adapter.js';
+import { CRM_SETTING, CrmConnectors } from './crm/connectors.js';
+import { CrmService } from './crm/crm-service.js';
 import { DirectoryService } from './directory/directory-service.js';
-import { LocalEventBus, RedisEventBus, type EventBus } from './events/event-bus.js';
+import { OrgConfigCache, UserCache } from './directory/org-config.js';
+import { Housekeeper } from './housekeeping/housekeeper.js';
 import { buildApp, type AppDeps, type BuiltApp } from './http/app.js';
 import type { ReadinessCheck } from './http/routes/ops.js';
+import { callLogQueue, startCallLogWorker } from './jobs/pipeline.js';
 import { Metrics } from './metrics/metrics.js';
+import { PerfService } from './perf/perf-service.js';
+import { PerfRecorder } from './perf/recorder.js';
+import { PolicyService } from './policy/policy-service.js';
 import type { ProviderKindDefinition } from './providers/adapter.js';
 import { ProviderRuntime } from './providers/runtime.js';
-import { MemoryStore } from './store/memory/memory-store.js';
-import { RedisStore } from './store/redis/redis-store.js';
-import type { Store } from './store/store.js';
-import { MemoryAuditLog, RedisAuditLog, type AuditLog } from './audit/audit-log.js';
-import { MemorySettingsStore, RedisSettingsStore, type SettingsStore } from './settings/settings-store.js';
-import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './policy/rate-limiter.js';
-import { PolicyService } from './policy/policy-service.js';
 import { Router } from './routing/router.js';
-import { ProviderCache } from './providers/provider-cache.js';
+import { createBackend, type Backend } from './store/backend.js';
+import type { CallLogQueue, TrialQueue } from './store/queues/port.js';
+import { runTrialPart, type TrialRunnerDeps } from './trials/trial-runner.js';
+import { trialObserver } from './trials/trial-observer.js';
+import { TrialService } from './trials/trial-service.js';
+import { CallWaiters } from './trials/waiters.js';
 
 export interface GatewayOptions {
   config: Config;
   providerKinds: ProviderKindDefinition[];
   crmKinds?: CrmKindDefinition[];
   logger?: Logger;
-  /** Redis key prefix (tests isolate instances with a random one; all instances of one deployment share it). */
+  /** prefix of every Redis key (tests isolate instances with a random one; one deployment shares it) */
   keyPrefix?: string;
-  /** Extra parts wired by the composition root (call-log queue, matcher, route plugins, readiness). */
-  extend?: (g: GatewayParts) => Promise<GatewayExtension | void>;
+  /** watchers of every call, beside the built-in ones (tests) */
+  observers?: CallObserver[];
+  /** trial runs' timing (tests shorten it) */
+  trialRunner?: Pick<TrialRunnerDeps, 'abandonAfterMs' | 'pollMs'>;
 }
 
 export interface GatewayParts {
   config: Config;
-  store: Store;
-  redis?: Redis;
   logger: Logger;
   metrics: Metrics;
+  backend: Backend;
   providers: ProviderRuntime;
-  calls: CallService;
-  events: EventBus;
-  crmKinds: CrmKindDefinition[];
-  matcher?: CallerMatcher;
-  settings: SettingsStore;
-  audit: AuditLog;
+  dispatcher: Dispatcher;
+  callEvents: CallEvents;
+  configs: OrgConfigCache;
   policy: PolicyService;
   router: Router;
-  /** prefix of every Redis key of this deployment */
-  keyPrefix: string;
-}
-
-export interface GatewayExtension {
-  callLog?: CallLogSink;
-  observer?: CallObserver;
-  matcher?: CallerMatcher;
-  plugins?: AppDeps['plugins'];
-  readiness?: ReadinessCheck[];
-  /** closed after the HTTP server has drained, before the store */
-  close?: () => Promise<void>;
+  callLog: CallLogQueue;
 }
 
 export function createLogger(level: Config['logLevel']): Logger {
@@ -72,50 +73,25 @@ export function createLogger(level: Config['logLevel']): Logger {
     level,
     base: { service: 'dialgate' },
     redact: {
-      paths: ['req.headers.authorization', 'req.headers["x-twilio-signature"]', 'req.headers["verification-token"]', '*.apiKey', '*.authToken', '*.clientSecret', '*.jwt', '*.refreshToken', '*.secret', '*.password'],
+      paths: ['req.headers.authorization', 'req.headers["x-twilio-signature"]', 'req.headers["verification-token"]', '*.apiKey', '*.token', '*.authToken', '*.clientSecret', '*.jwt', '*.refreshToken', '*.secret', '*.password'],
       censor: '[redacted]',
     },
     serializers: {
       req(req: { method: string; url: string; id: string; ip?: string }) {
-        // query strings can carry access_token (browser WebSockets): never log them
-        return { method: req.method, url: req.url.replace(/([?&]access_token=)[^&]*/g, '$1[redacted]'), reqId: req.id };
+        // query strings carry access tokens (browser WebSockets, recording links): never log them
+        return { method: req.method, url: req.url.replace(/([?&](?:access_token|token)=)[^&]*/g, '$1[redacted]'), reqId: req.id };
       },
     },
   });
 }
 
-/** Waits for a client's first connection, up to ms; the gateway starts either way (readyz tells). */
-function whenReady(client: Redis, ms: number): Promise<boolean> {
-  if (client.status === 'ready') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => done(false), ms);
-    const done = (ok: boolean) => {
-      clearTimeout(t);
-      client.off('ready', onReady);
-      resolve(ok);
-    };
-    const onReady = () => done(true);
-    client.on('ready', onReady);
-  });
-}
-
-function redisClient(url: string, name: string): Redis {
-  return new Redis(url, {
-    connectionName: `dialgate-${name}`,
-    // fail fast while Redis is away: callers get 503 at once instead of hanging on a queue
-    enableOfflineQueue: false,
-    // commands issued in the same tick (a click makes several) share one socket write
-    enableAutoPipelining: true,
-    maxRetriesPerRequest: 1,
-    // a command in flight when Redis dies fails after this long (then 503): an outage must not
-    // hold a click for longer than a CRM button would wait; no hot-path command takes near it
-    commandTimeout: 2000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 5), 1000),
-    // a replica promoted under us answers READONLY: reconnect (DNS/sentinel now point at the
-    // primary) and resend. Not on every error reply: NOSCRIPT, a Lua error or WRONGTYPE say
-    // nothing about the connection, and a reconnect would fail every command in flight with it.
-    reconnectOnError: (err) => (/^READONLY/.test(err.message) ? 2 : false),
-  });
+/** The base URL providers reach: PUBLIC_URL, else the address this instance listens on. */
+class PublicUrl {
+  listening?: string;
+  constructor(private readonly config: Config) {}
+  get(): string {
+    return this.config.publicUrl ?? this.listening ?? `http://127.0.0.1:${this.config.port}`;
+  }
 }
 
 export class Gateway {
@@ -126,8 +102,8 @@ export class Gateway {
   constructor(
     readonly parts: GatewayParts,
     private readonly deps: AppDeps,
-    private readonly extension: GatewayExtension,
-    private readonly subscriber?: Redis,
+    private readonly publicUrlOf: PublicUrl,
+    private readonly stoppables: { trialQueue: TrialQueue; housekeeper: Housekeeper },
   ) {}
 
   get app() {
@@ -151,6 +127,7 @@ export class Gateway {
     const addr = app.server.address();
     const p = typeof addr === 'object' && addr ? addr.port : port;
     this.listeningUrl = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${p}`;
+    this.publicUrlOf.listening = this.listeningUrl;
     return this.listeningUrl;
   }
 
@@ -160,7 +137,12 @@ export class Gateway {
   }
 
   publicUrl(): string {
-    return this.parts.config.publicUrl ?? this.listeningUrl ?? `http://127.0.0.1:${this.parts.config.port}`;
+    return this.publicUrlOf.get();
+  }
+
+  /** From now on /readyz answers 503 draining (a load balancer stops sending new work). */
+  startDraining(): void {
+    this.built?.startDraining();
   }
 
   /**
@@ -184,13 +166,15 @@ export class Gateway {
   }
 
   /**
-   * Graceful stop: refuse new connections and requests (503), finish in-flight ones, then close
-   * sockets, adapters, queue and store — bounded by shutdownTimeoutMs. drainGraceMs (the process
-   * sets it on SIGTERM): first keep answering on open connections for up to that long.
+   * Graceful stop: /readyz says draining, new connections and requests are refused (503),
+   * in-flight ones finish, then sockets, trial runs, queue, adapters and backend close — bounded
+   * by shutdownTimeoutMs. drainGraceMs (the process sets it on SIGTERM): first keep answering on
+   * open connections for up to that long.
    */
   close(opts: { drainGraceMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
-      const { logger, config } = this.parts;
+      const { logger, config, backend, providers, callLog } = this.parts;
+      this.startDraining();
       const timer = setTimeout(() => {
         logger.error('graceful shutdown timed out; closing connections');
         this.built?.app.server.closeAllConnections?.();
@@ -199,9 +183,9 @@ export class Gateway {
       const deadline = Date.now() + config.shutdownTimeoutMs - 1000;
       // each step after the HTTP drain is bounded: with Redis unreachable, queue and client
       // closes wait for a connection that may never come back
-      const bounded = async (name: string, p: Promise<unknown> | undefined) => {
+      const bounded = async (name: string, p: Promise<unknown> | undefined, maxMs = 3000) => {
         let t: NodeJS.Timeout | undefined;
-        const left = Math.max(200, Math.min(3000, deadline - Date.now()));
+        const left = Math.max(200, Math.min(maxMs, deadline - Date.now()));
         const timedOut = new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), left)));
         const r = await Promise.race([Promise.resolve(p).then(() => 'ok' as const, () => 'error' as const), timedOut]);
         clearTimeout(t);
@@ -212,13 +196,16 @@ export class Gateway {
         if (opts.drainGraceMs) await this.drainConnections(Math.min(opts.drainGraceMs, config.shutdownTimeoutMs / 4));
         this.built?.refuse();
         await this.built?.app.close();
-        await bounded('call-log queue', this.extension.close?.());
-        await bounded('providers', this.parts.providers.closeAll());
-        await bounded('provider kinds', this.parts.providers.shutdownKinds());
-        await bounded('events', this.parts.events.close());
-        this.subscriber?.disconnect();
-        await bounded('store', this.parts.store.close());
-        this.parts.redis?.disconnect();
+        await bounded('housekeeping', this.stoppables.housekeeper.stop());
+        // with the backend unreachable, queues cannot close gracefully (their connections never
+        // come back): give them a moment, not the full bound
+        const queueMs = (await backend.ready()).ok ? 3000 : 300;
+        // trial runs first: interrupted ones hang up their calls while the adapters are alive
+        await bounded('trial runs', this.stoppables.trialQueue.close(), queueMs);
+        await bounded('call-log queue', callLog.close(), queueMs);
+        await bounded('providers', providers.closeAll());
+        await bounded('provider kinds', providers.shutdownKinds());
+        await bounded('backend', backend.close());
       } finally {
         clearTimeout(timer);
       }
@@ -231,139 +218,101 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const { config } = opts;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const metrics = new Metrics();
+  const crmKinds = opts.crmKinds ?? [];
+  const backend = await createBackend(config.backend, { logger, keyPrefix: opts.keyPrefix, role: 'gateway' });
+  if (!(await backend.whenConnected(3000))) logger.error('the backend is not reachable yet; answering 503 until it is (see /readyz)');
+  const publicUrl = new PublicUrl(config);
 
-  let store: Store;
-  let redis: Redis | undefined;
-  let subscriber: Redis | undefined;
-  let events: EventBus;
-  let settings: SettingsStore;
-  let audit: AuditLog;
-  let limiter: RateLimiter;
-  const keyPrefix = opts.keyPrefix ?? 'dg:';
-  if (config.redisUrl) {
-    redis = redisClient(config.redisUrl, 'store');
-    subscriber = new Redis(config.redisUrl, { connectionName: 'dialgate-events', maxRetriesPerRequest: null, enableOfflineQueue: true });
-    store = new RedisStore(redis, { keyPrefix: opts.keyPrefix });
-    events = new RedisEventBus(redis, subscriber, logger);
-    redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
-    subscriber.on('error', () => {});
-    if (!(await whenReady(redis, 3000))) logger.error('Redis is not reachable yet; answering 503 until it is (see /readyz)');
-    settings = new RedisSettingsStore(redis, keyPrefix);
-    audit = new RedisAuditLog(redis, keyPrefix);
-    limiter = new RedisRateLimiter(redis);
-  } else {
-    const memory = new MemoryStore();
-    store = memory;
-    events = new LocalEventBus();
-    settings = new MemorySettingsStore();
-    audit = new MemoryAuditLog();
-    limiter = new MemoryRateLimiter(memory.limits);
-  }
-  const regionCache = new Map<string, { regions: Promise<string[]>; until: number }>();
-  const regionScans = new Map<string, Promise<string[]>>();
-  const policy = new PolicyService({
-    settings,
-    limiter,
-    audit,
-    metrics,
-    keyPrefix,
-    // cached: a big org's regions change rarely, and this runs on every click
-    orgRegions: (orgId) => {
-      const hit = regionCache.get(orgId);
-      if (hit && hit.until > Date.now()) return hit.regions;
-      // one scan per org at a time: concurrent clicks on a cold cache share it
-      const pending = regionScans.get(orgId);
-      if (pending) return pending;
-      const scan = store
-        .orgRegions(orgId)
-        .then((regions) => {
-          if (regionCache.size > 10_000) regionCache.clear();
-          regionCache.set(orgId, { regions: Promise.resolve(regions), until: Date.now() + 30_000 });
-          return regions;
-        })
-        .finally(() => regionScans.delete(orgId));
-      regionScans.set(orgId, scan);
-      return scan;
-    },
+  const configs = new OrgConfigCache(backend.directory);
+  const users = new UserCache();
+  const crm = new CrmConnectors({
+    kinds: crmKinds,
+    // the CRM config rides on the org snapshot: screen pops and live notifications cost no read
+    configOf: async (orgId) => (await configs.get(orgId)).setting<Record<string, unknown>>(CRM_SETTING),
+    shared: backend.shared,
+    logger,
   });
+  const callLog = callLogQueue(backend, { logger, registry: metrics.registry });
+  if (config.inProcessWorker) startCallLogWorker(callLog, backend, crm, { logger, registry: metrics.registry, concurrency: config.workerConcurrency });
 
-  // late-bound: the runtime needs the call service's sinks and the ingress, which need the runtime
-  let gateway: Gateway | undefined;
-  let ingress: WebhookIngress | undefined;
-  let calls: CallService | undefined;
-  const publicUrl = () => gateway?.publicUrl() ?? config.publicUrl ?? `http://127.0.0.1:${config.port}`;
+  // who watches every call: live figures, trial progress, the CRM's live notifications
+  const waiters = new CallWaiters();
+  const recorder = new PerfRecorder(backend.perf, metrics.registry, backend.health, logger);
+  const crmNotify: CallObserver = {
+    dialed() {},
+    transitioned(call) {
+      if (!call.trial) void crm.notify(call.orgId, call, () => (call.userId ? backend.directory.getUser(call.orgId, call.userId) : Promise.resolve(null)));
+    },
+  };
+  const callEvents = new CallEvents({
+    calls: backend.calls,
+    directory: backend.directory,
+    events: backend.events,
+    metrics,
+    logger,
+    callLog,
+    observers: [crmNotify, recorder, trialObserver(backend.trials, waiters, logger), ...(opts.observers ?? [])],
+    matcher: (orgId, call) => (call.from ? crm.match(orgId, call.from, 1500) : Promise.resolve(null)),
+  });
   const providers = new ProviderRuntime({
     kinds: opts.providerKinds,
-    shared: store.shared,
+    shared: backend.shared,
     logger,
     metrics,
-    publicUrl,
-    sinkFor: (p) => calls!.sinkFor(p),
-    deliver: (p, req) => ingress!.deliver(p, req),
+    publicUrl: () => publicUrl.get(),
+    sinkFor: (p) => callEvents.sinkFor(p),
   });
-  const providerCache = new ProviderCache(store);
-  const router = new Router(store, providers, settings, providerCache);
-  const parts: GatewayParts = {
-    config,
-    store,
-    redis,
-    logger,
-    metrics,
-    providers,
-    calls: undefined as unknown as CallService,
-    events,
-    crmKinds: opts.crmKinds ?? [],
-    settings,
-    audit,
-    policy,
-    router,
-    keyPrefix,
-  };
-  calls = new CallService({
-    store,
-    providers,
-    events,
-    metrics,
-    logger,
-    router,
-    policy,
-    providerCallsPerSecond: (p) => policy.callsPerSecond(p),
-  });
-  parts.calls = calls;
-  // the extension (call-log queue, CRM matcher...) needs the parts above and gives back its own
-  const extension = (await opts.extend?.(parts)) ?? {};
-  calls.attach({ callLog: extension.callLog, matcher: extension.matcher, observer: extension.observer });
-  parts.matcher = extension.matcher;
-  ingress = new WebhookIngress(providerCache, providers, metrics, logger);
 
+  const policy = new PolicyService({ settings: backend.settings, limits: backend.limits, audit: backend.audit, metrics });
+  const router = new Router(providers, policy, backend.settings, backend.health);
+  const dispatcher = new Dispatcher({
+    calls: backend.calls,
+    directory: backend.directory,
+    health: backend.health,
+    configs,
+    users,
+    policy,
+    router,
+    providers,
+    events: callEvents,
+    metrics,
+    logger,
+  });
+
+  const trialRunDeps: TrialRunnerDeps = { calls: backend.calls, configs, dispatcher, events: callEvents, trials: backend.trials, perf: backend.perf, waiters, logger, ...opts.trialRunner };
+  const trialQueue = backend.queues.trials((trialId, orgId, providerId, signal) => runTrialPart(trialRunDeps, trialId, orgId, providerId, signal), { logger });
+  const housekeeper = new Housekeeper(backend, callLog, logger, { everyMs: config.reconcileEverySec * 1000 });
+  housekeeper.start();
+
+  const parts: GatewayParts = { config, logger, metrics, backend, providers, dispatcher, callEvents, configs, policy, router, callLog };
   const readiness: ReadinessCheck[] = [
-    { name: 'store', check: async () => ((await store.ping()) ? { ok: true } : { ok: false, detail: `${store.kind} store unreachable` }) },
-    ...(extension.readiness ?? []),
+    { name: 'backend', check: () => backend.ready() },
     // kinds that share connections across providers (SIP's drachtio links) report them here
-    ...opts.providerKinds
-      .filter((k) => k.readiness)
-      .map((k) => ({ name: `provider:${k.kind}`, check: async () => k.readiness!() })),
+    ...opts.providerKinds.filter((k) => k.readiness).map((k) => ({ name: `provider:${k.kind}`, check: async () => k.readiness!() })),
   ];
-
   const deps: AppDeps = {
     config,
     logger,
     metrics,
-    keys: new ApiKeyVerifier(store),
-    orgs: new OrgService(store),
-    directory: new DirectoryService(store, providers, logger, audit, policy, providerCache),
+    keys: new ApiKeyVerifier(backend.orgs),
+    orgs: new OrgService(backend.orgs),
+    directory: new DirectoryService({ directory: backend.directory, health: backend.health, providers, logger, audit: backend.audit, policy, configs, users }),
+    dispatcher,
+    calls: new CallQueries(backend.calls),
+    providers,
+    events: backend.events,
+    webhooks: new WebhookIngress(configs, providers, metrics),
     policy,
     router,
-    audit,
-    calls,
-    providers,
-    events,
-    webhooks: ingress,
+    configs,
+    audit: backend.audit,
+    crm: new CrmService({ kinds: crmKinds, settings: backend.settings, directory: backend.directory, audit: backend.audit, failed: callLog, dispatcher }),
+    perf: new PerfService(configs, backend.perf),
+    trials: new TrialService({ configs, trials: backend.trials, perf: backend.perf, policy, audit: backend.audit, queue: trialQueue }),
     readiness,
-    publicUrl,
-    plugins: extension.plugins,
+    publicUrl: () => publicUrl.get(),
   };
-  gateway = new Gateway(parts, deps, extension, subscriber);
+  const gateway = new Gateway(parts, deps, publicUrl, { trialQueue, housekeeper });
   await gateway.build();
   return gateway;
 }

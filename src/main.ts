@@ -1,5 +1,7 @@
 // `npm start`: the gateway (with the call-log worker in the same process unless
-// DIALGATE_IN_PROCESS_WORKER=false). Without REDIS_URL it runs in local mode.
+// DIALGATE_IN_PROCESS_WORKER=false). Without REDIS_URL or REDIS_CLUSTER_NODES it runs in local
+// mode. One of the two composition roots: the only files besides src/worker.ts that import the
+// adapters' registry.
 // Only the config loader is imported up front: a bad setting is reported at once, before the
 // rest of the application (adapters, fastify...) is loaded.
 import { ConfigError, loadConfig } from './config/config.js';
@@ -15,28 +17,26 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const [{ crmKinds, providerKinds }, { createGateway, createLogger }, { wireCallLog }] = await Promise.all([
-    import('../adapters/registry.js'),
-    import('./gateway.js'),
-    import('./wiring.js'),
-  ]);
+  const [{ crmKinds, providerKinds }, { createGateway, createLogger }] = await Promise.all([import('../adapters/registry.js'), import('./gateway.js')]);
   const logger = createLogger(config.logLevel);
-  if (!config.redisUrl) {
-    logger.warn('local mode: no REDIS_URL, so data lives in memory — single instance, not durable, lost on restart');
-  }
   if (config.adminTokenGenerated) {
     // shown once so the operator can create the first org; set DIALGATE_ADMIN_TOKEN to choose it
     process.stdout.write(`dialgate: generated operator token for this run: ${config.adminToken}\n`);
   }
-  const gateway = await createGateway({ config, providerKinds, crmKinds, logger, extend: (parts) => wireCallLog(parts) });
+  const gateway = await createGateway({ config, providerKinds, crmKinds, logger });
+  if (gateway.parts.backend.kind === 'memory') {
+    logger.warn('local mode: no REDIS_URL or REDIS_CLUSTER_NODES, so data lives in memory — single instance, not durable, lost on restart');
+  }
   const url = await gateway.listen();
-  logger.info({ url, publicUrl: gateway.publicUrl(), store: gateway.parts.store.kind }, 'dialgate listening');
+  logger.info({ url, publicUrl: gateway.publicUrl(), backend: gateway.parts.backend.kind }, 'dialgate listening');
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: draining in-flight requests');
+    // at once, before anything else: a load balancer polling /readyz stops sending new work
+    gateway.startDraining();
     const hard = setTimeout(() => {
       logger.error('shutdown took longer than the limit; exiting');
       process.exit(1);

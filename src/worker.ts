@@ -1,13 +1,14 @@
-// `npm run worker`: the call-log worker as its own process, on the same queue as the gateways
-// (REDIS_URL required). SIGTERM lets running jobs finish, then exits.
-import { Redis } from 'ioredis';
+// `npm run worker`: the call-log worker as its own process, on the same queues as the gateways
+// (REDIS_URL or REDIS_CLUSTER_NODES required). SIGTERM lets running jobs finish, then exits. One of
+// the two composition roots: it imports the adapters' registry for the CRM kinds.
 import pino from 'pino';
 import { crmKinds } from '../adapters/registry.js';
 import { ConfigError, loadConfig } from './config/config.js';
-import { startCallLogWorker } from './jobs/worker-main.js';
-import { RedisStore } from './store/redis/redis-store.js';
+import { CRM_SETTING, CrmConnectors } from './crm/connectors.js';
+import { callLogQueue, startCallLogWorker } from './jobs/pipeline.js';
+import { createBackend } from './store/backend.js';
 
-function main(): void {
+async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig(process.env, 'worker');
@@ -19,18 +20,11 @@ function main(): void {
     throw e;
   }
   const logger = pino({ level: config.logLevel, base: { service: 'dialgate-worker' } });
-  const redis = new Redis(config.redisUrl!, { connectionName: 'dialgate-worker-store', maxRetriesPerRequest: 3, enableAutoPipelining: true });
-  redis.on('error', (e: Error) => logger.warn({ err: e.message }, 'redis connection error'));
-  const store = new RedisStore(redis, { keyPrefix: process.env.DIALGATE_KEY_PREFIX });
-  const worker = startCallLogWorker({
-    store,
-    crmKinds,
-    logger,
-    redisUrl: config.redisUrl,
-    prefix: process.env.DIALGATE_QUEUE_PREFIX_OVERRIDE ?? config.queuePrefix,
-    concurrency: config.workerConcurrency,
-  });
-  logger.info({ concurrency: config.workerConcurrency }, 'call-log worker started');
+  const backend = await createBackend(config.backend, { logger, keyPrefix: process.env.DIALGATE_KEY_PREFIX, role: 'worker' });
+  const crm = new CrmConnectors({ kinds: crmKinds, configOf: (orgId) => backend.settings.get(orgId, CRM_SETTING), shared: backend.shared, logger });
+  const queue = callLogQueue(backend, { logger });
+  startCallLogWorker(queue, backend, crm, { logger, concurrency: config.workerConcurrency });
+  logger.info({ concurrency: config.workerConcurrency, backend: backend.kind, shards: config.backend.queueShards }, 'call-log worker started');
   let stopping = false;
   const stop = () => {
     if (stopping) return;
@@ -38,9 +32,9 @@ function main(): void {
     logger.info('worker stopping: finishing running jobs');
     const hard = setTimeout(() => process.exit(1), config.shutdownTimeoutMs);
     hard.unref();
-    worker
+    queue
       .close()
-      .then(() => store.close())
+      .then(() => backend.close())
       .then(
         () => process.exit(0),
         () => process.exit(1),
@@ -50,4 +44,7 @@ function main(): void {
   process.on('SIGINT', stop);
 }
 
-main();
+main().catch((e: Error) => {
+  process.stderr.write(`dialgate worker: failed to start: ${e.message}\n`);
+  process.exit(1);
+});

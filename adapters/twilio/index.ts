@@ -8,7 +8,7 @@
 // one status for both leaks nothing about what was checked.
 
 import type { Call, CallStatus } from '../../src/domain/types.js';
-import { isTerminal } from '../../src/calls/state-machine.js';
+import { isTerminal } from '../../src/domain/state-machine.js';
 import {
   ProviderError,
   type DialRequest,

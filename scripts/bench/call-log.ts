@@ -19,10 +19,10 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { webhookCrmKind } from '../../adapters/crm/webhook/index.js';
-import { BullCallLogQueue } from '../../src/jobs/call-log-queue.js';
-import { callLogProcessor } from '../../src/jobs/call-log-worker.js';
+import { CRM_SETTING, CrmConnectors } from '../../src/crm/connectors.js';
+import { callLogQueue, startCallLogWorker } from '../../src/jobs/pipeline.js';
+import { createBackend, type Backend } from '../../src/store/backend.js';
 import type { Call } from '../../src/domain/types.js';
-import { RedisStore } from '../../src/store/redis/redis-store.js';
 import { redisServerOnPath, startRedisServer, type ThrowawayRedis } from './redis-server.js';
 
 export interface CallLogBenchRow {
@@ -68,7 +68,7 @@ async function waitCompleted(queue: Queue, n: number, timeoutMs: number): Promis
   }
 }
 
-async function seedCalls(store: RedisStore, orgId: string, userId: string, n: number): Promise<string[]> {
+async function seedCalls(backend: Backend, orgId: string, userId: string, n: number): Promise<string[]> {
   const ids: string[] = [];
   const t0 = Date.now() - 60_000;
   const at = (s: number) => new Date(t0 + s * 1000).toISOString();
@@ -84,9 +84,9 @@ async function seedCalls(store: RedisStore, orgId: string, userId: string, n: nu
       };
       batch.push(
         (async () => {
-          await store.createCall(call);
-          await store.transition(orgId, id, { status: 'answered', at: at(5) });
-          await store.transition(orgId, id, { status: 'completed', at: at(35), durationSec: 30 });
+          await backend.calls.createCall(call);
+          await backend.calls.transition(orgId, id, { status: 'answered', at: at(5) });
+          await backend.calls.transition(orgId, id, { status: 'completed', at: at(35), durationSec: 30 });
         })(),
       );
     }
@@ -153,26 +153,31 @@ async function rawRound(redis: Redis, jobs: number, concurrency: number): Promis
   }
 }
 
-async function pipelineRound(redis: Redis, store: RedisStore, receiver: Receiver, jobs: number, concurrency: number): Promise<number> {
+async function pipelineRound(backend: Backend, receiver: Receiver, jobs: number, concurrency: number): Promise<number> {
   const tag = randomBytes(4).toString('hex');
   const orgId = `org_bench_${tag}`;
   const now = new Date().toISOString();
-  await store.createOrg({ id: orgId, name: 'bench', createdAt: now }, { keyId: `k_${tag}`, orgId, secretHash: 'x'.repeat(64), createdAt: now });
-  await store.putUser(orgId, 'agent', { region: 'US', numbers: [], phone: '+14155559999', crmUserId: 'crm-agent' }, now);
-  await store.putCrmConfig(orgId, { kind: 'webhook', url: receiver.url, secret: receiver.secret });
-  const ids = await seedCalls(store, orgId, 'agent', jobs);
+  await backend.orgs.createOrg({ id: orgId, name: 'bench', createdAt: now }, { keyId: `k_${tag}`, orgId, secretHash: 'x'.repeat(64), createdAt: now });
+  await backend.directory.putUser(orgId, 'agent', { region: 'US', numbers: [], phone: '+14155559999', crmUserId: 'crm-agent' }, now);
+  await backend.settings.put(orgId, CRM_SETTING, { kind: 'webhook', url: receiver.url, secret: receiver.secret });
+  const ids = await seedCalls(backend, orgId, 'agent', jobs);
   const before = (await receiver.stats()).deliveries;
-  const processor = callLogProcessor({ store, crmKinds: [webhookCrmKind], logger: pino({ level: 'silent' }) });
-  const pipeline = new BullCallLogQueue({ connection: redis, prefix: `{bench-cl-${tag}}`, processor });
+  const logger = pino({ level: 'silent' });
+  const crm = new CrmConnectors({ kinds: [webhookCrmKind], configOf: (o) => backend.settings.get(o, CRM_SETTING), shared: backend.shared, logger });
+  const pipeline = callLogQueue(backend, { logger });
   try {
     for (const id of ids) await pipeline.enqueue(orgId, id);
     const t = performance.now();
-    pipeline.startWorker(concurrency);
-    await waitCompleted(pipeline.queue, jobs, 300_000);
+    startCallLogWorker(pipeline, backend, crm, { logger, concurrency });
+    // finished jobs are removed at once: done when every log has arrived and the queue is empty
+    const deadline = Date.now() + 300_000;
+    while ((await receiver.stats()).deliveries - before < jobs || (await pipeline.depth()) > 0) {
+      if (Date.now() > deadline) throw new Error('the call-log pipeline did not finish in 300 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const secs = (performance.now() - t) / 1000;
     const got = (await receiver.stats()).deliveries - before;
     if (got !== jobs) throw new Error(`webhook received ${got} logs, expected ${jobs}`);
-    await pipeline.queue.obliterate({ force: true });
     return secs;
   } finally {
     await pipeline.close();
@@ -193,8 +198,10 @@ export async function run(opts: CallLogBenchOptions = {}): Promise<CallLogBenchR
   }
   const keyPrefix = `bench-cl-${randomBytes(4).toString('hex')}:`;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  // auto-pipelining batches the concurrent jobs' store reads and writes into fewer round trips
-  const store = new RedisStore(new Redis(redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: true }), { keyPrefix });
+  const backend = await createBackend(
+    { redis: { url: redisUrl }, queuePrefix: `{bench-cl-${randomBytes(3).toString('hex')}}`, queueShards: 1, callRetentionSec: 86_400 },
+    { logger: pino({ level: 'warn' }), keyPrefix, role: 'bench' },
+  );
   const receiver = await startReceiver();
   let raw = Infinity;
   let pipe = Infinity;
@@ -202,7 +209,7 @@ export async function run(opts: CallLogBenchOptions = {}): Promise<CallLogBenchR
   try {
     for (let r = 1; r <= rounds; r++) {
       const a = await rawRound(redis, jobs, concurrency);
-      const b = await pipelineRound(redis, store, receiver, jobs, concurrency);
+      const b = await pipelineRound(backend, receiver, jobs, concurrency);
       log(`round ${r}: raw ${(jobs / a).toFixed(0)} jobs/s, pipeline ${(jobs / b).toFixed(0)} jobs/s (${jobs} jobs, concurrency ${concurrency})`);
       raw = Math.min(raw, a);
       pipe = Math.min(pipe, b);
@@ -211,7 +218,7 @@ export async function run(opts: CallLogBenchOptions = {}): Promise<CallLogBenchR
   } finally {
     await receiver.stop();
     await deleteByPrefix(redis, keyPrefix).catch(() => {});
-    await store.close();
+    await backend.close();
     redis.disconnect();
     await throwaway?.stop();
   }

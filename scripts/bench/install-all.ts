@@ -1,5 +1,5 @@
 // Benchmark: "install for all users" over a 100,000-user org on Redis (issue 2, item 8).
-// Times RedisStore.installAll (Lua, in batches) beside a naive baseline in the same run: the same
+// Times the Redis backend's directory.installAll (Lua, in batches) beside a naive baseline in the same run: the same
 // number of assignments written one HSET+ZADD round trip at a time from Node (which, unlike the
 // store, does not even check the rules). Uses REDIS_URL, else a throwaway redis-server.
 //
@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { RedisStore } from '../../src/store/redis/redis-store.js';
+import { pino } from 'pino';
+import { createBackend } from '../../src/store/backend.js';
 import { redisServerOnPath, startRedisServer, type ThrowawayRedis } from './redis-server.js';
 
 export interface InstallAllRow {
@@ -57,7 +58,8 @@ export async function run(opts: InstallAllOptions = {}): Promise<InstallAllRow[]
   const prefix = `dgbench:${randomBytes(6).toString('hex')}:`;
   const org = `bench${randomBytes(4).toString('hex')}`;
   const redis = new Redis(url);
-  const store = new RedisStore(new Redis(url), { keyPrefix: prefix });
+  const backend = await createBackend({ redis: { url }, queuePrefix: '{bench}', queueShards: 1, callRetentionSec: 86_400 }, { logger: pino({ level: 'warn' }), keyPrefix: prefix, role: 'bench' });
+  const store = backend.directory;
   const now = new Date().toISOString();
   const rows: InstallAllRow[] = [];
   try {
@@ -90,7 +92,7 @@ export async function run(opts: InstallAllOptions = {}): Promise<InstallAllRow[]
     return rows;
   } finally {
     await deleteByPrefix(redis, prefix);
-    await store.close();
+    await backend.close();
     await redis.quit();
     if (server) await server.stop();
   }

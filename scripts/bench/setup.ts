@@ -1,10 +1,10 @@
 // Set-up shared by the benchmarks: an org with a sim provider over HTTP (as a CRM integration does
-// it), and many users seeded through the Store API (RedisStore.putUser, one Lua call each) so a
+// it), and many users seeded through the backend's directory (putUser, one Lua call each) so a
 // benchmark can give every click-to-call its own user (one live call per user is a dial rule).
 
-import { Redis } from 'ioredis';
-import { RedisStore } from '../../src/store/redis/redis-store.js';
+import { pino } from 'pino';
 import type { SimConfig } from '../../adapters/sim/index.js';
+import { createBackend, type RedisSettings } from '../../src/store/backend.js';
 
 export async function api(base: string, method: string, path: string, key: string, body?: unknown): Promise<any> {
   const r = await fetch(base + path, {
@@ -44,22 +44,26 @@ export async function benchOrg(base: string, adminToken: string, name: string, s
 
 /** Seeds `count` CA users (ids `${prefix}000001`...), each joining the org's future-users provider. */
 export async function seedUsers(
-  redisUrl: string,
+  redis: string | RedisSettings,
   orgId: string,
   prefix: string,
   count: number,
   numbers?: (i: number) => string[],
 ): Promise<string[]> {
-  // the gateway's own key prefix (src/main.ts passes none: the store's default)
-  const store = new RedisStore(new Redis(redisUrl, { enableAutoPipelining: true }));
+  // the gateway's own key prefix (src/main.ts passes none: the backend's default)
+  const backend = await createBackend(
+    { redis: typeof redis === 'string' ? { url: redis } : redis, queuePrefix: '{dialgate}', queueShards: 1, callRetentionSec: 86_400 },
+    { logger: pino({ level: 'warn' }), role: 'bench-seed' },
+  );
+  await backend.whenConnected(5000);
   const now = new Date().toISOString();
   const ids = Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
   try {
     for (let i = 0; i < ids.length; i += 2000) {
-      await Promise.all(ids.slice(i, i + 2000).map((id, k) => store.putUser(orgId, id, { region: 'CA', numbers: numbers?.(i + k) ?? [] }, now)));
+      await Promise.all(ids.slice(i, i + 2000).map((id, k) => backend.directory.putUser(orgId, id, { region: 'CA', numbers: numbers?.(i + k) ?? [] }, now)));
     }
   } finally {
-    await store.close();
+    await backend.close();
   }
   return ids;
 }

@@ -4,7 +4,7 @@
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyRecord } from '../domain/types.js';
-import type { OrgStore } from '../store/store.js';
+import type { OrgStore } from '../store/orgs/port.js';
 
 const KEY_RE = /^dgk_([0-9a-f]{16})_([0-9a-f]{64})$/;
 const CACHE_TTL_MS = 60_000;

@@ -1,7 +1,7 @@
 // Orgs and their keys: created with the operator token; the API key is returned once.
 import type { Org } from '../domain/types.js';
-import { newId } from '../directory/directory-service.js';
-import type { OrgStore } from '../store/store.js';
+import { newId } from '../domain/random.js';
+import type { OrgStore } from '../store/orgs/port.js';
 import { generateApiKey } from './api-keys.js';
 
 export class OrgService {

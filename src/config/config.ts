@@ -4,12 +4,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { BackendConfig, RedisSettings } from '../store/backend.js';
 
 export interface Config {
   port: number;
   host: string;
-  /** absent = local mode (in-memory store, in-process queue) */
-  redisUrl?: string;
+  /** the storage backend (only src/store/backend.ts looks inside: redis absent = local mode) */
+  backend: BackendConfig;
   adminToken: string;
   /** true when the operator token was generated at start (local mode only) */
   adminTokenGenerated: boolean;
@@ -22,8 +23,12 @@ export interface Config {
   /** max request body in bytes */
   bodyLimit: number;
   shutdownTimeoutMs: number;
-  /** call-log queue name prefix; hash-tagged so every queue key lands in one Redis Cluster slot */
-  queuePrefix: string;
+  /** housekeeping (and the stuck-call reconciler) runs this often */
+  reconcileEverySec: number;
+  /** a live call with no news for this long is checked with its provider */
+  reconcileAfterSec: number;
+  /** a call answered longer than this is hung up */
+  maxCallSec: number;
 }
 
 export class ConfigError extends Error {
@@ -39,6 +44,10 @@ const FILE_KEYS: Record<string, string> = {
   port: 'PORT',
   host: 'HOST',
   redisUrl: 'REDIS_URL',
+  redisClusterNodes: 'REDIS_CLUSTER_NODES',
+  redisUsername: 'REDIS_USERNAME',
+  redisPassword: 'REDIS_PASSWORD',
+  redisTls: 'REDIS_TLS',
   publicUrl: 'PUBLIC_URL',
   logLevel: 'LOG_LEVEL',
   inProcessWorker: 'DIALGATE_IN_PROCESS_WORKER',
@@ -46,6 +55,11 @@ const FILE_KEYS: Record<string, string> = {
   bodyLimit: 'DIALGATE_BODY_LIMIT',
   shutdownTimeoutMs: 'DIALGATE_SHUTDOWN_TIMEOUT_MS',
   queuePrefix: 'DIALGATE_QUEUE_PREFIX',
+  queueShards: 'DIALGATE_QUEUE_SHARDS',
+  callRetentionSec: 'DIALGATE_CALL_RETENTION_SEC',
+  reconcileEverySec: 'DIALGATE_RECONCILE_EVERY_SEC',
+  reconcileAfterSec: 'DIALGATE_RECONCILE_AFTER_SEC',
+  maxCallSec: 'DIALGATE_MAX_CALL_SEC',
 };
 
 function readFile(path: string): Source {
@@ -88,7 +102,7 @@ function bool(src: Source, name: string, def: boolean): boolean {
   throw new ConfigError(name, `must be true or false, got "${src[name]}"`);
 }
 
-function url(src: Source, name: string, protocols: string[]): string | undefined {
+function url_(src: Source, name: string, protocols: string[]): string | undefined {
   const v = src[name];
   if (v === undefined || v === '') return undefined;
   let u: URL;
@@ -103,14 +117,41 @@ function url(src: Source, name: string, protocols: string[]): string | undefined
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** REDIS_CLUSTER_NODES: "host:port,host:port,..." (IPv6 hosts in brackets: "[::1]:7000"). */
+function clusterNodes(src: Source): RedisSettings['clusterNodes'] {
+  const v = src.REDIS_CLUSTER_NODES?.trim();
+  if (!v) return undefined;
+  return v.split(',').map((part) => {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(part.trim());
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError('REDIS_CLUSTER_NODES', `"${part.trim()}" is not host:port (expected a comma-separated list such as redis-1:6379,redis-2:6379)`);
+    }
+    return { host: m[1].replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+function redisSettings(src: Source): RedisSettings | undefined {
+  const url = url_(src, 'REDIS_URL', ['redis:', 'rediss:']);
+  const nodes = clusterNodes(src);
+  if (url && nodes) throw new ConfigError('REDIS_URL', 'and REDIS_CLUSTER_NODES are both set: use REDIS_URL for one Redis or REDIS_CLUSTER_NODES for a Redis Cluster, not both');
+  if (!url && !nodes) return undefined;
+  return {
+    ...(url ? { url } : { clusterNodes: nodes }),
+    ...(src.REDIS_USERNAME ? { username: src.REDIS_USERNAME } : {}),
+    ...(src.REDIS_PASSWORD ? { password: src.REDIS_PASSWORD } : {}),
+    ...(bool(src, 'REDIS_TLS', false) ? { tls: true } : {}),
+  };
+}
+
 /** `worker`: the stand-alone call-log worker, which needs REDIS_URL and no operator token. */
 export function loadConfig(env: Source = process.env, role: 'gateway' | 'worker' = 'gateway'): Config {
   const file = env.DIALGATE_CONFIG ? readFile(env.DIALGATE_CONFIG) : {};
   const src: Source = { ...file };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) src[k] = v;
 
-  const redisUrl = url(src, 'REDIS_URL', ['redis:', 'rediss:']);
-  const publicUrlRaw = url(src, 'PUBLIC_URL', ['http:', 'https:']);
+  const redis = redisSettings(src);
+  const publicUrlRaw = url_(src, 'PUBLIC_URL', ['http:', 'https:']);
   const publicUrl = publicUrlRaw?.replace(/\/+$/, '');
 
   const logLevel = (src.LOG_LEVEL ?? 'info').trim().toLowerCase();
@@ -118,11 +159,11 @@ export function loadConfig(env: Source = process.env, role: 'gateway' | 'worker'
 
   let adminToken = src.DIALGATE_ADMIN_TOKEN ?? '';
   let adminTokenGenerated = false;
-  if (role === 'worker' && !redisUrl) throw new ConfigError('REDIS_URL', 'is required by the worker (it takes jobs from the shared queue)');
+  if (role === 'worker' && !redis) throw new ConfigError('REDIS_URL', 'or REDIS_CLUSTER_NODES is required by the worker (it takes jobs from the shared queue)');
   if (!adminToken && role === 'worker') {
     adminToken = 'unused-by-the-worker';
   } else if (!adminToken) {
-    if (redisUrl) throw new ConfigError('DIALGATE_ADMIN_TOKEN', 'is required when REDIS_URL is set (the operator token that creates orgs)');
+    if (redis) throw new ConfigError('DIALGATE_ADMIN_TOKEN', 'is required with REDIS_URL or REDIS_CLUSTER_NODES (the operator token that creates orgs)');
     adminToken = 'dgop_' + randomBytes(24).toString('base64url');
     adminTokenGenerated = true;
   } else if (adminToken.length < 16) {
@@ -136,7 +177,12 @@ export function loadConfig(env: Source = process.env, role: 'gateway' | 'worker'
   return {
     port: int(src, 'PORT', 8080, 0, 65535),
     host,
-    redisUrl,
+    backend: {
+      ...(redis ? { redis } : {}),
+      queuePrefix,
+      queueShards: int(src, 'DIALGATE_QUEUE_SHARDS', 1, 1, 256),
+      callRetentionSec: int(src, 'DIALGATE_CALL_RETENTION_SEC', 7 * 86_400, 1, 10 * 365 * 86_400),
+    },
     adminToken,
     adminTokenGenerated,
     publicUrl,
@@ -145,6 +191,8 @@ export function loadConfig(env: Source = process.env, role: 'gateway' | 'worker'
     workerConcurrency: int(src, 'WORKER_CONCURRENCY', 8, 1, 1000),
     bodyLimit: int(src, 'DIALGATE_BODY_LIMIT', 256 * 1024, 1024, 16 * 1024 * 1024),
     shutdownTimeoutMs: int(src, 'DIALGATE_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
-    queuePrefix,
+    reconcileEverySec: int(src, 'DIALGATE_RECONCILE_EVERY_SEC', 30, 1, 3600),
+    reconcileAfterSec: int(src, 'DIALGATE_RECONCILE_AFTER_SEC', 300, 1, 86_400),
+    maxCallSec: int(src, 'DIALGATE_MAX_CALL_SEC', 14_400, 10, 7 * 86_400),
   };
 }

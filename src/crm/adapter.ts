@@ -1,9 +1,11 @@
 // The CRM adapter interface. One folder per CRM kind under adapters/crm/, registered in
-// adapters/registry.ts; the call-log pipeline (src/jobs) and screen pops use only these types.
+// adapters/registry.ts; the call-log pipeline (src/jobs), screen pops and the CRM's own requests
+// to the gateway (click-to-dial) use only these types.
 
 import type { Logger } from 'pino';
 import type { Call, User } from '../domain/types.js';
-import type { SharedState } from '../store/store.js';
+import type { WebhookReply, WebhookRequest } from '../providers/adapter.js';
+import type { SharedState } from '../store/shared/port.js';
 
 export interface CrmMatch {
   module: string; // e.g. "Contacts", "Leads", "Accounts"
@@ -56,9 +58,25 @@ export interface CrmAdapter {
   notify?(call: Call, user: User | null): Promise<void>;
 }
 
+/** What a CRM's request to the gateway may do (its kind's handleWebhook decides, after authenticating it). */
+export interface CrmWebhookContext {
+  orgId: string;
+  /** the org's CRM config of this kind, secrets included */
+  config: Record<string, unknown>;
+  getUser(userId: string): Promise<User | null>;
+  /** places a click-to-call exactly like POST /v1/calls (policy, limits, idempotency) */
+  clickToCall(input: { userId: string; to: string }, actor: string): Promise<Call>;
+}
+
 export interface CrmKindDefinition {
   kind: string;
   configSchema: Record<string, unknown>;
   secretFields: string[];
   create(ctx: CrmContext): CrmAdapter;
+  /**
+   * Requests the CRM itself sends to the gateway, at /webhooks/crm/{kind}/{orgId}/... (Zoho
+   * PhoneBridge's click-to-dial): authenticate them the CRM's way, then act through ctx. A
+   * DomainError thrown here is answered in the API's error shape.
+   */
+  handleWebhook?(req: WebhookRequest, ctx: CrmWebhookContext): Promise<WebhookReply>;
 }

@@ -1,18 +1,19 @@
 // Users, providers and assignments: input normalisation and the admin flows of the product brief
-// on top of the Store, which enforces the multi-key rules atomically.
+// on top of the backend's directory, which enforces the multi-key rules atomically.
 
-import { randomBase64url } from '../domain/random.js';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import { toE164 } from '../domain/phone.js';
 import { isCountryCode } from '../domain/regions.js';
 import type { AssignResult, Page, Provider, Regions, User, UserInput } from '../domain/types.js';
+import { newId } from '../domain/random.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
-import type { Store } from '../store/store.js';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditLog } from '../store/audit/port.js';
+import type { DirectoryStore } from '../store/directory/port.js';
+import type { BreakerView, HealthStore } from '../store/health/port.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import type { DialPolicy } from '../policy/dial-policy.js';
-import type { ProviderCache } from '../providers/provider-cache.js';
+import type { OrgConfigCache, UserCache } from './org-config.js';
 
 export interface UserBody {
   region: string;
@@ -67,9 +68,7 @@ export interface ProviderView {
   updatedAt: string;
 }
 
-export function newId(prefix: string): string {
-  return `${prefix}_${randomBase64url(12).replace(/[-_]/g, 'x')}`;
-}
+const CLOSED_VIEW: BreakerView = { state: 'closed', failures: 0, openUntil: 0, successes: 0, trialUntil: 0, retryAfterSec: 0 };
 
 function nowIso(): string {
   return new Date().toISOString();
@@ -88,15 +87,33 @@ function checkRegions(regions: Regions | undefined): Regions {
   return out;
 }
 
+export interface DirectoryServiceDeps {
+  directory: DirectoryStore;
+  health: HealthStore;
+  providers: ProviderRuntime;
+  logger: Logger;
+  audit: AuditLog;
+  policy: PolicyService;
+  configs: OrgConfigCache;
+  users: UserCache;
+}
+
 export class DirectoryService {
-  constructor(
-    private readonly store: Store,
-    private readonly providers: ProviderRuntime,
-    private readonly logger: Logger,
-    private readonly audit: AuditLog,
-    private readonly policy: PolicyService,
-    private readonly cache?: ProviderCache,
-  ) {}
+  private readonly store: DirectoryStore;
+  private readonly providers: ProviderRuntime;
+  private readonly logger: Logger;
+  private readonly audit: AuditLog;
+  private readonly policy: PolicyService;
+
+  constructor(private readonly deps: DirectoryServiceDeps) {
+    ({ directory: this.store, providers: this.providers, logger: this.logger, audit: this.audit, policy: this.policy } = deps);
+  }
+
+  /** A change made through this instance is seen by its next request at once (others: within SNAPSHOT_TTL_MS). */
+  private changed(orgId: string, userId?: string): void {
+    this.deps.configs.invalidate(orgId);
+    if (userId) this.deps.users.delete(orgId, userId);
+  }
 
   /** Audit entries never fail the change they describe; a lost entry is logged. */
   private record(orgId: string, actor: string, action: string, target: { type: string; id: string }, before?: unknown, after?: unknown): Promise<void> {
@@ -140,6 +157,7 @@ export class DirectoryService {
   async putUser(orgId: string, userId: string, body: UserBody, actor = 'api'): Promise<{ user: User; created: boolean }> {
     const before = await this.store.getUser(orgId, userId);
     const res = await this.store.putUser(orgId, userId, this.normaliseUser(body), nowIso());
+    this.changed(orgId, userId);
     await this.record(orgId, actor, res.created ? 'user.create' : 'user.update', { type: 'user', id: userId }, before ?? undefined, res.user);
     if (res.created && res.user.providerId) {
       await this.record(orgId, actor, 'user.assign', { type: 'user', id: userId }, { providerId: null }, { providerId: res.user.providerId, via: 'futureUsers' });
@@ -156,6 +174,7 @@ export class DirectoryService {
   async deleteUser(orgId: string, userId: string, actor = 'api'): Promise<void> {
     const before = await this.store.getUser(orgId, userId);
     if (!(await this.store.deleteUser(orgId, userId))) throw new DomainError('user_not_found', `user ${userId} not found`);
+    this.changed(orgId, userId);
     await this.record(orgId, actor, 'user.delete', { type: 'user', id: userId }, before ?? undefined);
   }
 
@@ -166,14 +185,17 @@ export class DirectoryService {
   async moveUser(orgId: string, userId: string, providerId: string, actor = 'api'): Promise<User> {
     const before = await this.store.getUser(orgId, userId);
     const user = await this.store.moveUser(orgId, userId, providerId);
+    this.changed(orgId, userId);
     await this.record(orgId, actor, 'user.move', { type: 'user', id: userId }, { providerId: before?.providerId ?? null }, { providerId: user.providerId });
     return user;
   }
 
   // ---- providers ---------------------------------------------------------------------------
 
-  async view(orgId: string, p: Provider, count?: number): Promise<ProviderView> {
-    const [dialPolicy, limits] = await Promise.all([this.policy.getProviderPolicy(orgId, p.id), this.policy.getProviderLimits(orgId, p.id)]);
+  async view(orgId: string, p: Provider, count?: number, health?: BreakerView): Promise<ProviderView> {
+    const snap = await this.deps.configs.load(orgId);
+    const dialPolicy = this.policy.providerPolicy(snap, p.id);
+    const limits = this.policy.providerLimits(snap, p.id);
     return {
       id: p.id,
       kind: p.kind,
@@ -185,7 +207,7 @@ export class DirectoryService {
       userCount: count ?? (await this.store.userCount(orgId, p.id)),
       config: this.providers.redactConfig(p),
       details: this.providers.describe(p),
-      health: { state: this.providers.breakers.state(p.id) },
+      health: { state: (health ?? (await this.deps.health.get(orgId, p.id))).state },
       ...(dialPolicy ? { dialPolicy } : {}),
       ...(limits?.callsPerSecond ? { callsPerSecond: limits.callsPerSecond } : {}),
       createdAt: p.createdAt,
@@ -243,6 +265,7 @@ export class DirectoryService {
       if (install.userIds?.length) result = await this.store.assignUsers(orgId, provider.id, install.userIds);
       if (install.futureUsers) await this.store.updateProvider(orgId, provider.id, { futureUsers: true }, nowIso());
     }
+    this.changed(orgId);
     const final = (await this.store.getProvider(orgId, provider.id)) ?? provider;
     await this.record(orgId, actor, 'provider.install', { type: 'provider', id: provider.id }, undefined, {
       ...(await this.snapshot(orgId, final)),
@@ -264,7 +287,9 @@ export class DirectoryService {
     await this.saveProviderExtras(orgId, providerId, { dialPolicy, callsPerSecond });
     // the store bumps updatedAt even for extras-only patches, so live adapters see the change
     const updated = await this.store.updateProvider(orgId, providerId, next, nowIso());
-    this.cache?.invalidate(providerId);
+    // a provider whose config was fixed deserves a clean slate: its breaker closes
+    if (patch.config) await this.deps.health.reset(orgId, providerId);
+    this.changed(orgId);
     if (patch.config) await this.providers.adapter(updated).install?.();
     await this.record(orgId, actor, 'provider.update', { type: 'provider', id: providerId }, before, await this.snapshot(orgId, updated));
     return updated;
@@ -277,15 +302,15 @@ export class DirectoryService {
     if (!(await this.store.deleteProvider(orgId, providerId, force))) {
       throw new DomainError('provider_not_found', `provider ${providerId} not found`);
     }
-    this.cache?.invalidate(providerId);
+    this.changed(orgId);
     await this.providers.release(p);
     await Promise.all([this.policy.putProviderPolicy(orgId, providerId, null), this.policy.putProviderLimits(orgId, providerId, null)]);
     await this.record(orgId, actor, 'provider.uninstall', { type: 'provider', id: providerId }, { ...before, userCount: users }, { force });
   }
 
   async listProviders(orgId: string): Promise<ProviderView[]> {
-    const [list, counts] = await Promise.all([this.store.listProviders(orgId), this.store.userCounts(orgId)]);
-    return Promise.all(list.map((p) => this.view(orgId, p, counts[p.id] ?? 0)));
+    const [list, counts, health] = await Promise.all([this.store.listProviders(orgId), this.store.userCounts(orgId), this.deps.health.all(orgId)]);
+    return Promise.all(list.map((p) => this.view(orgId, p, counts[p.id] ?? 0, health.get(p.id) ?? CLOSED_VIEW)));
   }
 
   async addUsers(orgId: string, providerId: string, userIds: string[], actor = 'api'): Promise<AssignResult> {
@@ -328,7 +353,7 @@ export class DirectoryService {
   async installAll(orgId: string, providerId: string, futureUsers: boolean, actor = 'api'): Promise<AssignResult> {
     const before = await this.getProvider(orgId, providerId);
     const result = await this.store.installAll(orgId, providerId, futureUsers, nowIso());
-    this.cache?.invalidate(providerId);
+    this.changed(orgId);
     await this.record(orgId, actor, 'provider.install_all', { type: 'provider', id: providerId }, { scope: before.scope, futureUsers: before.futureUsers }, {
       scope: 'all',
       futureUsers,

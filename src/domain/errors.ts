@@ -3,6 +3,7 @@
 
 export type ErrorCode =
   | 'validation_failed'
+  | 'invalid_cursor'
   | 'unauthorized'
   | 'not_found'
   | 'user_not_found'
@@ -30,6 +31,7 @@ export type ErrorCode =
 
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   validation_failed: 400,
+  invalid_cursor: 400,
   unauthorized: 401,
   forbidden: 403,
   destination_not_allowed: 403,

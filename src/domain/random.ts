@@ -24,3 +24,8 @@ export function randomHex(bytes: number): string {
 export function randomBase64url(bytes: number): string {
   return take(bytes).toString('base64url');
 }
+
+/** An opaque id with a readable prefix ("call_...", "prv_..."): 12 random bytes, URL-safe, no '-' or '_'. */
+export function newId(prefix: string): string {
+  return `${prefix}_${randomBase64url(12).replace(/[-_]/g, 'x')}`;
+}

@@ -9,12 +9,22 @@ export interface Org {
   createdAt: string;
 }
 
+/** What a credential may do: everything (admin), read (GET only), or act as one agent. */
+export type KeyScope = 'admin' | 'read' | 'agent';
+
 export interface ApiKeyRecord {
   keyId: string;
   orgId: string;
   /** hex sha256 of the secret part; the key itself is never stored */
   secretHash: string;
   createdAt: string;
+  /** absent on keys made before scopes existed: admin */
+  scope?: KeyScope;
+  name?: string;
+  /** agent tokens: the user they act as */
+  userId?: string;
+  /** agent tokens: when they stop working (ISO 8601) */
+  expiresAt?: string;
 }
 
 export interface Regions {
@@ -142,4 +152,12 @@ export interface Call {
   /** true for trial calls, which have no user (userId is "") */
   trial?: boolean;
   trialId?: string;
+}
+
+/** A call as clients see it (API responses, events): everything but the org, which they know. */
+export type PublicCall = Omit<Call, 'orgId'>;
+
+export function toPublicCall(call: Call): PublicCall {
+  const { orgId: _org, ...rest } = call;
+  return rest;
 }

@@ -7,9 +7,10 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { bearer } from '../auth/api-keys.js';
-import type { AppDeps } from '../http/app.js';
-import type { DeliveredEvent } from './event-bus.js';
+import type { Logger } from 'pino';
+import { bearer, type ApiKeyVerifier } from '../auth/api-keys.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { DeliveredEvent, EventBus } from '../store/events/port.js';
 
 const USER_RE = /^[A-Za-z0-9._@-]{1,128}$/;
 export const MAX_BUFFERED_BYTES = 1 << 20;
@@ -32,7 +33,14 @@ function reject(socket: Duplex, status: number, code: string, message: string): 
   socket.destroy();
 }
 
-export function eventsSocket(app: FastifyInstance, deps: AppDeps, opts: { heartbeatMs?: number } = {}): EventsSocketServer {
+export interface EventsSocketDeps {
+  metrics: Metrics;
+  events: EventBus;
+  keys: ApiKeyVerifier;
+  logger: Logger;
+}
+
+export function eventsSocket(app: FastifyInstance, deps: EventsSocketDeps, opts: { heartbeatMs?: number } = {}): EventsSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
   const { metrics, events, keys, logger } = deps;
 
@@ -60,15 +68,28 @@ export function eventsSocket(app: FastifyInstance, deps: AppDeps, opts: { heartb
             }
             ws.send(ev.json);
           };
-          const unsubscribe = events.subscribe(principal.orgId, send);
+          let unsubscribe: (() => void) | undefined;
+          let closed = false;
           ws.on('pong', () => (ws.isAlive = true));
           ws.on('message', () => {}); // clients have nothing to say; pings are answered by ws
           ws.on('error', () => ws.terminate());
           ws.on('close', () => {
-            unsubscribe();
+            closed = true;
+            unsubscribe?.();
             metrics.wsConnections.dec();
           });
-          ws.send(JSON.stringify({ type: 'hello', orgId: principal.orgId, userId: userId ?? null }));
+          // hello once the subscription is in place: from then on nothing of the org is missed
+          events.subscribe(principal.orgId, send).then(
+            (off) => {
+              if (closed) return off();
+              unsubscribe = off;
+              ws.send(JSON.stringify({ type: 'hello', orgId: principal.orgId, userId: userId ?? null }));
+            },
+            (e: Error) => {
+              logger.warn({ err: e.message }, 'events subscription failed');
+              ws.close(1011, 'events unavailable');
+            },
+          );
         });
       })
       .catch((e: Error) => {

@@ -10,19 +10,24 @@ import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import { ApiKeyVerifier, bearer, type Principal } from '../auth/api-keys.js';
 import type { OrgService } from '../auth/org-service.js';
-import type { CallService } from '../calls/call-service.js';
+import type { CallQueries } from '../calls/call-queries.js';
+import type { Dispatcher } from '../calls/dispatch.js';
 import type { WebhookIngress } from '../calls/webhook-ingress.js';
 import type { Config } from '../config/config.js';
+import type { CrmService } from '../crm/crm-service.js';
 import type { DirectoryService } from '../directory/directory-service.js';
+import type { OrgConfigCache } from '../directory/org-config.js';
 import { DomainError, isDomainError } from '../domain/errors.js';
-import type { EventBus } from '../events/event-bus.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { PerfService } from '../perf/perf-service.js';
+import type { EventBus } from '../store/events/port.js';
+import type { AuditLog } from '../store/audit/port.js';
+import type { TrialService } from '../trials/trial-service.js';
 import { ProviderError } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import { sharedSchemas } from './schemas.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import type { Router } from '../routing/router.js';
-import type { AuditLog } from '../audit/audit-log.js';
 import { policyRoutes } from './routes/policy.js';
 import { auditRoutes } from './routes/audit.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -32,6 +37,9 @@ import { callRoutes } from './routes/calls.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
 import { adminRoutes } from './routes/admin.js';
+import { crmRoutes } from './routes/crm.js';
+import { performanceRoutes } from './routes/performance.js';
+import { trialRoutes } from './routes/trials.js';
 import { eventsSocket, type EventsSocketServer } from '../events/ws-server.js';
 
 declare module 'fastify' {
@@ -47,17 +55,20 @@ export interface AppDeps {
   keys: ApiKeyVerifier;
   orgs: OrgService;
   directory: DirectoryService;
-  calls: CallService;
+  dispatcher: Dispatcher;
+  calls: CallQueries;
   providers: ProviderRuntime;
   events: EventBus;
   webhooks: WebhookIngress;
   policy: PolicyService;
   router: Router;
+  configs: OrgConfigCache;
   audit: AuditLog;
+  crm: CrmService;
+  perf: PerfService;
+  trials: TrialService;
   readiness: ReadinessCheck[];
   publicUrl: () => string;
-  /** Extra route plugins (CRM, trials, ...) registered under the same error handling. */
-  plugins?: Array<(app: FastifyInstance, deps: AppDeps) => Promise<void>>;
 }
 
 export interface BuiltApp {
@@ -67,11 +78,14 @@ export interface BuiltApp {
   drain(): void;
   /** From now on new requests get 503 shutting_down (in-flight ones finish). */
   refuse(): void;
+  /** From now on /readyz answers 503 draining: the instance is going away. */
+  startDraining(): void;
 }
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 
-const STORE_DOWN = /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Command timed out|MaxRetriesPerRequest|Stream isn't writeable|Reached the max retries|connect ETIMEDOUT/;
+// one Redis away, or a cluster master restarting or its slots moving past what retries cover
+const STORE_DOWN = /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Command timed out|MaxRetriesPerRequest|Stream isn't writeable|Reached the max retries|connect ETIMEDOUT|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready|All nodes failed/;
 
 export function sendError(reply: FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): FastifyReply {
   return reply.code(status).type('application/json').send({ error: { code, message, ...(extra ?? {}) } });
@@ -245,7 +259,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   await app.register(policyRoutes(deps));
   await app.register(auditRoutes(deps));
   await app.register(adminRoutes(deps));
-  for (const p of deps.plugins ?? []) await app.register(async (scope) => p(scope, deps));
+  await app.register(crmRoutes(deps));
+  await app.register(performanceRoutes(deps));
+  await app.register(trialRoutes(deps));
 
   const sockets = eventsSocket(app, deps);
   return {
@@ -257,6 +273,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
     refuse: () => {
       draining = true;
       closing = true;
+    },
+    startDraining: () => {
+      deps.readiness.unshift({ name: 'draining', check: async () => ({ ok: false, detail: 'this instance is shutting down' }), draining: true });
     },
   };
 }

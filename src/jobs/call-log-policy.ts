@@ -1,4 +1,4 @@
-// Retry policy and job identity shared by both call-log queue implementations.
+// The call-log jobs' retry policy: how many runs, how long between them, which errors are final.
 
 import { CrmError } from '../crm/adapter.js';
 
@@ -33,9 +33,4 @@ export function retryDelayMs(policy: RetryPolicy, attemptsMade: number, err: unk
   const jittered = Math.round(ceiling / 2 + (random() * ceiling) / 2);
   const after = err instanceof CrmError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, policy.maxRetryAfterMs) : 0;
   return Math.max(jittered, after);
-}
-
-/** Job ids may not contain ":" in BullMQ; URI-encoding both parts keeps the id unambiguous. */
-export function callLogJobId(orgId: string, callId: string): string {
-  return `${encodeURIComponent(orgId)}|${encodeURIComponent(callId)}`;
 }

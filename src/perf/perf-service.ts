@@ -2,9 +2,9 @@
 // (those without data too, with zeros and nulls), side by side, in seconds.
 
 import type { Provider } from '../domain/types.js';
-import type { Store } from '../store/store.js';
+import type { OrgConfigCache } from '../directory/org-config.js';
 import { figuresOf, type Counters, type PerfFigures } from './codec.js';
-import type { PerfStore, PerfWindow } from './perf-store.js';
+import type { PerfStore, PerfWindow } from '../store/perf/port.js';
 
 export interface ProviderFigures extends PerfFigures {
   providerId: string;
@@ -18,12 +18,13 @@ export function figuresFor(providers: Array<Pick<Provider, 'id' | 'kind' | 'name
 
 export class PerfService {
   constructor(
-    private readonly store: Store,
+    private readonly configs: OrgConfigCache,
     readonly perf: PerfStore,
   ) {}
 
   async performance(orgId: string, window: PerfWindow): Promise<ProviderFigures[]> {
-    const [providers, counters] = await Promise.all([this.store.listProviders(orgId), this.perf.window(orgId, window)]);
+    const [snapshot, counters] = await Promise.all([this.configs.get(orgId), this.perf.window(orgId, window)]);
+    const providers = snapshot.providers();
     return figuresFor(providers, counters);
   }
 }

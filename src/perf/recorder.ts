@@ -11,11 +11,11 @@
 
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { CallObserver } from '../calls/call-service.js';
+import type { CallObserver } from '../calls/call-events.js';
 import type { Call, CallStatus, Provider } from '../domain/types.js';
-import type { BreakerBoard } from '../providers/breaker.js';
 import type { PerfSample } from './codec.js';
-import type { PerfStore } from './perf-store.js';
+import type { HealthStore } from '../store/health/port.js';
+import type { PerfStore } from '../store/perf/port.js';
 
 const FAILURE_STATUSES: ReadonlySet<CallStatus> = new Set(['busy', 'no-answer', 'failed', 'canceled']);
 /** label values for the failures counter; any other cause is counted as "other" */
@@ -28,7 +28,7 @@ export interface PerfMetrics {
   breakerOpen: Gauge<'provider_kind'>;
 }
 
-export function perfMetrics(registry: Registry, breakerStates: () => Map<string, number>): PerfMetrics {
+export function perfMetrics(registry: Registry, breakerStates: () => Promise<Map<string, number>>): PerfMetrics {
   const registers = [registry];
   return {
     attempts: new Counter({
@@ -54,9 +54,15 @@ export function perfMetrics(registry: Registry, breakerStates: () => Map<string,
       help: 'Providers of each kind whose circuit breaker is open or half-open on this instance (providers dialled since start)',
       labelNames: ['provider_kind'],
       registers,
-      collect() {
+      async collect() {
+        let states: Map<string, number>;
+        try {
+          states = await breakerStates();
+        } catch {
+          return; // a scrape must not fail because Redis blinked; the last values stand
+        }
         this.reset();
-        for (const [kind, n] of breakerStates()) this.set({ provider_kind: kind }, n);
+        for (const [kind, n] of states) this.set({ provider_kind: kind }, n);
       },
     }),
   };
@@ -69,22 +75,25 @@ function secondsBetween(from: string | undefined, to: string | undefined): numbe
 }
 
 export class PerfRecorder implements CallObserver {
-  /** providers dialled on this instance, for the breaker gauge */
-  private readonly seen = new Map<string, string>();
+  /** providers dialled on this instance (id → org and kind), for the breaker gauge */
+  private readonly seen = new Map<string, { orgId: string; kind: string }>();
   readonly metrics: PerfMetrics;
 
   constructor(
     private readonly store: PerfStore,
     registry: Registry,
-    private readonly breakers: Pick<BreakerBoard, 'state'>,
+    private readonly health: Pick<HealthStore, 'all'>,
     private readonly logger?: Logger,
   ) {
     this.metrics = perfMetrics(registry, () => this.breakerCounts());
   }
 
-  private breakerCounts(): Map<string, number> {
+  private async breakerCounts(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    for (const [id, kind] of this.seen) out.set(kind, (out.get(kind) ?? 0) + (this.breakers.state(id) === 'closed' ? 0 : 1));
+    const orgs = new Set([...this.seen.values()].map((s) => s.orgId));
+    const states = new Map<string, string>();
+    for (const orgId of orgs) for (const [id, v] of await this.health.all(orgId)) states.set(id, v.state);
+    for (const [id, { kind }] of this.seen) out.set(kind, (out.get(kind) ?? 0) + ((states.get(id) ?? 'closed') === 'closed' ? 0 : 1));
     return out;
   }
 
@@ -98,7 +107,7 @@ export class PerfRecorder implements CallObserver {
   dialed(call: Call, provider: Provider, apiSeconds: number, errorCode?: string): void {
     try {
       if (call.direction !== 'outbound') return;
-      this.seen.set(provider.id, provider.kind);
+      this.seen.set(provider.id, { orgId: call.orgId, kind: provider.kind });
       this.put(call, provider.id, provider.kind, { attempt: true, apiLatency: apiSeconds, ...(errorCode ? { failure: errorCode } : {}) });
     } catch (e) {
       this.logger?.warn({ err: (e as Error).message }, 'perf: dial not recorded');

@@ -1,41 +1,48 @@
 // Abuse protection on every outbound path, before any provider is asked to dial: emergency
 // numbers, the dial policy (org, narrowed by provider and user) and the shared rate limits.
-// Refusals are counted in metrics and written to the audit log.
+// Decisions are pure functions of an org snapshot (src/directory/org-config.ts), so the click
+// path decides without a round trip; refusals are counted in metrics and written to the audit log.
 
 import type { PhoneNumber } from 'libphonenumber-js/max';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { OrgSnapshot } from '../directory/org-config.js';
 import { DomainError } from '../domain/errors.js';
+import { LIVE_CAP_LIMIT, type Admission, type Bucket, type LimitResult } from '../domain/limits.js';
 import { parsePhone } from '../domain/phone.js';
 import type { Provider, User } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { SettingsStore } from '../settings/settings-store.js';
+import type { AuditLog } from '../store/audit/port.js';
+import type { LimitStore } from '../store/limits/port.js';
+import type { SettingsStore } from '../store/settings/port.js';
 import { effectiveLimits, evaluate, evaluateAgentPhone, type Decision, type DialPolicy, type PolicyLayer } from './dial-policy.js';
 import { isEmergencyNumber } from './emergency.js';
-import { LIVE_CAP_LIMIT, type Admission, type Bucket, type LimitResult } from '../domain/limits.js';
-import type { RateLimiter } from './rate-limiter.js';
 
-const ORG_POLICY = 'dialPolicy';
+export const ORG_POLICY = 'dialPolicy';
 /** the rule prefix when the agent's own leg is what the policy refuses */
 const AGENT_PHONE = 'agent_phone';
-const providerPolicyName = (providerId: string) => `provider:${providerId}:dialPolicy`;
+export const providerPolicyName = (providerId: string) => `provider:${providerId}:dialPolicy`;
+export const providerLimitsName = (providerId: string) => `provider:${providerId}:limits`;
 const LIVE_TTL_MS = 4 * 3600 * 1000;
+
+export interface ProviderLimits {
+  callsPerSecond?: number;
+}
 
 export interface PolicyDeps {
   settings: SettingsStore;
-  limiter: RateLimiter;
+  limits: LimitStore;
   audit: AuditLog;
   metrics: Metrics;
-  keyPrefix: string;
-  /** the regions (countries) of the org's users: the default allowed destinations */
-  orgRegions: (orgId: string) => Promise<string[]>;
 }
 
 export interface PolicyContext {
-  orgId: string;
+  snapshot: OrgSnapshot;
   raw: string;
   number: PhoneNumber | undefined;
   user: User | null;
   provider: Provider | null;
+}
+
+export interface EnforceContext extends PolicyContext {
   /** who asked, for the audit log */
   actor: string;
   path: 'click-to-call' | 'trial' | 'failover' | 'phonebridge';
@@ -43,6 +50,8 @@ export interface PolicyContext {
 
 export class PolicyService {
   constructor(private readonly deps: PolicyDeps) {}
+
+  // ---- the settings behind the decisions (admin routes) ----
 
   getOrgPolicy(orgId: string): Promise<DialPolicy | null> {
     return this.deps.settings.get<DialPolicy>(orgId, ORG_POLICY);
@@ -52,36 +61,32 @@ export class PolicyService {
     return this.deps.settings.put(orgId, ORG_POLICY, policy);
   }
 
-  getProviderPolicy(orgId: string, providerId: string): Promise<DialPolicy | null> {
-    return this.deps.settings.get<DialPolicy>(orgId, providerPolicyName(providerId));
-  }
-
   async putProviderPolicy(orgId: string, providerId: string, policy: DialPolicy | null): Promise<void> {
     if (policy) await this.deps.settings.put(orgId, providerPolicyName(providerId), policy);
     else await this.deps.settings.del(orgId, providerPolicyName(providerId));
   }
 
-  getProviderLimits(orgId: string, providerId: string): Promise<{ callsPerSecond?: number } | null> {
-    return this.deps.settings.get<{ callsPerSecond?: number }>(orgId, `provider:${providerId}:limits`);
+  async putProviderLimits(orgId: string, providerId: string, limits: ProviderLimits | null): Promise<void> {
+    if (limits) await this.deps.settings.put(orgId, providerLimitsName(providerId), limits);
+    else await this.deps.settings.del(orgId, providerLimitsName(providerId));
   }
 
-  async putProviderLimits(orgId: string, providerId: string, limits: { callsPerSecond?: number } | null): Promise<void> {
-    if (limits) await this.deps.settings.put(orgId, `provider:${providerId}:limits`, limits);
-    else await this.deps.settings.del(orgId, `provider:${providerId}:limits`);
+  providerPolicy(snap: OrgSnapshot, providerId: string): DialPolicy | null {
+    return snap.setting<DialPolicy>(providerPolicyName(providerId));
   }
 
-  async callsPerSecond(provider: Provider): Promise<number | undefined> {
-    return (await this.getProviderLimits(provider.orgId, provider.id))?.callsPerSecond;
+  providerLimits(snap: OrgSnapshot, providerId: string): ProviderLimits | null {
+    return snap.setting<ProviderLimits>(providerLimitsName(providerId));
   }
+
+  // ---- decisions ----
 
   /** The decision for a destination, without side effects (routing explain uses it too). */
-  async decide(ctx: Omit<PolicyContext, 'actor' | 'path'>): Promise<Decision> {
-    if (isEmergencyNumber(ctx.raw, ctx.user?.region)) {
-      return { allowed: false, rule: 'emergency', numberType: 'EMERGENCY' };
-    }
+  decide(ctx: PolicyContext): Decision {
+    if (isEmergencyNumber(ctx.raw, ctx.user?.region)) return { allowed: false, rule: 'emergency', numberType: 'EMERGENCY' };
     if (!ctx.number) return { allowed: false, rule: 'invalid_number', numberType: 'UNKNOWN' };
-    const [layers, regions] = await Promise.all([this.layers(ctx), this.deps.orgRegions(ctx.orgId)]);
-    const defaults = new Set(regions);
+    const layers = this.layers(ctx);
+    const defaults = new Set(ctx.snapshot.regions);
     if (ctx.user) defaults.add(ctx.user.region);
     const d = evaluate(ctx.number, layers, [...defaults]);
     if (!d.allowed || !ctx.user?.phone) return d;
@@ -91,61 +96,44 @@ export class PolicyService {
     return leg && !leg.allowed ? { ...leg, rule: `${AGENT_PHONE}: ${leg.rule}` } : d;
   }
 
-  private async layers(ctx: { orgId: string; user: User | null; provider: Provider | null }): Promise<PolicyLayer[]> {
-    const [org, prov] = await Promise.all([
-      this.getOrgPolicy(ctx.orgId),
-      ctx.provider ? this.getProviderPolicy(ctx.orgId, ctx.provider.id) : Promise.resolve(null),
-    ]);
+  private layers(ctx: PolicyContext): PolicyLayer[] {
+    const org = ctx.snapshot.setting<DialPolicy>(ORG_POLICY);
     const layers: PolicyLayer[] = [{ scope: 'org', policy: org ?? {} }];
+    const prov = ctx.provider ? this.providerPolicy(ctx.snapshot, ctx.provider.id) : null;
     if (prov) layers.push({ scope: 'provider', policy: prov });
     const userPolicy = (ctx.user as (User & { dialPolicy?: DialPolicy }) | null)?.dialPolicy;
     if (userPolicy) layers.push({ scope: 'user', policy: userPolicy });
     return layers;
   }
 
-  private async refused(ctx: Omit<PolicyContext, 'raw' | 'number'>, d: Decision, reason: string): Promise<void> {
+  /** Throws destination_not_allowed (403, with the rule) when the call may not be placed. */
+  async enforce(ctx: EnforceContext): Promise<void> {
+    const d = this.decide(ctx);
+    if (d.allowed) return;
+    const reason = d.rule === 'emergency' ? 'emergency' : 'destination_not_allowed';
     this.deps.metrics.callsRefused.inc({ reason });
-    await this.deps.audit.append(ctx.orgId, {
+    await this.deps.audit.append(ctx.snapshot.orgId, {
       actor: ctx.actor,
       action: 'call.refused',
       target: { type: 'user', id: ctx.user?.id ?? '' },
       detail: { path: ctx.path, rule: d.rule, country: d.country ?? null, numberType: d.numberType, providerId: ctx.provider?.id ?? null },
     });
-  }
-
-  /** Throws destination_not_allowed (403, with the rule) when the call may not be placed. */
-  async enforce(ctx: PolicyContext): Promise<void> {
-    const d = await this.decide(ctx);
-    if (d.allowed) return;
-    await this.refused(ctx, d, d.rule === 'emergency' ? 'emergency' : 'destination_not_allowed');
-    if (d.rule === 'emergency') {
-      throw new DomainError(
-        'destination_not_allowed',
-        'emergency numbers are never dialled through click-to-call: dial them directly from a phone, which can give the emergency service your location',
-        { rule: 'emergency' },
-      );
-    }
-    if (d.rule.startsWith(`${AGENT_PHONE}:`)) {
-      throw new DomainError('destination_not_allowed', `the agent's phone may not be called (${d.rule}); give the user another phone`, { rule: d.rule });
-    }
-    throw new DomainError('destination_not_allowed', `calls to this destination are not allowed (${d.rule})`, { rule: d.rule });
+    throw refusalOf(d);
   }
 
   /**
    * The limits a click-to-call must fit: a token from each of the org's buckets (per user, per
-   * org, per destination) and a live-call slot for the user. The store takes them as it creates
-   * the call (Store.createCall), in the same atomic step. Keys carry the org's hash tag, so they
-   * share the call's Redis Cluster slot.
+   * org, per destination) and a live-call slot for the user. The backend takes them as it
+   * creates the call, in the same atomic step.
    */
-  async admission(orgId: string, userId: string, e164: string, callId: string): Promise<Admission> {
-    const limits = effectiveLimits(await this.getOrgPolicy(orgId));
-    const p = `${this.deps.keyPrefix}{org:${orgId}}:rl:`;
+  admission(snap: OrgSnapshot, userId: string, e164: string, callId: string): Admission {
+    const limits = effectiveLimits(snap.setting<DialPolicy>(ORG_POLICY));
     const buckets: Bucket[] = [
-      { name: 'perUserPerMinute', key: `${p}u:${userId}`, capacity: limits.perUserPerMinute, refillPerMs: limits.perUserPerMinute / 60_000 },
-      { name: 'perOrgPerMinute', key: `${p}org`, capacity: limits.perOrgPerMinute, refillPerMs: limits.perOrgPerMinute / 60_000 },
-      { name: 'perDestinationPerHour', key: `${p}d:${e164}`, capacity: limits.perDestinationPerHour, refillPerMs: limits.perDestinationPerHour / 3_600_000 },
+      { name: 'perUserPerMinute', id: `u:${userId}`, capacity: limits.perUserPerMinute, refillPerMs: limits.perUserPerMinute / 60_000 },
+      { name: 'perOrgPerMinute', id: 'org', capacity: limits.perOrgPerMinute, refillPerMs: limits.perOrgPerMinute / 60_000 },
+      { name: 'perDestinationPerHour', id: `d:${e164}`, capacity: limits.perDestinationPerHour, refillPerMs: limits.perDestinationPerHour / 3_600_000 },
     ];
-    return { buckets, cap: { key: `${p}live:${userId}`, max: limits.liveCallsPerUser, member: callId, ttlMs: LIVE_TTL_MS } };
+    return { buckets, cap: { userId, max: limits.liveCallsPerUser, callId, ttlMs: LIVE_TTL_MS } };
   }
 
   /** The 429 for a refused admission, counted; names the limit and when to retry. */
@@ -159,17 +147,33 @@ export class PolicyService {
     return new DomainError('rate_limited', `the ${r.limit} limit is reached; retry in ${retry} s`, { limit: r.limit }, retry);
   }
 
-  /** Frees the user's live-call slot when a click-to-call ends. */
-  releaseLive(orgId: string, userId: string, callId: string): Promise<void> {
-    return this.deps.limiter.release(`${this.deps.keyPrefix}{org:${orgId}}:rl:live:${userId}`, callId);
-  }
-
   /** Waits for the provider's calls-per-second budget (queues briefly rather than failing). */
-  async providerSlot(provider: Provider, callsPerSecond: number | undefined, maxWaitMs = 5000): Promise<boolean> {
-    if (!callsPerSecond) return true;
-    return this.deps.limiter.acquire(
-      { name: 'providerCallsPerSecond', key: `${this.deps.keyPrefix}{prov:${provider.id}}:cps`, capacity: Math.max(1, callsPerSecond), refillPerMs: callsPerSecond / 1000 },
-      maxWaitMs,
+  async providerSlot(snap: OrgSnapshot, provider: Provider, maxWaitMs = 5000): Promise<boolean> {
+    const cps = this.providerLimits(snap, provider.id)?.callsPerSecond;
+    if (!cps) return true;
+    const bucket: Bucket = { name: 'providerCallsPerSecond', id: `p:${provider.id}`, capacity: Math.max(1, cps), refillPerMs: cps / 1000 };
+    const deadline = Date.now() + maxWaitMs;
+    for (;;) {
+      const r = await this.deps.limits.take(snap.orgId, [bucket]);
+      if (r.ok) return true;
+      const wait = Math.min(r.retryAfterMs, deadline - Date.now());
+      if (wait <= 0) return false;
+      await new Promise((res) => setTimeout(res, wait));
+    }
+  }
+}
+
+/** The refusal a decision stands for. */
+export function refusalOf(d: Decision): DomainError {
+  if (d.rule === 'emergency') {
+    return new DomainError(
+      'destination_not_allowed',
+      'emergency numbers are never dialled through click-to-call: dial them directly from a phone, which can give the emergency service your location',
+      { rule: 'emergency' },
     );
   }
+  if (d.rule.startsWith(`${AGENT_PHONE}:`)) {
+    return new DomainError('destination_not_allowed', `the agent's phone may not be called (${d.rule}); give the user another phone`, { rule: d.rule });
+  }
+  return new DomainError('destination_not_allowed', `calls to this destination are not allowed (${d.rule})`, { rule: d.rule });
 }

@@ -1,16 +1,17 @@
-// The provider runtime: the registered kinds, config validation and redaction per kind, and one
-// live adapter per installed provider (recreated when its config changes, closed on uninstall).
-// It knows kinds only through the definitions it is given (adapters/registry.ts, passed in by
-// src/main.ts), so nothing here imports an adapter.
+// The provider runtime: the registered kinds, config validation and redaction per kind, one live
+// adapter per installed provider (recreated when its config changes, closed on uninstall), and
+// the delivery of webhooks to them (HTTP ones through src/calls/webhook-ingress.ts, internal ones
+// such as the simulator's progress straight from the adapter). It knows kinds only through the
+// definitions it is given (adapters/registry.ts, passed in by the composition root), so nothing
+// here imports an adapter.
 
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import type { Provider } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { SharedState } from '../store/store.js';
+import type { SharedState } from '../store/shared/port.js';
 import type { CallEventSink, ProviderAdapter, ProviderKindDefinition, WebhookReply, WebhookRequest } from './adapter.js';
-import { BreakerBoard } from './breaker.js';
 import { keepSecrets, redact, secretValues } from './secrets.js';
 
 interface Live {
@@ -25,15 +26,12 @@ export interface ProviderRuntimeDeps {
   metrics: Metrics;
   publicUrl: () => string;
   sinkFor: (provider: Provider) => CallEventSink;
-  /** Delivers an internal webhook through the same ingress as HTTP ones. */
-  deliver: (provider: Provider, req: WebhookRequest) => Promise<WebhookReply>;
 }
 
 export class ProviderRuntime {
   private readonly kinds = new Map<string, ProviderKindDefinition>();
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly live = new Map<string, Live>();
-  readonly breakers = new BreakerBoard();
 
   constructor(private readonly deps: ProviderRuntimeDeps) {
     const ajv = new Ajv({ allErrors: false, strict: false, removeAdditional: false, coerceTypes: false });
@@ -106,7 +104,7 @@ export class ProviderRuntime {
         },
       },
       deliverWebhook: (subpath, body) =>
-        this.deps.deliver(provider, {
+        this.deliver(provider, {
           method: 'POST',
           subpath,
           publicUrl: `${this.webhookBase(provider)}${subpath}`,
@@ -122,12 +120,27 @@ export class ProviderRuntime {
     return adapter;
   }
 
+  /** Hands a webhook to the provider's adapter, which authenticates it and feeds the call core. */
+  async deliver(provider: Provider, req: WebhookRequest): Promise<WebhookReply> {
+    const { metrics, logger } = this.deps;
+    try {
+      const reply = await this.adapter(provider).handleWebhook(req);
+      const result = reply.statusCode === 401 || reply.statusCode === 403 ? 'rejected' : reply.statusCode >= 400 ? 'refused' : 'ok';
+      metrics.webhooks.inc({ provider_kind: provider.kind, result });
+      return reply;
+    } catch (e) {
+      metrics.webhooks.inc({ provider_kind: provider.kind, result: 'error' });
+      logger.error({ providerId: provider.id, subpath: req.subpath, err: (e as Error).message }, 'webhook handling failed');
+      // a 5xx makes the provider retry; the state machine makes the retry harmless
+      throw e;
+    }
+  }
+
   /** Uninstall hook + close, when a provider is deleted. */
   async release(provider: Provider): Promise<void> {
     const cur = this.live.get(provider.id);
     const adapter = cur?.adapter ?? this.adapter(provider);
     this.live.delete(provider.id);
-    this.breakers.forget(provider.id);
     try {
       await adapter.uninstall?.();
     } catch (e) {

@@ -1,45 +1,64 @@
-// Which provider a click-to-call uses, and why: the user's assignment, the provider's region,
-// its health (circuit breaker), and the org's failover policy. Used by dispatch and by
-// GET /v1/routing/explain, so the explanation is what a real call then does.
+// Which provider a click-to-call uses, and why: the user's assignment, the org's failover policy,
+// each candidate's region, reach and dial policy. Decided on an org snapshot without I/O; the
+// providers' health is the backend's, checked by the click script as it commits the call (the
+// first healthy candidate wins). GET /v1/routing/explain tells the same story with the health
+// read, so the explanation is what a real call then does.
 
+import type { OrgSnapshot } from '../directory/org-config.js';
+import { DomainError } from '../domain/errors.js';
+import { parsePhone } from '../domain/phone.js';
 import { servesRegion } from '../domain/regions.js';
 import type { Provider, User } from '../domain/types.js';
+import type { Decision } from '../policy/dial-policy.js';
+import type { PolicyService } from '../policy/policy-service.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
-import type { SettingsStore } from '../settings/settings-store.js';
-import type { Store } from '../store/store.js';
-import type { ProviderCache } from '../providers/provider-cache.js';
+import type { BreakerView, HealthStore } from '../store/health/port.js';
+import type { SettingsStore } from '../store/settings/port.js';
 
 export interface RoutingPolicy {
   failover: { enabled: boolean; order?: string[] };
 }
 
 export const DEFAULT_ROUTING: RoutingPolicy = { failover: { enabled: false } };
+export const ROUTING_POLICY = 'routingPolicy';
 
 export interface RoutePlan {
   /** the user's own provider (null when unassigned or gone) */
   assigned: Provider | null;
-  /** providers to try, in order; empty when none can take the call now */
+  /** providers to try, in order (the assigned first); each failover one's own dial policy is checked before it is tried */
   chain: Provider[];
   failover: boolean;
   reasons: string[];
-  /** seconds until the assigned provider may be tried again, when its breaker is open */
-  retryAfter?: number;
+}
+
+export interface Explanation {
+  providerId: string | null;
+  wouldDial: boolean;
+  to: string | null;
+  reasons: string[];
+  candidates: string[];
+  failover: boolean;
+  policy: Decision;
 }
 
 export class Router {
   constructor(
-    private readonly store: Store,
-    private readonly providers: ProviderRuntime,
+    private readonly providers: Pick<ProviderRuntime, 'definition'>,
+    private readonly policy: PolicyService,
     private readonly settings: SettingsStore,
-    private readonly cache: ProviderCache,
+    private readonly health: HealthStore,
   ) {}
 
-  async policy(orgId: string): Promise<RoutingPolicy> {
-    return (await this.settings.get<RoutingPolicy>(orgId, 'routingPolicy')) ?? DEFAULT_ROUTING;
+  policyOf(snap: OrgSnapshot): RoutingPolicy {
+    return snap.setting<RoutingPolicy>(ROUTING_POLICY) ?? DEFAULT_ROUTING;
+  }
+
+  async getPolicy(orgId: string): Promise<RoutingPolicy> {
+    return (await this.settings.get<RoutingPolicy>(orgId, ROUTING_POLICY)) ?? DEFAULT_ROUTING;
   }
 
   putPolicy(orgId: string, policy: RoutingPolicy): Promise<void> {
-    return this.settings.put(orgId, 'routingPolicy', policy);
+    return this.settings.put(orgId, ROUTING_POLICY, policy);
   }
 
   canReach(p: Provider, user: User): boolean {
@@ -48,41 +67,22 @@ export class Router {
     return def.canReach ? def.canReach(user, p) : Boolean(user.phone);
   }
 
-  /**
-   * The plan for a call by `user`. `peek` leaves the breakers alone (explain); otherwise a
-   * half-open breaker's single trial is claimed for this call.
-   */
-  async plan(orgId: string, user: User, peek = false): Promise<RoutePlan> {
+  /** The plan for a call by `user`: the assigned provider, then the failover candidates in order. */
+  plan(snap: OrgSnapshot, user: User): RoutePlan {
     const reasons: string[] = [];
-    const [policy, assigned] = await Promise.all([
-      this.policy(orgId),
-      user.providerId ? this.cache.get(orgId, user.providerId) : Promise.resolve(null),
-    ]);
+    const assigned = snap.provider(user.providerId) ?? null;
     const chain: Provider[] = [];
-    let retryAfter: number | undefined;
-    const healthy = (p: Provider): number => {
-      const st = this.providers.breakers.state(p.id);
-      if (peek) return st === 'open' ? 1 : 0;
-      return this.providers.breakers.admit(p.id);
-    };
-    if (!assigned) {
-      reasons.push(`user ${user.id} is not assigned to any provider`);
-    } else {
+    if (!assigned) reasons.push(`user ${user.id} is not assigned to any provider`);
+    else {
       reasons.push(`user ${user.id} is assigned to ${assigned.id} (${assigned.kind}, "${assigned.name}")`);
-      const wait = healthy(assigned);
-      if (wait > 0) {
-        retryAfter = wait;
-        reasons.push(`${assigned.id} is unhealthy: its circuit breaker is open after repeated failures`);
-      } else {
-        chain.push(assigned);
-        reasons.push(`${assigned.id} is healthy (breaker ${this.providers.breakers.state(assigned.id)})`);
-      }
+      chain.push(assigned);
     }
+    const policy = this.policyOf(snap);
     if (!policy.failover.enabled) {
       reasons.push('failover is disabled for this org');
-      return { assigned, chain, failover: false, reasons, retryAfter };
+      return { assigned, chain, failover: false, reasons };
     }
-    const all = await this.store.listProviders(orgId);
+    const all = snap.providers();
     const byId = new Map(all.map((p) => [p.id, p]));
     const ordered = policy.failover.order?.length
       ? policy.failover.order.map((id) => byId.get(id)).filter((p): p is Provider => Boolean(p))
@@ -97,13 +97,43 @@ export class Router {
         reasons.push(`failover skips ${p.id}: it cannot reach user ${user.id} (${p.kind} needs ${p.kind === 'sip' ? 'a sipUri' : 'a phone'})`);
         continue;
       }
-      if (this.providers.breakers.state(p.id) === 'open') {
-        reasons.push(`failover skips ${p.id}: its circuit breaker is open`);
-        continue;
-      }
       chain.push(p);
       reasons.push(`failover may use ${p.id} (${p.kind}) next`);
     }
-    return { assigned, chain, failover: true, reasons, retryAfter };
+    return { assigned, chain, failover: true, reasons };
   }
+
+  /** What a click by `user` to `raw` would do now, and why (GET /v1/routing/explain). */
+  async explain(snap: OrgSnapshot, user: User, raw: string): Promise<Explanation> {
+    const num = parsePhone(raw, user.region);
+    const decideFor = (p: Provider | null) => this.policy.decide({ snapshot: snap, raw, number: num, user, provider: p });
+    const plan = this.plan(snap, user);
+    const health = await this.health.all(snap.orgId);
+    const reasons = [...plan.reasons];
+    let first: Provider | null = null;
+    for (const p of plan.chain) {
+      if (p !== plan.assigned && !decideFor(p).allowed) {
+        reasons.push(`failover would skip ${p.id}: its dial policy refuses this destination`);
+        continue;
+      }
+      const h: BreakerView | undefined = health.get(p.id);
+      const state = h?.state ?? 'closed';
+      if (state === 'open' || (state === 'half-open' && (h?.retryAfterSec ?? 0) > 0)) {
+        reasons.push(`${p.id} is unhealthy: its circuit breaker is ${state} (retry in ${h?.retryAfterSec ?? 0} s)`);
+        continue;
+      }
+      reasons.push(`${p.id} is healthy (breaker ${state})`);
+      first = p;
+      break;
+    }
+    const decision = decideFor(plan.assigned ?? first);
+    if (!num && decision.rule !== 'emergency') reasons.push(`"${raw}" is not a valid number for region ${user.region}`);
+    else reasons.push(decision.allowed ? `dial policy allows ${num?.number} (${decision.country}, ${decision.numberType})` : `dial policy refuses it: ${decision.rule}`);
+    const wouldDial = Boolean(first) && decision.allowed && Boolean(num);
+    return { providerId: wouldDial ? first!.id : null, wouldDial, to: num?.number ?? null, reasons, candidates: plan.chain.map((p) => p.id), failover: plan.failover, policy: decision };
+  }
+}
+
+export function notAssigned(userId: string): DomainError {
+  return new DomainError('no_provider', `user ${userId} is not assigned to any provider`);
 }

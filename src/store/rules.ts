@@ -1,6 +1,7 @@
 // Domain rules both stores share, kept in one place so the memory store and the Lua scripts
 // (src/store/redis/lua) can be checked against the same definitions.
 
+import { DomainError } from '../domain/errors.js';
 import type { Provider, Regions } from '../domain/types.js';
 
 /** DESIGN rule 5: a provider serves R iff (allow absent/empty or R in allow) and R not in deny. */
@@ -36,9 +37,15 @@ export function encodeCursor(position: string): string {
   return Buffer.from(position, 'utf8').toString('base64url');
 }
 
+/** A cursor this API gave out, decoded; anything else is refused (DomainError invalid_cursor). */
 export function decodeCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined || cursor === '') return undefined;
-  return Buffer.from(cursor, 'base64url').toString('utf8');
+  const text = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  // positions are printable ASCII ids and sort keys; a re-encoding must give the cursor back
+  if (!/^[\x21-\x7e ]+$/.test(text) || encodeCursor(text) !== cursor) {
+    throw new DomainError('invalid_cursor', 'cursor is not one this listing gave out');
+  }
+  return text;
 }
 
 /**

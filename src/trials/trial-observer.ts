@@ -2,10 +2,10 @@
 // finished in its trial and wakes the run waiting on it. Never blocks the call path.
 
 import type { Logger } from 'pino';
-import type { CallObserver } from '../calls/call-service.js';
-import { isTerminal } from '../calls/state-machine.js';
+import type { CallObserver } from '../calls/call-events.js';
+import { isTerminal } from '../domain/state-machine.js';
 import type { Call, CallStatus } from '../domain/types.js';
-import type { TrialStore } from './trial-store.js';
+import type { TrialStore } from '../store/trials/port.js';
 import type { CallWaiters } from './waiters.js';
 
 export function trialObserver(trials: TrialStore, waiters: CallWaiters, logger?: Logger): CallObserver {

@@ -9,18 +9,23 @@
 // given hangUpAfterMs + abandonAfterMs from their creation, then failed as "trial_abandoned".
 
 import type { Logger } from 'pino';
-import type { CallService } from '../calls/call-service.js';
-import { isTerminal } from '../calls/state-machine.js';
+import type { CallEvents } from '../calls/call-events.js';
+import type { Dispatcher } from '../calls/dispatch.js';
+import type { OrgConfigCache } from '../directory/org-config.js';
+import { isTerminal } from '../domain/state-machine.js';
 import { DomainError } from '../domain/errors.js';
 import type { Call } from '../domain/types.js';
-import type { PerfStore } from '../perf/perf-store.js';
-import type { Store } from '../store/store.js';
-import type { TrialMeta, TrialStore } from './trial-store.js';
+import type { CallStore } from '../store/calls/port.js';
+import type { PerfStore } from '../store/perf/port.js';
+import type { TrialRunResult } from '../store/queues/port.js';
+import type { TrialMeta, TrialStore } from '../store/trials/port.js';
 import type { CallWaiters } from './waiters.js';
 
 export interface TrialRunnerDeps {
-  store: Store;
-  calls: CallService;
+  calls: CallStore;
+  configs: OrgConfigCache;
+  dispatcher: Pick<Dispatcher, 'placeTrialCall' | 'hangUp'>;
+  events: Pick<CallEvents, 'apply'>;
   trials: TrialStore;
   perf: PerfStore;
   waiters: CallWaiters;
@@ -31,7 +36,7 @@ export interface TrialRunnerDeps {
   pollMs?: number;
 }
 
-export type RunResult = 'done' | 'interrupted';
+export type RunResult = TrialRunResult;
 
 export async function runTrialPart(d: TrialRunnerDeps, trialId: string, orgId: string, providerId: string, signal: AbortSignal): Promise<RunResult> {
   const state = await d.trials.get(orgId, trialId);
@@ -41,7 +46,7 @@ export async function runTrialPart(d: TrialRunnerDeps, trialId: string, orgId: s
   }
   const meta: TrialMeta = state.meta;
   if (state.parts.find((p) => p.providerId === providerId)?.done) return 'done';
-  const provider = await d.store.getProvider(orgId, providerId);
+  const provider = (await d.configs.get(orgId)).provider(providerId);
   if (!provider) {
     await d.trials.finishPart(orgId, trialId, providerId, 'provider_not_found');
     return 'done';
@@ -56,7 +61,7 @@ export async function runTrialPart(d: TrialRunnerDeps, trialId: string, orgId: s
 
   /** Waits until the call ends; hangs it up when the run is interrupted. */
   const settle = async (callId: string): Promise<void> => {
-    let call: Call | null = await d.store.getCall(orgId, callId);
+    let call: Call | null = await d.calls.getCall(orgId, callId);
     const deadline = (call ? Date.parse(call.createdAt) : Date.now()) + meta.hangUpAfterMs + abandonAfterMs;
     for (;;) {
       if (!call || isTerminal(call.status)) {
@@ -64,18 +69,18 @@ export async function runTrialPart(d: TrialRunnerDeps, trialId: string, orgId: s
         return;
       }
       if (signal.aborted) {
-        await d.calls.hangUp(orgId, callId).catch((e: Error) => d.logger.warn({ trialId, callId, err: e.message }, 'could not hang up an interrupted trial call'));
-        const ended = await d.store.getCall(orgId, callId);
+        await d.dispatcher.hangUp(orgId, callId).catch((e: Error) => d.logger.warn({ trialId, callId, err: e.message }, 'could not hang up an interrupted trial call'));
+        const ended = await d.calls.getCall(orgId, callId);
         if (ended && isTerminal(ended.status)) await d.trials.markDone(orgId, trialId, providerId, callId);
         return;
       }
       if (Date.now() >= deadline) {
-        await d.calls.applyStatus(orgId, callId, { status: 'failed', at: new Date().toISOString(), cause: 'trial_abandoned' });
+        await d.events.apply(orgId, callId, { status: 'failed', at: new Date().toISOString(), cause: 'trial_abandoned' });
         await d.trials.markDone(orgId, trialId, providerId, callId);
         return;
       }
       await d.waiters.wait(callId, Math.min(pollMs, deadline - Date.now()), signal);
-      call = await d.store.getCall(orgId, callId);
+      call = await d.calls.getCall(orgId, callId);
     }
   };
 
@@ -86,7 +91,7 @@ export async function runTrialPart(d: TrialRunnerDeps, trialId: string, orgId: s
         next++;
         let call: Call;
         try {
-          call = await d.calls.placeTrialCall(orgId, provider, meta.to, { trialId, hangUpAfterMs: meta.hangUpAfterMs, actor: meta.actor });
+          call = await d.dispatcher.placeTrialCall(orgId, provider, meta.to, { trialId, hangUpAfterMs: meta.hangUpAfterMs, actor: meta.actor });
         } catch (e) {
           next--;
           // a refusal (the dial policy changed since the trial started...) ends this provider's run

@@ -3,20 +3,20 @@
 // dial policy allows through each provider), records it, audits it and queues one run per
 // provider; the report merges progress with each provider's figures from the trial's calls.
 
-import type { AuditLog } from '../audit/audit-log.js';
-import { newId } from '../directory/directory-service.js';
+import type { OrgConfigCache } from '../directory/org-config.js';
 import { DomainError } from '../domain/errors.js';
 import { parsePhone } from '../domain/phone.js';
+import { newId } from '../domain/random.js';
 import type { Provider } from '../domain/types.js';
 import { distributionOf } from '../perf/codec.js';
 import type { ProviderFigures } from '../perf/perf-service.js';
 import { figuresFor } from '../perf/perf-service.js';
-import type { PerfStore } from '../perf/perf-store.js';
+import type { AuditLog } from '../store/audit/port.js';
+import type { PerfStore } from '../store/perf/port.js';
+import type { TrialQueue } from '../store/queues/port.js';
+import type { TrialMeta, TrialSpec, TrialStore } from '../store/trials/port.js';
 import { isEmergencyNumber } from '../policy/emergency.js';
 import type { PolicyService } from '../policy/policy-service.js';
-import type { Store } from '../store/store.js';
-import type { TrialQueue } from './trial-queue.js';
-import type { TrialMeta, TrialSpec, TrialStore } from './trial-store.js';
 
 export interface TrialReportRow extends ProviderFigures {
   placed: number;
@@ -42,7 +42,7 @@ export interface TrialReport {
 }
 
 export interface TrialServiceDeps {
-  store: Store;
+  configs: OrgConfigCache;
   trials: TrialStore;
   perf: PerfStore;
   policy: PolicyService;
@@ -54,20 +54,21 @@ export class TrialService {
   constructor(private readonly d: TrialServiceDeps) {}
 
   async start(orgId: string, spec: TrialSpec, actor: string): Promise<{ id: string }> {
-    const { store, policy } = this.d;
+    const { policy } = this.d;
+    const snapshot = await this.d.configs.load(orgId);
     const ids = [...new Set(spec.providerIds)];
     const providers: Provider[] = [];
     for (const id of ids) {
-      const p = await store.getProvider(orgId, id);
+      const p = snapshot.provider(id);
       if (!p) throw new DomainError('provider_not_found', `provider ${id} not found`);
       providers.push(p);
     }
     const num = spec.to.trim().startsWith('+') ? parsePhone(spec.to.trim()) : undefined;
     // an emergency number is refused as such (403, audited), whatever its form
-    if (isEmergencyNumber(spec.to)) await policy.enforce({ orgId, raw: spec.to, number: num, user: null, provider: providers[0], actor, path: 'trial' });
+    if (isEmergencyNumber(spec.to)) await policy.enforce({ snapshot, raw: spec.to, number: num, user: null, provider: providers[0], actor, path: 'trial' });
     if (!num) throw new DomainError('invalid_number', `"${spec.to}" is not a valid E.164 number (+ and country code)`);
     // every provider's own narrowing too: a run refused midway would be a trial half done
-    for (const p of providers) await policy.enforce({ orgId, raw: spec.to, number: num, user: null, provider: p, actor, path: 'trial' });
+    for (const p of providers) await policy.enforce({ snapshot, raw: spec.to, number: num, user: null, provider: p, actor, path: 'trial' });
 
     const meta: TrialMeta = {
       id: newId('trl'),
@@ -91,12 +92,9 @@ export class TrialService {
     const state = await this.d.trials.get(orgId, trialId);
     if (!state) throw new DomainError('not_found', `trial ${trialId} not found`);
     const { meta } = state;
-    const [counters, providers] = await Promise.all([
-      this.d.perf.trial(orgId, trialId),
-      Promise.all(meta.providerIds.map((id) => this.d.store.getProvider(orgId, id))),
-    ]);
+    const [counters, snapshot] = await Promise.all([this.d.perf.trial(orgId, trialId), this.d.configs.get(orgId)]);
     // a provider uninstalled since keeps its row, under its id
-    const known = meta.providerIds.map((id, i) => providers[i] ?? { id, kind: 'unknown', name: '(uninstalled)' });
+    const known = meta.providerIds.map((id) => snapshot.provider(id) ?? { id, kind: 'unknown', name: '(uninstalled)' });
     const figures = figuresFor(known, counters);
     const report = figures.map((f, i) => {
       const part = state.parts[i];

@@ -462,7 +462,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await shot('15-edit-provider');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('heading', { level: 1, name: 'Twilio Europe', exact: true }).waitFor();
-    let stored = await g.gw.parts.store.getProvider(orgId, id);
+    let stored = await g.gw.parts.backend.directory.getProvider(orgId, id);
     assert.equal(stored?.config.authToken, token, 'an empty secret field keeps the stored secret');
     assert.equal(stored?.config.callerId, '+442079460001');
     assert.deepEqual(stored?.regions, { deny: ['CN'] });
@@ -471,7 +471,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await page.getByLabel('Auth token').fill('tok-new-value');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('heading', { level: 1, name: 'Twilio Europe', exact: true }).waitFor();
-    stored = await g.gw.parts.store.getProvider(orgId, id);
+    stored = await g.gw.parts.backend.directory.getProvider(orgId, id);
     assert.equal(stored?.config.authToken, 'tok-new-value');
   });
 

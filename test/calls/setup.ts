@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { SimConfig } from '../../adapters/sim/index.js';
 import type { Res, TestGateway } from '../helpers/gateway.js';
 
-export const STORES = ['memory', 'redis'] as const;
+export const STORES = ['memory', 'redis', 'cluster'] as const;
 
 export interface SimOrg {
   orgId: string;

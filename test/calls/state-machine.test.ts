@@ -5,8 +5,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { notBefore } from '../../src/calls/call-service.js';
-import { STATUS_RANK, applyTransition, canTransition, isTerminal } from '../../src/calls/state-machine.js';
+import { STATUS_RANK, applyTransition, canTransition, isTerminal, notBefore } from '../../src/domain/state-machine.js';
 import { CALL_STATUSES, type Call, type CallStatus } from '../../src/domain/types.js';
 import { startGateway, type EventClient, type TestGateway } from '../helpers/gateway.js';
 import { FROZEN, STORES, getCall, must, simOrg, type SimOrg } from './setup.js';
@@ -169,7 +168,7 @@ for (const store of STORES) {
     });
 
     async function deliver(providerCallId: string, callId: string | undefined, ev: Ev): Promise<void> {
-      const provider = await gw.gw.parts.store.getProvider(o.orgId, o.providerId);
+      const provider = await gw.gw.parts.backend.directory.getProvider(o.orgId, o.providerId);
       const adapter = gw.gw.parts.providers.adapter(provider!);
       const reply = await adapter.handleWebhook({
         method: 'POST',

@@ -32,7 +32,8 @@ function refuses(env: Record<string, string>, setting: string, mentions?: RegExp
   assert.equal(err.setting, setting);
   assert.ok(err.message.startsWith(`${setting}:`), `the message starts with the setting: ${err.message}`);
   assert.ok(!err.message.includes('\n'), `one line: ${JSON.stringify(err.message)}`);
-  assert.ok(err.message.length < 300, 'a short line');
+  // one line even when it lists every known setting of the config file (twenty of them)
+  assert.ok(err.message.length < 500, 'a short line');
   if (mentions) assert.match(err.message, mentions);
   return err;
 }
@@ -42,14 +43,14 @@ describe('loadConfig defaults', () => {
     const c = loadConfig({});
     assert.equal(c.port, 8080);
     assert.equal(c.host, '0.0.0.0');
-    assert.equal(c.redisUrl, undefined);
+    assert.equal(c.backend.redis?.url, undefined);
     assert.equal(c.publicUrl, undefined);
     assert.equal(c.logLevel, 'info');
     assert.equal(c.inProcessWorker, true);
     assert.equal(c.workerConcurrency, 8);
     assert.equal(c.bodyLimit, 256 * 1024);
     assert.equal(c.shutdownTimeoutMs, 10_000);
-    assert.equal(c.queuePrefix, '{dialgate}');
+    assert.equal(c.backend.queuePrefix, '{dialgate}');
     assert.equal(c.adminTokenGenerated, true);
     assert.ok(c.adminToken.length >= 32, 'a generated token is long');
     assert.notEqual(loadConfig({}).adminToken, c.adminToken, 'generated fresh each start');
@@ -71,7 +72,7 @@ describe('loadConfig defaults', () => {
     });
     assert.equal(c.port, 9090);
     assert.equal(c.host, '127.0.0.1');
-    assert.equal(c.redisUrl, 'rediss://user:pw@redis.internal:6380/2');
+    assert.equal(c.backend.redis?.url, 'rediss://user:pw@redis.internal:6380/2');
     assert.equal(c.adminToken, TOKEN);
     assert.equal(c.adminTokenGenerated, false);
     assert.equal(c.publicUrl, 'https://gw.example.com/base', 'a trailing slash is dropped so webhook URLs join cleanly');
@@ -80,13 +81,13 @@ describe('loadConfig defaults', () => {
     assert.equal(c.workerConcurrency, 3);
     assert.equal(c.bodyLimit, 1048576);
     assert.equal(c.shutdownTimeoutMs, 5000);
-    assert.equal(c.queuePrefix, '{dg-prod}');
+    assert.equal(c.backend.queuePrefix, '{dg-prod}');
   });
 
   test('empty values mean the default', () => {
     const c = loadConfig({ PORT: '', REDIS_URL: '', LOG_LEVEL: undefined as unknown as string, HOST: '  ' });
     assert.equal(c.port, 8080);
-    assert.equal(c.redisUrl, undefined);
+    assert.equal(c.backend.redis?.url, undefined);
     assert.equal(c.host, '0.0.0.0');
   });
 });
@@ -150,14 +151,14 @@ describe('the config file', () => {
     const c = loadConfig({ DIALGATE_CONFIG: EXAMPLE, DIALGATE_ADMIN_TOKEN: TOKEN });
     assert.equal(c.port, example.port);
     assert.equal(c.host, example.host);
-    assert.equal(c.redisUrl, example.redisUrl);
+    assert.equal(c.backend.redis?.url, example.redisUrl);
     assert.equal(c.publicUrl, example.publicUrl);
     assert.equal(c.logLevel, example.logLevel);
     assert.equal(c.inProcessWorker, example.inProcessWorker);
     assert.equal(c.workerConcurrency, example.workerConcurrency);
     assert.equal(c.bodyLimit, example.bodyLimit);
     assert.equal(c.shutdownTimeoutMs, example.shutdownTimeoutMs);
-    assert.equal(c.queuePrefix, example.queuePrefix);
+    assert.equal(c.backend.queuePrefix, example.queuePrefix);
   });
 
   test('the file is merged under the environment: the environment wins, the file fills the rest', () => {

@@ -4,14 +4,14 @@ import { createHmac } from 'node:crypto';
 import { webhookCrmKind, signWebhook } from '../../adapters/crm/webhook/index.js';
 import { CrmError, type CrmAdapter } from '../../src/crm/adapter.js';
 import { WebhookCrmFake } from '../fakes/webhook-crm/server.js';
-import { finishedCall, memoryStore, setupOrg, silentLogger, type TestStore } from '../jobs/helpers.js';
+import { finishedCall, backendFor, setupOrg, silentLogger, type TestStore } from '../jobs/helpers.js';
 
 describe('webhook CRM', () => {
   let fake: WebhookCrmFake;
   let ts: TestStore;
   before(async () => {
     fake = await new WebhookCrmFake().start();
-    ts = memoryStore();
+    ts = await backendFor('memory');
   });
   after(async () => {
     await fake.close();
@@ -19,7 +19,7 @@ describe('webhook CRM', () => {
   });
 
   const adapter = (config: Record<string, unknown>, orgId = 'o1'): CrmAdapter =>
-    webhookCrmKind.create({ orgId, config, shared: ts.store.shared, logger: silentLogger });
+    webhookCrmKind.create({ orgId, config, shared: ts.backend.shared, logger: silentLogger });
 
   test('signature is HMAC-SHA256 over "t.body" with the secret, hex', () => {
     const body = '{"type":"call.log","call":{"id":"c1"}}';
@@ -30,9 +30,9 @@ describe('webhook CRM', () => {
   });
 
   test('POSTs the call log signed, with Idempotency-Key = call id; 2xx = delivered', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, fake.config(), { crmUserId: 'crm-u-1' });
-    const call = await finishedCall(ts.store, orgId, userId, { durationSec: 42, crmRecord: { module: 'Contacts', id: 'rec-9' } });
-    const user = await ts.store.getUser(orgId, userId);
+    const { orgId, userId } = await setupOrg(ts.backend, fake.config(), { crmUserId: 'crm-u-1' });
+    const call = await finishedCall(ts.backend, orgId, userId, { durationSec: 42, crmRecord: { module: 'Contacts', id: 'rec-9' } });
+    const user = await ts.backend.directory.getUser(orgId, userId);
     const res = await adapter(fake.config(), orgId).writeCallLog({ call, user, record: { module: 'Contacts', id: 'rec-9' } });
     assert.deepEqual(res, {});
     const d = fake.deliveries.get(call.id);
@@ -49,8 +49,8 @@ describe('webhook CRM', () => {
   });
 
   test('a receiver with another secret refuses the signature (401 → permanent)', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null);
-    const call = await finishedCall(ts.store, orgId, userId);
+    const { orgId, userId } = await setupOrg(ts.backend, null);
+    const call = await finishedCall(ts.backend, orgId, userId);
     const before = fake.rejected;
     await assert.rejects(
       adapter({ url: fake.url, secret: 'not-the-secret' }).writeCallLog({ call, user: null, record: null }),
@@ -60,8 +60,8 @@ describe('webhook CRM', () => {
   });
 
   test('503 and 429 are retryable and carry Retry-After; other 4xx are permanent', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null);
-    const call = await finishedCall(ts.store, orgId, userId);
+    const { orgId, userId } = await setupOrg(ts.backend, null);
+    const call = await finishedCall(ts.backend, orgId, userId);
     const a = adapter(fake.config());
     fake.unavailableUntil = Date.now() + 60_000;
     fake.retryAfterSec = 7;
@@ -79,8 +79,8 @@ describe('webhook CRM', () => {
   });
 
   test('a network failure (connection dropped after commit, or refused) is retryable; the receiver dedupes the redelivery', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null);
-    const call = await finishedCall(ts.store, orgId, userId);
+    const { orgId, userId } = await setupOrg(ts.backend, null);
+    const call = await finishedCall(ts.backend, orgId, userId);
     const a = adapter(fake.config());
     fake.dropAfterCommitRate = 1;
     await assert.rejects(a.writeCallLog({ call, user: null, record: null }), (e: unknown) => e instanceof CrmError && e.retryable && e.code === 'network_error');

@@ -2,7 +2,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseClickToDial, zohoCrmKind, type ZohoAdapter } from '../../adapters/crm/zoho/index.js';
 import { ZohoFake } from '../fakes/zoho/server.js';
-import { finishedCall, memoryStore, rid, setupOrg, silentLogger, type TestStore } from '../jobs/helpers.js';
+import { finishedCall, backendFor, rid, setupOrg, silentLogger, type TestStore } from '../jobs/helpers.js';
 import type { Call } from '../../src/domain/types.js';
 
 describe('Zoho PhoneBridge mode', () => {
@@ -10,7 +10,7 @@ describe('Zoho PhoneBridge mode', () => {
   let ts: TestStore;
   before(async () => {
     fake = await new ZohoFake().start();
-    ts = memoryStore();
+    ts = await backendFor('memory');
   });
   after(async () => {
     await fake.close();
@@ -21,17 +21,17 @@ describe('Zoho PhoneBridge mode', () => {
     zohoCrmKind.create({
       orgId,
       config: fake.config({ mode: 'phonebridge', phonebridge: { authParamName: 'dgkey', authParamValue: 'pb-secret' } }),
-      shared: ts.store.shared,
+      shared: ts.backend.shared,
       logger: silentLogger,
     }) as ZohoAdapter;
 
   const notifiesFor = (id: string) => fake.callnotifies.filter((n) => n.id === id);
 
   test('the call log is a callnotify with the outcome, never a Calls insert', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null, { crmUserId: 'zu-7', phone: '+14155559999' });
-    const user = await ts.store.getUser(orgId, userId);
+    const { orgId, userId } = await setupOrg(ts.backend, null, { crmUserId: 'zu-7', phone: '+14155559999' });
+    const user = await ts.backend.directory.getUser(orgId, userId);
     const a = adapter(orgId);
-    const missed = await finishedCall(ts.store, orgId, userId, { direction: 'inbound', customer: '+14155550177', outcome: 'no-answer' });
+    const missed = await finishedCall(ts.backend, orgId, userId, { direction: 'inbound', customer: '+14155550177', outcome: 'no-answer' });
     assert.deepEqual(await a.writeCallLog({ call: missed, user, record: null }), { skipped: true });
     const [n] = notifiesFor(missed.id);
     assert.equal(n.type, 'received');
@@ -42,11 +42,11 @@ describe('Zoho PhoneBridge mode', () => {
     assert.match(n.start_time, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
     assert.equal(n.start_time, missed.createdAt.slice(0, 19).replace('T', ' '), 'GMT');
 
-    const busy = await finishedCall(ts.store, orgId, userId, { customer: '+14155550178', outcome: 'busy' });
+    const busy = await finishedCall(ts.backend, orgId, userId, { customer: '+14155550178', outcome: 'busy' });
     await a.writeCallLog({ call: busy, user, record: null });
     assert.deepEqual(notifiesFor(busy.id).map((x) => [x.type, x.state, x.to]), [['dialed', 'busy', '+14155550178']]);
 
-    const done = await finishedCall(ts.store, orgId, userId, { customer: '+14155550179', durationSec: 30 });
+    const done = await finishedCall(ts.backend, orgId, userId, { customer: '+14155550179', durationSec: 30 });
     await a.writeCallLog({ call: done, user, record: null });
     assert.deepEqual(notifiesFor(done.id).map((x) => [x.type, x.state, x.duration]), [['dialed', 'ended', '30']]);
 
@@ -55,8 +55,8 @@ describe('Zoho PhoneBridge mode', () => {
   });
 
   test('live notify: ringing and answered for received calls; final states are left to the job', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null, { crmUserId: 'zu-8' });
-    const user = await ts.store.getUser(orgId, userId);
+    const { orgId, userId } = await setupOrg(ts.backend, null, { crmUserId: 'zu-8' });
+    const user = await ts.backend.directory.getUser(orgId, userId);
     const a = adapter(orgId);
     const base: Call = {
       id: rid('call_'),
@@ -82,9 +82,9 @@ describe('Zoho PhoneBridge mode', () => {
   });
 
   test('a refused callnotify is a permanent error naming Zoho\'s code', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null, { crmUserId: 'zu-9' });
-    const user = await ts.store.getUser(orgId, userId);
-    const missed = await finishedCall(ts.store, orgId, userId, { direction: 'inbound', outcome: 'no-answer' });
+    const { orgId, userId } = await setupOrg(ts.backend, null, { crmUserId: 'zu-9' });
+    const user = await ts.backend.directory.getUser(orgId, userId);
+    const missed = await finishedCall(ts.backend, orgId, userId, { direction: 'inbound', outcome: 'no-answer' });
     fake.knownUsers = new Set(['someone-else']);
     try {
       await assert.rejects(adapter(orgId).writeCallLog({ call: missed, user, record: null }), (e: any) => e.retryable === false && /INVALID_DATA/.test(e.message));

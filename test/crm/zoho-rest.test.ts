@@ -4,9 +4,9 @@ import { zohoCrmKind, type ZohoAdapter } from '../../adapters/crm/zoho/index.js'
 import { accountsServer, ACCOUNTS_BY_DC } from '../../adapters/crm/zoho/oauth.js';
 import { escapeCriteriaValue, formatDuration, phoneForms } from '../../adapters/crm/zoho/format.js';
 import { CrmError } from '../../src/crm/adapter.js';
-import type { Store } from '../../src/store/store.js';
+import type { Backend } from '../../src/store/backend.js';
 import { ZohoFake } from '../fakes/zoho/server.js';
-import { finishedCall, redisStore, rid, setupOrg, silentLogger, type TestStore } from '../jobs/helpers.js';
+import { backendFor, finishedCall, rid, setupOrg, silentLogger, type TestStore } from '../jobs/helpers.js';
 
 describe('Zoho REST mode', () => {
   let fake: ZohoFake;
@@ -15,9 +15,9 @@ describe('Zoho REST mode', () => {
   before(async () => {
     fake = await new ZohoFake({ apiBasePath: '/dc-api' }).start();
     const prefix = `dgt-${rid()}:`;
-    ts = redisStore(prefix);
-    // a second connection on the same keys: a second gateway/worker instance
-    ts2 = redisStore(prefix);
+    ts = await backendFor('redis', prefix);
+    // a second backend on the same keys: a second gateway/worker instance
+    ts2 = await backendFor('redis', prefix);
   });
   after(async () => {
     await fake.close();
@@ -25,8 +25,8 @@ describe('Zoho REST mode', () => {
     await ts2.close();
   });
 
-  const adapter = (orgId: string, extra: Record<string, unknown> = {}, store: Store = ts.store): ZohoAdapter =>
-    zohoCrmKind.create({ orgId, config: fake.config(extra), shared: store.shared, logger: silentLogger }) as ZohoAdapter;
+  const adapter = (orgId: string, extra: Record<string, unknown> = {}, backend: Backend = ts.backend): ZohoAdapter =>
+    zohoCrmKind.create({ orgId, config: fake.config(extra), shared: backend.shared, logger: silentLogger }) as ZohoAdapter;
 
   test('data centres map to their accounts servers; accountsUrl overrides; unknown DC is refused', () => {
     const base = { clientId: 'a', clientSecret: 'b', refreshToken: 'c' };
@@ -39,7 +39,7 @@ describe('Zoho REST mode', () => {
     assert.equal(accountsServer({ ...base, dataCenter: 'ca' }), 'https://accounts.zohocloud.ca');
     assert.equal(Object.keys(ACCOUNTS_BY_DC).length, 7);
     assert.equal(accountsServer({ ...base, dataCenter: 'eu', accountsUrl: 'http://127.0.0.1:9/' }), 'http://127.0.0.1:9');
-    assert.throws(() => zohoCrmKind.create({ orgId: 'o', config: { ...base, dataCenter: 'mars' }, shared: ts.store.shared, logger: silentLogger }), CrmError);
+    assert.throws(() => zohoCrmKind.create({ orgId: 'o', config: { ...base, dataCenter: 'mars' }, shared: ts.backend.shared, logger: silentLogger }), CrmError);
   });
 
   test('refreshes a token and uses the api_domain it came with', async () => {
@@ -82,10 +82,10 @@ describe('Zoho REST mode', () => {
   });
 
   test('inserts one Calls record with the documented fields, linked to a contact, owned by the user', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null, { crmUserId: 'zu-1' });
+    const { orgId, userId } = await setupOrg(ts.backend, null, { crmUserId: 'zu-1' });
     const contact = fake.addRecord('Contacts', { Last_Name: 'Link', Phone: '+14155550144' });
-    const call = await finishedCall(ts.store, orgId, userId, { customer: '+14155550144', durationSec: 125 });
-    const user = await ts.store.getUser(orgId, userId);
+    const call = await finishedCall(ts.backend, orgId, userId, { customer: '+14155550144', durationSec: 125 });
+    const user = await ts.backend.directory.getUser(orgId, userId);
     const res = await adapter(orgId).writeCallLog({ call, user, record: { module: 'Contacts', id: contact.id } });
     const rec = fake.calls().find((c) => c.id === res.recordId);
     assert.ok(rec);
@@ -100,11 +100,11 @@ describe('Zoho REST mode', () => {
   });
 
   test('inbound unanswered = Missed (no duration); inbound answered = Inbound; Accounts and Leads go to What_Id + $se_module', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null);
+    const { orgId, userId } = await setupOrg(ts.backend, null);
     const acct = fake.addRecord('Accounts', { Account_Name: 'Acct', Phone: '+14155550155' });
     const lead = fake.addRecord('Leads', { Last_Name: 'L', Phone: '+14155550166' });
     const a = adapter(orgId);
-    const missed = await finishedCall(ts.store, orgId, userId, { direction: 'inbound', customer: '+14155550155', outcome: 'no-answer' });
+    const missed = await finishedCall(ts.backend, orgId, userId, { direction: 'inbound', customer: '+14155550155', outcome: 'no-answer' });
     const r1 = await a.writeCallLog({ call: missed, user: null, record: { module: 'Accounts', id: acct.id } });
     const rec1 = fake.calls().find((c) => c.id === r1.recordId)!;
     assert.equal(rec1.Call_Type, 'Missed');
@@ -113,7 +113,7 @@ describe('Zoho REST mode', () => {
     assert.deepEqual(rec1.What_Id, { id: acct.id });
     assert.equal(rec1.$se_module, 'Accounts');
 
-    const answered = await finishedCall(ts.store, orgId, userId, { direction: 'inbound', customer: '+14155550166', durationSec: 9 });
+    const answered = await finishedCall(ts.backend, orgId, userId, { direction: 'inbound', customer: '+14155550166', durationSec: 9 });
     const r2 = await a.writeCallLog({ call: answered, user: null, record: { module: 'Leads', id: lead.id } });
     const rec2 = fake.calls().find((c) => c.id === r2.recordId)!;
     assert.equal(rec2.Call_Type, 'Inbound');
@@ -126,8 +126,8 @@ describe('Zoho REST mode', () => {
   });
 
   test('a retry looks for the record an earlier attempt committed and does not insert again', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null);
-    const call = await finishedCall(ts.store, orgId, userId);
+    const { orgId, userId } = await setupOrg(ts.backend, null);
+    const call = await finishedCall(ts.backend, orgId, userId);
     const a = adapter(orgId);
     fake.dropNextCommits = 1;
     await assert.rejects(a.writeCallLog({ call, user: null, record: null, attempt: 1 }), (e: unknown) => e instanceof CrmError && e.retryable);
@@ -138,7 +138,7 @@ describe('Zoho REST mode', () => {
     assert.equal(r.recordId, mine()[0].id);
     assert.equal(mine().length, 1);
     // a first attempt does not spend a search
-    const call2 = await finishedCall(ts.store, orgId, userId);
+    const call2 = await finishedCall(ts.backend, orgId, userId);
     const n = fake.log.length;
     await a.writeCallLog({ call: call2, user: null, record: null, attempt: 1 });
     assert.deepEqual(fake.log.slice(n).map((l) => l.path), ['/crm/v8/Calls']);
@@ -156,8 +156,8 @@ describe('Zoho REST mode', () => {
 
   test('the token is shared by two instances: one refresh for both, also after INVALID_TOKEN', async () => {
     const orgId = rid('org_');
-    const a = adapter(orgId, {}, ts.store);
-    const b = adapter(orgId, {}, ts2.store);
+    const a = adapter(orgId, {}, ts.backend);
+    const b = adapter(orgId, {}, ts2.backend);
     const grants = fake.tokenGrants;
     await Promise.all([...Array(8)].map((_, i) => (i % 2 ? a : b).findByPhone('+19995550002')));
     assert.equal(fake.tokenGrants, grants + 1);
@@ -168,9 +168,9 @@ describe('Zoho REST mode', () => {
   });
 
   test('429 carries Retry-After and 5xx is retryable; INVALID_DATA / MANDATORY_NOT_FOUND are permanent with the reason', async () => {
-    const { orgId, userId } = await setupOrg(ts.store, null, { crmUserId: 'zu-unknown' });
-    const call = await finishedCall(ts.store, orgId, userId);
-    const user = await ts.store.getUser(orgId, userId);
+    const { orgId, userId } = await setupOrg(ts.backend, null, { crmUserId: 'zu-unknown' });
+    const call = await finishedCall(ts.backend, orgId, userId);
+    const user = await ts.backend.directory.getUser(orgId, userId);
     const a = adapter(orgId);
     await a.findByPhone('+19995550003'); // token first, so failNext hits the insert
     fake.failNext.push({ status: 429, retryAfterSec: 3 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { newId } from '../../src/directory/directory-service.js';
+import { newId } from '../../src/domain/random.js';
 import { randomBase64url, randomHex } from '../../src/domain/random.js';
 
 test('pooled random ids: right length and alphabet, never repeated across pool refills', () => {

@@ -1,14 +1,14 @@
-// Two gateway processes (`node --import tsx src/main.ts`, as deployed) on one Redis: what one
-// instance learns from a provider reaches agent sockets connected to the other, through Redis
-// pub/sub. The set-up goes through instance A only, the sockets through instance B only.
+// Two gateway processes (`node --import tsx src/main.ts`, as deployed) on one Redis, then on a
+// 3-master Redis Cluster: what one instance learns from a provider reaches agent sockets
+// connected to the other, through sharded pub/sub. The set-up goes through instance A only, the
+// sockets through instance B only.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { connectEvents, eventually, httpJson } from '../helpers/gateway.js';
-import { testRedisUrl } from '../helpers/redis.js';
+import { backendEnv, connectEvents, eventually, httpJson, type StoreKind } from '../helpers/gateway.js';
 import { FAST, randomDid, uid } from '../calls/setup.js';
 import { freePort } from '../helpers/net.js';
 
@@ -20,13 +20,13 @@ interface Instance {
   output: () => string;
 }
 
-async function startInstance(adminToken: string): Promise<Instance> {
+async function startInstance(adminToken: string, kind: StoreKind): Promise<Instance> {
   const port = await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
-      REDIS_URL: testRedisUrl(),
+      ...backendEnv(kind),
       DIALGATE_ADMIN_TOKEN: adminToken,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -60,12 +60,12 @@ async function stop(i: Instance | undefined): Promise<void> {
   clearTimeout(t);
 }
 
-describe('two gateway processes sharing one Redis', () => {
+for (const kind of ['redis', 'cluster'] as const) describe(`two gateway processes sharing one ${kind === 'redis' ? 'Redis' : 'Redis Cluster'}`, () => {
   const adminToken = 'two-instances-' + randomBytes(12).toString('hex');
   let a: Instance | undefined;
   let b: Instance | undefined;
   before(async () => {
-    [a, b] = await Promise.all([startInstance(adminToken), startInstance(adminToken)]);
+    [a, b] = await Promise.all([startInstance(adminToken, kind), startInstance(adminToken, kind)]);
   });
   after(async () => {
     await Promise.all([stop(a), stop(b)]);

@@ -138,7 +138,7 @@ for (const store of STORES) {
         let sent = 0;
         // paced by the healthy client (at most 4 messages ahead of it), so only the slow one lags
         for (; sent < 3000 && gw.gw.sockets.count() === countBefore; sent++) {
-          gw.gw.parts.events.publish({ type: 'call.status', orgId: o.orgId, call: { ...call, id: `call_big_${sent}` } });
+          gw.gw.parts.backend.events.publish(o.orgId, 'call.status', o.userId, JSON.stringify({ type: 'call.status', call: { ...call, id: `call_big_${sent}` } }));
           if (sent >= 4) await healthy.next((m) => m.call?.id === `call_big_${sent - 4}`, 10_000);
         }
         await eventually(async () => gw.gw.sockets.count() === countBefore - 1, 10_000, 'the slow socket to be closed');

@@ -7,7 +7,8 @@
 // that reshard at the same time can make redis-cli refuse ("open slots"): such suites should leave
 // the cluster as they found it (reshard back or rebalanceBack() in an after hook).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
 import { clusterOwned, testClusterNodes } from './redis.js';
@@ -303,4 +304,30 @@ async function waitForPing(port: number, exited: () => boolean, deadline: number
     await sleep(50);
   }
   return false;
+}
+
+/**
+ * Runs fn while no other test file changes the cluster's layout (resharding, restarting a node):
+ * test files run in parallel, and redis-cli refuses to move slots while another move is open.
+ * A lock directory beside the first node's data (mkdir is atomic), waited for up to 10 minutes.
+ */
+export async function withClusterLock<T>(fn: () => Promise<T>): Promise<T> {
+  const base = (process.env.DIALGATE_TEST_CLUSTER_DIRS ?? '').split(',')[0] || tmpdir();
+  const lock = join(base, 'layout.lock');
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (Date.now() > deadline) throw new Error(`the cluster layout lock ${lock} stayed taken for 10 minutes`);
+      await sleep(200);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }

@@ -1,17 +1,24 @@
-// Starts a real gateway in-process for end-to-end tests: real HTTP on 127.0.0.1, real Redis
-// (the throwaway one from `npm test`, isolated by a random key prefix) or the memory store.
+// Starts a real gateway in-process for end-to-end tests: real HTTP on 127.0.0.1, on a real Redis
+// or Redis Cluster (the throwaway ones from `npm test`, isolated by a random key prefix) or the
+// memory backend.
 
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { crmKinds, providerKinds } from '../../adapters/registry.js';
 import { loadConfig } from '../../src/config/config.js';
-import { createGateway, type Gateway, type GatewayExtension, type GatewayParts } from '../../src/gateway.js';
-import { wireCallLog } from '../../src/wiring.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.js';
 import type { ProviderKindDefinition } from '../../src/providers/adapter.js';
-import { testRedisUrl } from './redis.js';
+import { testClusterNodes, testRedisUrl } from './redis.js';
 
-export type StoreKind = 'redis' | 'memory';
+export type StoreKind = 'redis' | 'memory' | 'cluster';
+
+/** The environment that points a gateway (or a worker) at one of the test backends. */
+export function backendEnv(kind: StoreKind): Record<string, string> {
+  if (kind === 'redis') return { REDIS_URL: testRedisUrl() };
+  if (kind === 'cluster') return { REDIS_CLUSTER_NODES: testClusterNodes().map((n) => `${n.host}:${n.port}`).join(',') };
+  return {};
+}
 
 /** Limits high enough that functional tests never meet them. */
 export const RELAXED_LIMITS = { perUserPerMinute: 100_000, perOrgPerMinute: 1_000_000, perDestinationPerHour: 100_000, liveCallsPerUser: 1000 };
@@ -128,7 +135,8 @@ export interface StartOptions {
   /** share a key prefix with another instance (two gateways, one deployment) */
   keyPrefix?: string;
   publicUrl?: string;
-  extend?: (parts: GatewayParts) => Promise<GatewayExtension | void>;
+  observers?: GatewayOptions['observers'];
+  trialRunner?: GatewayOptions['trialRunner'];
 }
 
 export async function startGateway(opts: StartOptions = {}): Promise<TestGateway> {
@@ -139,19 +147,24 @@ export async function startGateway(opts: StartOptions = {}): Promise<TestGateway
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
     HOST: '127.0.0.1',
-    ...(storeKind === 'redis' ? { REDIS_URL: testRedisUrl() } : {}),
+    ...backendEnv(storeKind),
+
     ...(opts.publicUrl ? { PUBLIC_URL: opts.publicUrl } : {}),
     ...(opts.env ?? {}),
   };
-  const config = loadConfig(env);
   const keyPrefix = opts.keyPrefix ?? `t${randomBytes(4).toString('hex')}:`;
+  // a queue tag per deployment: tests sharing one Redis never take each other's jobs, and
+  // instances of one deployment (same key prefix) share their queues
+  if (!opts.env?.DIALGATE_QUEUE_PREFIX) env.DIALGATE_QUEUE_PREFIX = `{tq${keyPrefix.replace(/[^A-Za-z0-9]/g, '')}}`;
+  const config = loadConfig(env);
   const gw = await createGateway({
     config,
     providerKinds: opts.providerKinds ?? providerKinds,
     crmKinds,
     logger: pino({ level: config.logLevel }),
     keyPrefix,
-    extend: opts.extend ?? ((parts) => wireCallLog(parts, { keyPrefix })),
+    observers: opts.observers,
+    trialRunner: opts.trialRunner,
   });
   const url = await gw.listen(0, '127.0.0.1');
   const req = (method: string, path: string, o?: ReqOpts) => httpJson(url, method, path, o);

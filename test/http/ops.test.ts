@@ -71,7 +71,7 @@ for (const store of STORES) {
       const r = await g.req('GET', '/readyz');
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.status, 'ready');
-      const storeCheck = r.body.checks.find((c: any) => c.name === 'store');
+      const storeCheck = r.body.checks.find((c: any) => c.name === 'backend');
       assert.ok(storeCheck?.ok, 'the store check is listed and passing');
     });
 
@@ -206,7 +206,7 @@ describe('readiness without Redis', () => {
     const port = await freePort();
     // the core only: the call-log and trial queues (BullMQ) never finish closing while Redis is
     // unreachable, which would hang this suite (reported; see test/process/start.test.ts)
-    const [g, startMs] = await timed(() => startGateway({ store: 'redis', env: { REDIS_URL: `redis://127.0.0.1:${port}` }, extend: async () => ({}) }));
+    const [g, startMs] = await timed(() => startGateway({ store: 'redis', env: { REDIS_URL: `redis://127.0.0.1:${port}` } }));
     try {
       if (startMs > 3000) console.log(`# note: the gateway took ${Math.round(startMs)} ms to start with Redis unreachable (it waits for a first connection)`);
       const [h] = await timed(() => g.req('GET', '/healthz'));
@@ -214,7 +214,7 @@ describe('readiness without Redis', () => {
       const [r, readyMs] = await timed(() => g.req('GET', '/readyz'));
       assert.equal(r.status, 503, r.text);
       assert.equal(r.body.status, 'not_ready');
-      assert.equal(r.body.checks.find((c: any) => c.name === 'store')?.ok, false);
+      assert.equal(r.body.checks.find((c: any) => c.name === 'backend')?.ok, false);
       assert.ok(readyMs < 2500, `/readyz answered in ${Math.round(readyMs)} ms`);
       const fakeKey = 'dgk_0123456789abcdef_' + 'a'.repeat(64); // well-formed, so it reaches the store
       for (const [method, path, key, body] of [

@@ -470,7 +470,7 @@ describe('providers and users over HTTP', { concurrency: true }, () => {
           }
 
           // config replaced whole; the redacted marker (or leaving the secret out) keeps the stored secret
-          const stored = async () => (await g.gw.parts.store.getProvider(org.id, id))!.config;
+          const stored = async () => (await g.gw.parts.backend.directory.getProvider(org.id, id))!.config;
           const p1 = await org.req('PATCH', `/v1/providers/${id}`, { config: { ...config, authToken: '********', callerId: '+14165550199' } });
           assert.equal(p1.status, 200, p1.text);
           assert.ok(!p1.text.includes(token));

@@ -1,14 +1,14 @@
-// Shared setup for the call-log suites: a store with a fresh org, calls driven to a terminal
-// status through the store's own transition rules, and polling helpers.
+// Shared setup for the call-log suites: a backend with a fresh org, calls driven to a terminal
+// status through the backend's own transition rules, and polling helpers.
 
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import type { CrmKindDefinition } from '../../src/crm/adapter.js';
+import { CRM_SETTING, CrmConnectors } from '../../src/crm/connectors.js';
 import type { Call, CallDirection, CallStatus, CrmRecordRef } from '../../src/domain/types.js';
-import type { Store } from '../../src/store/store.js';
-import { RedisStore } from '../../src/store/redis/redis-store.js';
-import { MemoryStore } from '../../src/store/memory/memory-store.js';
-import { testRedisUrl } from '../helpers/redis.js';
+import type { Backend } from '../../src/store/backend.js';
+import type { SharedState } from '../../src/store/shared/port.js';
+import { testBackend, type BackendKind, type TestBackend } from '../helpers/backend.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -16,30 +16,20 @@ export function rid(prefix = ''): string {
   return `${prefix}${randomBytes(6).toString('hex')}`;
 }
 
-export interface TestStore {
-  store: Store;
-  keyPrefix: string;
-  close(): Promise<void>;
+export type TestStore = TestBackend;
+
+/** A backend of this kind (default: the test Redis) with its own key prefix and queue tag. */
+export function backendFor(kind: BackendKind = 'redis', keyPrefix = `dgt-${rid()}:`, queuePrefix?: string): Promise<TestStore> {
+  return testBackend(kind, { keyPrefix, queuePrefix });
 }
 
-export function redisStore(keyPrefix = `dgt-${rid()}:`): TestStore {
-  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 });
-  const store = new RedisStore(redis, { keyPrefix });
-  return { store, keyPrefix, close: () => store.close() };
-}
-
-export function memoryStore(): TestStore {
-  const store = new MemoryStore();
-  return { store, keyPrefix: '', close: () => store.close() };
-}
-
-export async function setupOrg(store: Store, crm: Record<string, unknown> | null, user: { crmUserId?: string; phone?: string } = {}) {
+export async function setupOrg(backend: Backend, crm: Record<string, unknown> | null, user: { crmUserId?: string; phone?: string } = {}) {
   const orgId = rid('org_');
   const now = new Date().toISOString();
-  await store.createOrg({ id: orgId, name: 'Test org', createdAt: now }, { keyId: rid('k_'), orgId, secretHash: 'x'.repeat(64), createdAt: now });
+  await backend.orgs.createOrg({ id: orgId, name: 'Test org', createdAt: now }, { keyId: rid('k_'), orgId, secretHash: 'x'.repeat(64), createdAt: now });
   const userId = rid('u_');
-  await store.putUser(orgId, userId, { region: 'US', numbers: [], phone: user.phone ?? '+14155559999', ...(user.crmUserId ? { crmUserId: user.crmUserId } : {}) }, now);
-  if (crm) await store.putCrmConfig(orgId, crm);
+  await backend.directory.putUser(orgId, userId, { region: 'US', numbers: [], phone: user.phone ?? '+14155559999', ...(user.crmUserId ? { crmUserId: user.crmUserId } : {}) }, now);
+  if (crm) await backend.settings.put(orgId, CRM_SETTING, crm);
   return { orgId, userId };
 }
 
@@ -51,10 +41,12 @@ export interface CallSpec {
   answered?: boolean;
   durationSec?: number;
   crmRecord?: CrmRecordRef;
+  /** a provider trial's call (no user, never handed to the call log) */
+  trial?: boolean;
 }
 
 /** Creates a call and moves it through the state machine to its terminal status. */
-export async function finishedCall(store: Store, orgId: string, userId: string, spec: CallSpec = {}): Promise<Call> {
+export async function finishedCall(backend: Backend, orgId: string, userId: string, spec: CallSpec = {}): Promise<Call> {
   const direction = spec.direction ?? 'outbound';
   const customer = spec.customer ?? '+14155550100';
   const outcome = spec.outcome ?? 'completed';
@@ -76,12 +68,14 @@ export async function finishedCall(store: Store, orgId: string, userId: string, 
     updatedAt: at(0),
     history: [{ status: 'queued', at: at(0) }],
     ...(spec.crmRecord ? { crmRecord: spec.crmRecord } : {}),
+    ...(spec.trial ? { trial: true, trialId: rid('trl_') } : {}),
   };
-  await store.createCall(call);
-  await store.transition(orgId, id, { status: 'dialing', at: at(1) });
-  await store.transition(orgId, id, { status: 'ringing', at: at(2) });
-  if (answered) await store.transition(orgId, id, { status: 'answered', at: at(5) });
-  const r = await store.transition(orgId, id, {
+  const { calls } = backend;
+  await calls.createCall(call);
+  await calls.transition(orgId, id, { status: 'dialing', at: at(1) });
+  await calls.transition(orgId, id, { status: 'ringing', at: at(2) });
+  if (answered) await calls.transition(orgId, id, { status: 'answered', at: at(5) });
+  const r = await calls.transition(orgId, id, {
     status: outcome,
     at: at(5 + (spec.durationSec ?? 65)),
     ...(answered ? { durationSec: spec.durationSec ?? 65 } : {}),
@@ -100,6 +94,11 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, what: stri
   }
 }
 
-export async function crmLogs(store: Store, orgId: string, ids: string[]) {
-  return Promise.all(ids.map(async (id) => (await store.getCall(orgId, id))?.crmLog));
+export async function crmLogs(backend: Backend, orgId: string, ids: string[]) {
+  return Promise.all(ids.map(async (id) => (await backend.calls.getCall(orgId, id))?.crmLog));
+}
+
+/** The org CRM connections as the composition roots build them: config from the `crm` setting, shared state of the backend (or the one given). */
+export function connectors(backend: Backend, kinds: CrmKindDefinition[], shared: SharedState = backend.shared): CrmConnectors {
+  return new CrmConnectors({ kinds, configOf: (orgId) => backend.settings.get(orgId, CRM_SETTING), shared, logger: silentLogger });
 }

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { callLogJobId, isPermanent, retryDelayMs, retryPolicy } from '../../src/jobs/call-log-policy.js';
+import { isPermanent, retryDelayMs, retryPolicy } from '../../src/jobs/call-log-policy.js';
+import { callLogJobId } from '../../src/store/keys.js';
 import { CrmError } from '../../src/crm/adapter.js';
-import { safeReason } from '../../src/jobs/call-log-worker.js';
+import { safeReason } from '../../src/crm/connectors.js';
 
 test('backoff doubles with jitter between half and all of the step, capped', () => {
   const p = retryPolicy({ baseDelayMs: 1000, maxDelayMs: 8000 });

@@ -1,31 +1,25 @@
-// A stand-alone call-log worker for the crash test: the same startCallLogWorker the `npm run worker`
-// process uses, on the test Redis, with a short lock so a killed worker's jobs are picked up soon.
-// Env: REDIS_URL, KEY_PREFIX (store), QUEUE_PREFIX (BullMQ), CONCURRENCY.
+// A stand-alone call-log worker for the crash test, wired like `npm run worker` (src/worker.ts):
+// the backend, the CRM connections, callLogQueue and startCallLogWorker, on the test Redis, with a
+// short lock so a killed worker's jobs are picked up soon by BullMQ's stalled-job check.
+// Env: DIALGATE_TEST_REDIS_URL (inherited), KEY_PREFIX (store keys), QUEUE_PREFIX (BullMQ), CONCURRENCY.
 
-import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { zohoCrmKind } from '../../adapters/crm/zoho/index.js';
 import { webhookCrmKind } from '../../adapters/crm/webhook/index.js';
-import { RedisStore } from '../../src/store/redis/redis-store.js';
-import { startCallLogWorker } from '../../src/jobs/worker-main.js';
-import { silentLogger } from './helpers.js';
+import { callLogQueue, startCallLogWorker } from '../../src/jobs/pipeline.js';
+import { testBackend } from '../helpers/backend.js';
+import { connectors, silentLogger } from './helpers.js';
 
-const redisUrl = process.env.REDIS_URL!;
-const store = new RedisStore(new Redis(redisUrl, { maxRetriesPerRequest: 3 }), { keyPrefix: process.env.KEY_PREFIX! });
-const worker = startCallLogWorker({
-  redisUrl,
-  prefix: process.env.QUEUE_PREFIX!,
-  store,
-  crmKinds: [zohoCrmKind, webhookCrmKind],
-  logger: silentLogger,
-  concurrency: Number(process.env.CONCURRENCY ?? 5),
-  registry: new Registry(),
-  retry: { baseDelayMs: 50, maxDelayMs: 500, attempts: 30 },
-  lockDurationMs: 2000,
-  stalledIntervalMs: 1000,
-});
+const { backend } = await testBackend('redis', { keyPrefix: process.env.KEY_PREFIX!, queuePrefix: process.env.QUEUE_PREFIX! });
+const registry = new Registry();
+const options = { logger: silentLogger, registry, retry: { baseDelayMs: 50, maxDelayMs: 500, attempts: 30 }, lockDurationMs: 2000, stalledIntervalMs: 1000 };
+const queue = callLogQueue(backend, options);
+startCallLogWorker(queue, backend, connectors(backend, [zohoCrmKind, webhookCrmKind]), { ...options, concurrency: Number(process.env.CONCURRENCY ?? 5) });
 process.stdout.write('ready\n');
 
 process.on('SIGTERM', () => {
-  void worker.close().then(() => store.close()).then(() => process.exit(0));
+  void queue
+    .close()
+    .then(() => backend.close())
+    .then(() => process.exit(0));
 });

@@ -1,14 +1,18 @@
-// The perf store contract, on both implementations: samples land in the windows that cover their
-// time and in no other, hourly rollups carry the 24 h window, trials are kept apart, figures
-// (counts, ratio, failures, p50/p95 within the stated bucket resolution) come out right, and
-// orgs never see each other's numbers. Plus the codec's resolution on its own.
+// The perf figures' codec on its own (resolution, percentiles, the answer ratio), and what only the
+// Redis backends show of the perf store: where its keys live and how long, and that a failed write
+// is logged, never thrown. The PerfStore contract itself (windows, trials, orgs apart) runs on all
+// three backends in test/store/contract/perf.ts.
 
-import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pino } from 'pino';
 import { BUCKETS_PER_DOUBLING, bucketOf, bucketValue, figuresOf, type Counters } from '../../src/perf/codec.js';
-import { MemoryPerfStore, RedisPerfStore, type PerfStore } from '../../src/perf/perf-store.js';
-import { testRedisClient } from '../helpers/redis.js';
+import { createBackend } from '../../src/store/backend.js';
+import { HOUR_TTL_SEC, MINUTE_TTL_SEC, TRIAL_TTL_SEC } from '../../src/store/perf/port.js';
+import { freePort } from '../helpers/net.js';
+import { backendFactory, rnd } from '../store/contract/backends.js';
+import { keysByPrefix } from '../store/redis-keys.js';
 
 const RESOLUTION = 2 ** (1 / (2 * BUCKETS_PER_DOUBLING)) - 1; // ±4.4 %
 
@@ -54,118 +58,53 @@ describe('perf codec', () => {
   });
 });
 
-const redis = testRedisClient();
-after(() => redis.quit());
+for (const kind of ['redis', 'cluster'] as const) {
+  describe(`perf store on ${kind}: keys and failures`, () => {
+    const f = backendFactory(kind);
+    after(() => f.closeAll());
 
-const impls: Array<[string, () => PerfStore]> = [
-  ['memory', () => new MemoryPerfStore()],
-  ['redis', () => new RedisPerfStore(redis, `tp${randomBytes(4).toString('hex')}:`)],
-];
-
-const MIN = 60_000;
-const HOUR = 3_600_000;
-
-for (const [name, make] of impls) {
-  describe(`perf store contract (${name})`, () => {
-    const org = () => 'o' + randomBytes(4).toString('hex');
-    // a fixed instant half-way through an hour, so window edges are where the test puts them
-    const now = Math.floor(Date.now() / HOUR) * HOUR + 30 * MIN + 30_000;
-
-    test('samples merge per provider; figures come out of the merged counters', async () => {
-      const s = make();
-      const o = org();
-      for (let i = 0; i < 20; i++) {
-        s.record(o, 'pA', { attempt: true, apiLatency: 0.05 }, undefined, now - i * 1000);
-        if (i < 15) s.record(o, 'pA', { answered: true, setupToAnswer: 1.2 }, undefined, now - i * 1000);
-        else s.record(o, 'pA', { failure: 'no-answer' }, undefined, now - i * 1000);
-        s.record(o, 'pA', { setupToRinging: 0.3 }, undefined, now - i * 1000);
+    test("every key is under the org's hash tag and expires (minutes 2 h, hours 25 h, trials 7 d)", async () => {
+      const b = await f.create();
+      const org = `o${rnd(4)}`;
+      b.perf.record(org, 'p', { attempt: true }, 'trl_x');
+      await b.perf.flush();
+      const admin = (await f.admin())!;
+      const prefix = f.prefixes(b).keyPrefix;
+      const keys = (await keysByPrefix(admin, prefix)).map((k) => k.key);
+      assert.equal(keys.length, 3, keys.join(' '));
+      for (const k of keys) {
+        assert.ok(k.startsWith(`${prefix}{org:${org}}:`), k);
+        const ttl = await admin.ttl(k);
+        const expected = k.includes(':perf:m:') ? MINUTE_TTL_SEC : k.includes(':perf:h:') ? HOUR_TTL_SEC : TRIAL_TTL_SEC;
+        assert.ok(ttl > expected - 60 && ttl <= expected, `${k} ttl ${ttl}`);
       }
-      s.record(o, 'pB', { attempt: true, failure: 'provider_unavailable', apiLatency: 2 }, undefined, now);
-      await s.flush();
-      const w = await s.window(o, '5m', now);
-      const a = figuresOf(w.get('pA'));
-      assert.equal(a.attempts, 20);
-      assert.equal(a.answered, 15);
-      assert.equal(a.answerRatio, 0.75);
-      assert.deepEqual(a.failures, { 'no-answer': 5 });
-      close(a.setupToRinging.p95, 0.3, 'ringing p95');
-      close(a.setupToAnswer.p50, 1.2, 'answer p50');
-      close(a.apiLatency.p50, 0.05, 'api p50');
-      const b = figuresOf(w.get('pB'));
-      assert.deepEqual([b.attempts, b.answered, b.answerRatio, b.failures], [1, 0, 0, { provider_unavailable: 1 }]);
-      close(b.apiLatency.p50, 2, 'B api p50');
     });
 
-    test('windows: 5m holds the last five minute buckets, 1h the last sixty, 24h the hourly rollups', async () => {
-      const s = make();
-      const o = org();
-      const at = (ago: number) => s.record(o, 'p', { attempt: true }, undefined, now - ago);
-      at(0); // this minute
-      at(4 * MIN); // 4 minutes ago: in 5m
-      at(6 * MIN); // outside 5m, inside 1h
-      at(59 * MIN); // inside 1h
-      at(61 * MIN); // outside 1h, inside 24h
-      at(23 * HOUR); // inside 24h
-      at(25 * HOUR); // outside every window
-      await s.flush();
-      const count = async (w: '5m' | '1h' | '24h') => figuresOf((await s.window(o, w, now)).get('p')).attempts;
-      assert.equal(await count('5m'), 2);
-      assert.equal(await count('1h'), 4);
-      // the 25 h sample is gone; in Redis its hour key would also have expired (TTL 25 h)
-      assert.equal(await count('24h'), 6);
-    });
-
-    test('trial figures are kept per trial, and also count in the live windows', async () => {
-      const s = make();
-      const o = org();
-      s.record(o, 'p', { attempt: true }, 'trl_1', now);
-      s.record(o, 'p', { attempt: true }, 'trl_1', now);
-      s.record(o, 'p', { attempt: true }, 'trl_2', now);
-      s.record(o, 'p', { attempt: true }, undefined, now);
-      await s.flush();
-      assert.equal(figuresOf((await s.trial(o, 'trl_1')).get('p')).attempts, 2);
-      assert.equal(figuresOf((await s.trial(o, 'trl_2')).get('p')).attempts, 1);
-      assert.equal((await s.trial(o, 'trl_none')).size, 0);
-      assert.equal(figuresOf((await s.window(o, '5m', now)).get('p')).attempts, 4);
-    });
-
-    test('orgs are isolated', async () => {
-      const s = make();
-      const [o1, o2] = [org(), org()];
-      s.record(o1, 'p', { attempt: true }, 't', now);
-      await s.flush();
-      assert.equal((await s.window(o2, '1h', now)).size, 0);
-      assert.equal((await s.trial(o2, 't')).size, 0);
-      assert.equal(figuresOf((await s.window(o1, '1h', now)).get('p')).attempts, 1);
+    test('a failed write is logged, never thrown at the caller', async () => {
+      const port = await freePort(); // nobody listens there
+      const logged: string[] = [];
+      const sink = new Writable({
+        write(chunk, _enc, done) {
+          logged.push((JSON.parse(String(chunk)) as { msg: string }).msg);
+          done();
+        },
+      });
+      const dead = await createBackend(
+        {
+          redis: kind === 'redis' ? { url: `redis://127.0.0.1:${port}` } : { clusterNodes: [{ host: '127.0.0.1', port }] },
+          queuePrefix: '{dgt-dead}',
+          queueShards: 1,
+          callRetentionSec: 60,
+        },
+        { logger: pino({ level: 'warn' }, sink), keyPrefix: `dgtest:${rnd()}:` },
+      );
+      try {
+        assert.doesNotThrow(() => dead.perf.record('o', 'p', { attempt: true }));
+        await dead.perf.flush();
+        assert.ok(logged.includes('perf figures write failed'), logged.join(' / '));
+      } finally {
+        await dead.close();
+      }
     });
   });
 }
-
-describe('perf store on Redis: keys', () => {
-  test("every key is under the org's hash tag and expires (minutes 2 h, hours 25 h, trials 7 d)", async () => {
-    const prefix = `tk${randomBytes(4).toString('hex')}:`;
-    const s = new RedisPerfStore(redis, prefix);
-    s.record('o1', 'p', { attempt: true }, 'trl_x');
-    await s.flush();
-    const keys = await redis.keys(`${prefix}*`);
-    assert.equal(keys.length, 3, keys.join(' '));
-    for (const k of keys) {
-      assert.ok(k.startsWith(`${prefix}{org:o1}:`), k);
-      const ttl = await redis.ttl(k);
-      const expected = k.includes(':m:') ? 7200 : k.includes(':h:') ? 25 * 3600 : 7 * 86400;
-      assert.ok(ttl > expected - 60 && ttl <= expected, `${k} ttl ${ttl}`);
-    }
-  });
-
-  test('a failed write is logged, never thrown at the caller', async () => {
-    const { Redis } = await import('ioredis');
-    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    const logged: string[] = [];
-    const logger = { warn: (_o: unknown, msg: string) => logged.push(msg) } as any;
-    const s = new RedisPerfStore(dead, 'x:', logger);
-    assert.doesNotThrow(() => s.record('o', 'p', { attempt: true }));
-    await s.flush();
-    assert.deepEqual(logged, ['perf figures write failed']);
-    dead.disconnect();
-  });
-});

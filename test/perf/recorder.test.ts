@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { figuresOf } from '../../src/perf/codec.js';
-import { MemoryPerfStore } from '../../src/perf/perf-store.js';
+import { MemoryPerfStore } from '../../src/store/perf/memory.js';
 import { PerfRecorder } from '../../src/perf/recorder.js';
 import type { Call, CallStatus, Provider } from '../../src/domain/types.js';
 
@@ -34,7 +34,9 @@ function call(history: Array<[CallStatus, number]>, extra: Partial<Call> = {}): 
 function setup(openBreakers: string[] = []) {
   const store = new MemoryPerfStore(() => T0);
   const registry = new Registry();
-  const rec = new PerfRecorder(store, registry, { state: (id: string) => (openBreakers.includes(id) ? 'open' : 'closed') });
+  const rec = new PerfRecorder(store, registry, {
+    all: async () => new Map(openBreakers.map((id) => [id, { state: 'open' as const, failures: 5, openUntil: T0 + 30_000, successes: 0, trialUntil: 0, retryAfterSec: 30 }])),
+  });
   const figures = async () => figuresOf((await store.window('o1', '5m', T0)).get('pA'));
   return { store, registry, rec, figures };
 }
@@ -109,7 +111,7 @@ describe('PerfRecorder', () => {
     store.record = () => {
       throw new Error('boom');
     };
-    const rec = new PerfRecorder(store, new Registry(), { state: () => 'closed' });
+    const rec = new PerfRecorder(store, new Registry(), { all: async () => new Map() });
     assert.doesNotThrow(() => rec.dialed(call([['queued', 0]]), provider, 0.1));
     assert.doesNotThrow(() => rec.transitioned(call([['queued', 0], ['dialing', 1], ['ringing', 5]]), 'ringing'));
   });

@@ -11,14 +11,12 @@ import mobileExamples from 'libphonenumber-js/mobile/examples';
 import { parsePhone } from '../../src/domain/phone.js';
 import type { Provider, User } from '../../src/domain/types.js';
 import { DomainError } from '../../src/domain/errors.js';
-import { MemoryAuditLog } from '../../src/audit/audit-log.js';
+import { OrgSnapshot } from '../../src/directory/org-config.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { evaluate, type DialPolicy } from '../../src/policy/dial-policy.js';
 import { isEmergencyNumber } from '../../src/policy/emergency.js';
-import { PolicyService } from '../../src/policy/policy-service.js';
-import { MemoryRateLimiter } from '../../src/policy/rate-limiter.js';
-import { MemoryLimits } from '../../src/store/memory/memory-limits.js';
-import { MemorySettingsStore } from '../../src/settings/settings-store.js';
+import { ORG_POLICY, PolicyService, providerPolicyName } from '../../src/policy/policy-service.js';
+import { createMemoryBackend } from '../../src/store/memory/backend.js';
 
 interface Row {
   name: string;
@@ -156,19 +154,18 @@ const ROWS: Row[] = [
 ];
 
 function deps() {
-  const settings = new MemorySettingsStore();
-  const audit = new MemoryAuditLog();
+  const backend = createMemoryBackend({ queuePrefix: '{t}', queueShards: 1, callRetentionSec: 60 });
   const metrics = new Metrics({ defaultMetrics: false });
-  const regions = new Map<string, string[]>();
-  const service = new PolicyService({
-    settings,
-    limiter: new MemoryRateLimiter(new MemoryLimits()),
-    audit,
-    metrics,
-    keyPrefix: 't:',
-    orgRegions: async (orgId) => regions.get(orgId) ?? [],
-  });
-  return { service, audit, metrics, regions };
+  const service = new PolicyService({ settings: backend.settings, limits: backend.limits, audit: backend.audit, metrics });
+  return { service, audit: backend.audit, metrics };
+}
+
+/** The org as the call path sees it: its users' regions and its policies. */
+function snapshot(orgId: string, regions: string[], org?: DialPolicy, prov?: DialPolicy): OrgSnapshot {
+  const settings: Record<string, unknown> = {};
+  if (org) settings[ORG_POLICY] = org;
+  if (prov) settings[providerPolicyName(PROVIDER_ID)] = prov;
+  return new OrgSnapshot(orgId, { version: 1, providers: [], settings, regions }, Date.now());
 }
 
 const PROVIDER_ID = 'prov-1';
@@ -186,7 +183,7 @@ function matches(rule: string, expected: string): boolean {
 }
 
 describe('dial policy: destinations × policies', () => {
-  const { service, regions } = deps();
+  const { service } = deps();
   let n = 0;
   for (const row of ROWS) {
     test(row.name, async () => {
@@ -197,12 +194,10 @@ describe('dial policy: destinations × policies', () => {
       assert.equal(parsed.getType(), row.type, `${row.to} is ${row.type} in libphonenumber-js/max`);
 
       const orgId = `org-${++n}`;
-      regions.set(orgId, row.orgRegions ?? [region]);
-      if (row.org) await service.putOrgPolicy(orgId, row.org);
-      if (row.provider) await service.putProviderPolicy(orgId, PROVIDER_ID, row.provider);
+      const snap = snapshot(orgId, row.orgRegions ?? [region], row.org, row.provider);
       const num = parsePhone(row.to, region);
       assert.ok(num);
-      const d = await service.decide({ orgId, raw: row.to, number: num, user: user(region, row.user), provider: provider(orgId) });
+      const d = service.decide({ snapshot: snap, raw: row.to, number: num, user: user(region, row.user), provider: provider(orgId) });
       assert.equal(d.numberType, row.type);
       if (row.expect === true) {
         assert.equal(d.allowed, true, `allowed, but refused by ${d.rule}`);
@@ -226,16 +221,15 @@ describe("dial policy: the agent's own leg (the user's phone, rung first)", () =
     { name: 'the org may allow premium-rate explicitly', phone: N.usPremium, org: { numberTypes: { allow: ['PREMIUM_RATE', 'FIXED_LINE_OR_MOBILE'] } }, expect: true },
     { name: 'a refused destination is reported first', phone: N.usPremium, to: N.gbMobile, expect: 'default.countries:' },
   ];
-  const { service, regions } = deps();
+  const { service } = deps();
   let n = 0;
   for (const c of CASES) {
     test(c.name, async () => {
       const orgId = `agent-org-${++n}`;
-      regions.set(orgId, ['US']);
-      if (c.org) await service.putOrgPolicy(orgId, c.org);
+      const snap = snapshot(orgId, ['US'], c.org);
       const u = { ...user('US', c.user), phone: c.phone };
       const to = c.to ?? N.usLocal;
-      const d = await service.decide({ orgId, raw: to, number: parsePhone(to, 'US'), user: u, provider: provider(orgId) });
+      const d = service.decide({ snapshot: snap, raw: to, number: parsePhone(to, 'US'), user: u, provider: provider(orgId) });
       if (c.expect === true) assert.equal(d.allowed, true, `refused by ${d.rule}`);
       else {
         assert.equal(d.allowed, false);
@@ -297,9 +291,10 @@ describe('emergency numbers: never through click-to-call', () => {
     test(`"${raw}" (region ${region}) → refused, rule "emergency", told to dial from a phone`, async () => {
       assert.equal(isEmergencyNumber(raw, region), true);
       const { service, audit, metrics } = deps();
-      const d = await service.decide({ orgId: 'o1', raw, number: parsePhone(raw, region), user: user(region), provider: null });
+      const snap = snapshot('o1', [region]);
+      const d = service.decide({ snapshot: snap, raw, number: parsePhone(raw, region), user: user(region), provider: null });
       assert.deepEqual([d.allowed, d.rule], [false, 'emergency']);
-      const err = await service.enforce({ orgId: 'o1', raw, number: parsePhone(raw, region), user: user(region), provider: null, actor: 'test', path: 'click-to-call' }).then(
+      const err = await service.enforce({ snapshot: snap, raw, number: parsePhone(raw, region), user: user(region), provider: null, actor: 'test', path: 'click-to-call' }).then(
         () => null,
         (e: unknown) => e,
       );

@@ -227,8 +227,8 @@ describe('dial policy enforcement (HTTP, fake Twilio, Redis)', () => {
     });
 
     test('placeTrialCall (each call of a running trial) re-checks the policy', async () => {
-      const { calls, store } = tg.gw.parts;
-      const provider = (await store.getProvider(orgId, twilioId))!;
+      const { dispatcher: calls, backend } = tg.gw.parts;
+      const provider = (await backend.directory.getProvider(orgId, twilioId))!;
       await expectRefused(
         async () => {
           try {
@@ -244,8 +244,8 @@ describe('dial policy enforcement (HTTP, fake Twilio, Redis)', () => {
       );
     });
     test('placeTrialCall: a malformed number is invalid_number (422), not a refused destination', async () => {
-      const { calls, store } = tg.gw.parts;
-      const provider = (await store.getProvider(orgId, twilioId))!;
+      const { dispatcher: calls, backend } = tg.gw.parts;
+      const provider = (await backend.directory.getProvider(orgId, twilioId))!;
       const [counted0, audited0] = await Promise.all([refusedTotal(tg, 'destination_not_allowed'), refusals(tg, key)]);
       const err = await calls.placeTrialCall(orgId, provider, '12345', { trialId: 'trl-x', hangUpAfterMs: 100, actor: 'test' }).then(
         () => null,
@@ -460,27 +460,30 @@ describe('a refused call does not use up the half-open circuit breaker trial', (
     await tg.close();
   });
 
+  /** Opens the provider's breaker in the backend with a 1 ms open period: half-open at once. */
+  async function halfOpen(): Promise<void> {
+    const { backend } = tg.gw.parts;
+    const orgId = (await backend.directory.getProviderOrg(providerId))!;
+    for (let i = 0; i < 5; i++) await backend.health.failure(orgId, providerId, { threshold: 5, openMs: 1, closeAfter: 1 });
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await backend.health.get(orgId, providerId)).state, 'half-open');
+  }
+
+  async function breakerState(): Promise<string> {
+    const { backend } = tg.gw.parts;
+    return (await backend.health.get((await backend.directory.getProviderOrg(providerId))!, providerId)).state;
+  }
+
   test('premium-rate refused while half-open; the next allowed call is the trial and closes the breaker', async () => {
-    const breakers = tg.gw.parts.providers.breakers;
-    for (let i = 0; i < 5; i++) breakers.failure(providerId);
-    assert.equal(breakers.state(providerId), 'open');
-    // the open period has passed: one trial dial may go (moving the board's clock beats waiting 30 s)
-    const board = breakers as unknown as { now: () => number };
-    const realNow = board.now;
-    board.now = () => realNow() + 10 * 60_000;
-    try {
-      assert.equal(breakers.state(providerId), 'half-open');
-      const refused = await tg.req('POST', '/v1/calls', { key, body: { userId: AGENT, to: US_PREMIUM } });
-      assert.equal(refused.status, 403, refused.text);
-      const invalid = await tg.req('POST', '/v1/calls', { key, body: { userId: AGENT, to: '12' } });
-      assert.equal(invalid.status, 422, invalid.text);
-      const ok = await tg.req('POST', '/v1/calls', { key, body: { userId: AGENT, to: ALLOWED } });
-      assert.equal(ok.status, 201, `the half-open trial was still free: ${ok.text}`);
-      assert.equal(breakers.state(providerId), 'closed');
-      await fake.idle();
-    } finally {
-      board.now = realNow;
-    }
+    await halfOpen();
+    const refused = await tg.req('POST', '/v1/calls', { key, body: { userId: AGENT, to: US_PREMIUM } });
+    assert.equal(refused.status, 403, refused.text);
+    const invalid = await tg.req('POST', '/v1/calls', { key, body: { userId: AGENT, to: '12' } });
+    assert.equal(invalid.status, 422, invalid.text);
+    const ok = await tg.req('POST', '/v1/calls', { key, body: { userId: AGENT, to: ALLOWED } });
+    assert.equal(ok.status, 201, `the half-open trial was still free: ${ok.text}`);
+    assert.equal(await breakerState(), 'closed');
+    await fake.idle();
   });
 
   test('a click refused by its limits (429) while half-open leaves the trial for the next call', async () => {
@@ -496,22 +499,13 @@ describe('a refused call does not use up the half-open circuit breaker trial', (
     // the busy agent's first call stays live (the fake sends no status callbacks): one live call each
     const first = await tg.req('POST', '/v1/calls', { key, body: { userId: busy, to: ALLOWED } });
     assert.equal(first.status, 201, first.text);
-    const breakers = tg.gw.parts.providers.breakers;
-    for (let i = 0; i < 5; i++) breakers.failure(providerId);
-    const board = breakers as unknown as { now: () => number };
-    const realNow = board.now;
-    board.now = () => realNow() + 10 * 60_000;
-    try {
-      assert.equal(breakers.state(providerId), 'half-open');
-      const limited = await tg.req('POST', '/v1/calls', { key, body: { userId: busy, to: '+14155550177' } });
-      assert.equal(limited.status, 429, limited.text);
-      assert.equal(limited.body.error.limit, 'concurrentCallsPerUser');
-      const ok = await tg.req('POST', '/v1/calls', { key, body: { userId: other, to: '+14155550178' } });
-      assert.equal(ok.status, 201, `the half-open trial was still free: ${ok.text}`);
-      assert.equal(breakers.state(providerId), 'closed');
-      await fake.idle();
-    } finally {
-      board.now = realNow;
-    }
+    await halfOpen();
+    const limited = await tg.req('POST', '/v1/calls', { key, body: { userId: busy, to: '+14155550177' } });
+    assert.equal(limited.status, 429, limited.text);
+    assert.equal(limited.body.error.limit, 'concurrentCallsPerUser');
+    const ok = await tg.req('POST', '/v1/calls', { key, body: { userId: other, to: '+14155550178' } });
+    assert.equal(ok.status, 201, `the half-open trial was still free: ${ok.text}`);
+    assert.equal(await breakerState(), 'closed');
+    await fake.idle();
   });
 });

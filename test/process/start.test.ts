@@ -97,7 +97,7 @@ describe('the gateway process', { concurrency: true }, () => {
     assert.match(local.msg, /single.instance/i);
     assert.match(local.msg, /not durable/i);
     const listening = gp.logs().find((l) => l.msg === 'dialgate listening');
-    assert.equal(listening?.store, 'memory');
+    assert.equal(listening?.backend, 'memory');
     // it works end to end with the generated operator token it printed once
     const token = /generated operator token for this run: (\S+)/.exec(gp.stdout)?.[1];
     assert.ok(token, 'the generated operator token is printed');
@@ -137,7 +137,7 @@ describe('the gateway process', { concurrency: true }, () => {
     const env = { REDIS_URL: testRedisUrl(), DIALGATE_ADMIN_TOKEN: 'op-' + randomBytes(16).toString('hex') };
     const first = new GatewayProcess(await freePort(), env);
     await first.ready();
-    assert.equal(first.logs().find((l) => l.msg === 'dialgate listening')?.store, 'redis');
+    assert.equal(first.logs().find((l) => l.msg === 'dialgate listening')?.backend, 'redis');
     assert.ok(!first.logs().some((l) => /local mode/i.test(l.msg ?? '')), 'not in local mode');
     assert.ok(!first.stdout.includes('generated operator token'), 'no generated token when one is set');
     const org = await first.req('POST', '/v1/orgs', { key: env.DIALGATE_ADMIN_TOKEN, body: { name: 'durable' } });

@@ -135,6 +135,7 @@ describe('OAuth tokens', () => {
       async set(k: string, v: string) { this.m.set(k, v); }
       async del(k: string) { this.m.delete(k); }
       async acquireLock(k: string) { if (this.m.has(k)) return null; this.m.set(k, 'x'); return 'x'; }
+      async renewLock(k: string) { return this.m.has(k); }
       async releaseLock(k: string) { this.m.delete(k); }
     })() }));
     const outcomes = [];

@@ -9,14 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createRingCentralAdapter, type RingCentralAdapter, type RingCentralOptions } from '../../adapters/ringcentral/index.js';
-import { applyTransition } from '../../src/calls/state-machine.js';
+import { applyTransition } from '../../src/domain/state-machine.js';
 import type { Call, Provider, User } from '../../src/domain/types.js';
 import type { CallEventSink, InboundEvent, ProviderContext, StatusEvent } from '../../src/providers/adapter.js';
-import { MemoryStore } from '../../src/store/memory/memory-store.js';
-import { RedisStore } from '../../src/store/redis/redis-store.js';
-import type { SharedState } from '../../src/store/store.js';
+import type { SharedState } from '../../src/store/shared/port.js';
 import { startFakeRingCentral, type FakeRingCentral, type FakeRingCentralOptions } from '../fakes/ringcentral/server.js';
-import { testRedisUrl } from '../helpers/redis.js';
+import { testBackend } from '../helpers/backend.js';
 
 export const SECRET = {
   clientId: 'fake-client-id',
@@ -145,10 +143,30 @@ export const FAST: RingCentralOptions = {
   maintainSubscription: false,
 };
 
-/** Shared state on the test Redis (a fresh prefix per harness): what separate instances share. */
+/**
+ * Shared state on the test Redis under this key prefix (a backend of its own, so two calls with
+ * one prefix are two instances sharing it). Returned at once; the backend connects behind it and
+ * every call waits for it (a backend that cannot be made fails the first call that needs it).
+ */
 export function redisShared(prefix: string): { shared: SharedState; close: () => Promise<void> } {
-  const store = RedisStore.connect(testRedisUrl(), { keyPrefix: prefix });
-  return { shared: store.shared, close: () => store.close() };
+  const made = testBackend('redis', { keyPrefix: prefix });
+  made.catch(() => {}); // reported by the first use, not as an unhandled rejection
+  const on = async () => (await made).backend.shared;
+  const shared: SharedState = {
+    get: async (key) => (await on()).get(key),
+    set: async (key, value, ttlMs) => (await on()).set(key, value, ttlMs),
+    del: async (key) => (await on()).del(key),
+    acquireLock: async (key, ttlMs) => (await on()).acquireLock(key, ttlMs),
+    renewLock: async (key, token, ttlMs) => (await on()).renewLock(key, token, ttlMs),
+    releaseLock: async (key, token) => (await on()).releaseLock(key, token),
+  };
+  return {
+    shared,
+    close: async () => {
+      const b = await made.catch(() => null);
+      await b?.close();
+    },
+  };
 }
 
 export async function startHarness(opts: { fake?: Partial<FakeRingCentralOptions>; store?: 'memory' | 'redis' } = {}): Promise<Harness> {
@@ -165,7 +183,9 @@ export async function startHarness(opts: { fake?: Partial<FakeRingCentralOptions
     defaultShared = r.shared;
     closers.push(r.close);
   } else {
-    defaultShared = new MemoryStore().shared;
+    const memory = await testBackend('memory');
+    defaultShared = memory.backend.shared;
+    closers.push(memory.close);
   }
 
   // the webhook ingress: whichever adapter was created last for this provider answers, like a

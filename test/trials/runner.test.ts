@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { FROZEN, must, randomDid, uid } from '../calls/setup.js';
-import { MemoryPerfStore } from '../../src/perf/perf-store.js';
+import { MemoryPerfStore } from '../../src/store/perf/memory.js';
+import { MemoryTrialStore } from '../../src/store/trials/memory.js';
+import type { TrialMeta } from '../../src/store/trials/port.js';
 import { runTrialPart, type TrialRunnerDeps } from '../../src/trials/trial-runner.js';
-import { MemoryTrialStore, type TrialMeta } from '../../src/trials/trial-store.js';
 import { CallWaiters } from '../../src/trials/waiters.js';
 import { createProvider } from '../perf/helpers.js';
 
@@ -29,8 +30,8 @@ describe('trial run (runTrialPart)', () => {
     // calls through it never ring nor end by themselves
     providerId = await createProvider(gw, org.apiKey, 'frozen', FROZEN);
     trials = new MemoryTrialStore();
-    const { store, calls } = gw.gw.parts;
-    deps = { store, calls, trials, perf: new MemoryPerfStore(), waiters: new CallWaiters(), logger: pino({ level: 'silent' }), abandonAfterMs: 300, pollMs: 50 };
+    const { backend, configs, dispatcher, callEvents } = gw.gw.parts;
+    deps = { calls: backend.calls, configs, dispatcher, events: callEvents, trials, perf: new MemoryPerfStore(), waiters: new CallWaiters(), logger: pino({ level: 'silent' }), abandonAfterMs: 300, pollMs: 50 };
   });
   after(async () => {
     await gw.close();
@@ -51,9 +52,9 @@ describe('trial run (runTrialPart)', () => {
   test('a resumed run writes off a call left open by a crash, then places only the rest', async () => {
     const m = meta(2);
     await trials.create(m);
-    const provider = (await gw.gw.parts.store.getProvider(orgId, providerId))!;
+    const provider = (await gw.gw.parts.backend.directory.getProvider(orgId, providerId))!;
     // the crashed run had placed one call, which nobody will ever report on
-    const orphan = await gw.gw.parts.calls.placeTrialCall(orgId, provider, m.to, { trialId: m.id, hangUpAfterMs: 0, actor: 'test' });
+    const orphan = await gw.gw.parts.dispatcher.placeTrialCall(orgId, provider, m.to, { trialId: m.id, hangUpAfterMs: 0, actor: 'test' });
     await trials.addPlaced(orgId, m.id, providerId, orphan.id);
 
     const r = await runTrialPart(deps, m.id, orgId, providerId, new AbortController().signal);
@@ -61,7 +62,7 @@ describe('trial run (runTrialPart)', () => {
     const state = (await trials.get(orgId, m.id))!;
     assert.ok(state.completedAt);
     assert.deepEqual(state.parts, [{ providerId, placed: 2, finished: 2, done: true }]);
-    const ended = (await gw.gw.parts.store.getCall(orgId, orphan.id))!;
+    const ended = (await gw.gw.parts.backend.calls.getCall(orgId, orphan.id))!;
     assert.equal(ended.status, 'failed');
     assert.equal(ended.history.at(-1)?.cause, 'trial_abandoned');
   });
@@ -78,7 +79,7 @@ describe('trial run (runTrialPart)', () => {
     const state = (await trials.get(orgId, m.id))!;
     assert.equal(state.completedAt, null);
     assert.deepEqual(state.parts, [{ providerId, placed: 1, finished: 1, done: false }]);
-    const placed = (await gw.gw.parts.store.listCalls(orgId, { limit: 100 })).items.filter((c) => c.to === m.to);
+    const placed = (await gw.gw.parts.backend.calls.listCalls(orgId, { limit: 100 })).items.filter((c) => c.to === m.to);
     assert.deepEqual(placed.map((c) => c.status), ['canceled']);
   });
 });

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { applyTransition } from '../../src/calls/state-machine.js';
+import { applyTransition } from '../../src/domain/state-machine.js';
 import type { Call, Provider, User } from '../../src/domain/types.js';
 import type { CallEventSink, InboundEvent, ProviderContext, StatusEvent, WebhookRequest } from '../../src/providers/adapter.js';
 import { TwilioAdapter, type TwilioAdapterOptions } from '../../adapters/twilio/index.js';
@@ -230,7 +230,8 @@ export class Harness {
         get: async () => null,
         set: async () => undefined,
         del: async () => undefined,
-        acquireLock: async () => 'x',
+        renewLock: async () => true,
+      acquireLock: async () => 'x',
         releaseLock: async () => undefined,
       },
       logger,

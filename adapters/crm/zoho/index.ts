@@ -9,12 +9,16 @@ import {
   type CrmContext,
   type CrmKindDefinition,
   type CrmMatch,
+  type CrmWebhookContext,
   type CrmWriteResult,
 } from '../../../src/crm/adapter.js';
+import { DomainError } from '../../../src/domain/errors.js';
+import { toPublicCall } from '../../../src/domain/types.js';
+import type { WebhookReply, WebhookRequest } from '../../../src/providers/adapter.js';
 import { ZohoClient } from './client.js';
 import type { DurationFormat } from './format.js';
 import { ACCOUNTS_BY_DC, ZohoTokenSource } from './oauth.js';
-import { clickToDialRegistration, ZohoPhoneBridge, type ClickToDialAuth } from './phonebridge.js';
+import { clickToDialRegistration, parseClickToDial, ZohoPhoneBridge, type ClickToDialAuth } from './phonebridge.js';
 import { ZohoRest } from './rest.js';
 
 export { parseClickToDial, clickToDialRegistration, callnotifyState } from './phonebridge.js';
@@ -113,6 +117,32 @@ class Zoho implements ZohoAdapter {
   }
 }
 
+/**
+ * Zoho PhoneBridge click-to-dial: Zoho calls the URI registered for one of our users,
+ * /webhooks/crm/zoho/{orgId}/clicktodial/{userId}, with the callee and the authorisation
+ * parameter we registered (query string or form body). The parameter must match the org's
+ * PhoneBridge config and Zoho's user must be the one that URI belongs to; the call then goes
+ * exactly like POST /v1/calls (policy included).
+ */
+async function clickToDial(req: WebhookRequest, ctx: CrmWebhookContext): Promise<WebhookReply> {
+  const m = /^\/clicktodial\/([A-Za-z0-9._@-]{1,128})$/.exec(req.subpath);
+  if (!m) throw new DomainError('not_found', 'no such Zoho PhoneBridge endpoint');
+  if (ctx.config.mode !== 'phonebridge') throw new DomainError('not_found', 'this org has no Zoho PhoneBridge connection');
+  const userId = m[1];
+  const body = req.body && typeof req.body === 'object' && !Buffer.isBuffer(req.body) ? (req.body as Record<string, unknown>) : {};
+  const params = { ...req.query, ...body };
+  const parsed = parseClickToDial(params, (ctx.config.phonebridge ?? {}) as ClickToDialAuth);
+  if (!parsed.authorized) throw new DomainError('unauthorized', 'the PhoneBridge authorisation parameter is missing or wrong');
+  const user = await ctx.getUser(userId);
+  if (!user) throw new DomainError('user_not_found', `user ${userId} not found`);
+  if (parsed.zohoUser && user.crmUserId && parsed.zohoUser !== user.crmUserId) {
+    throw new DomainError('forbidden', 'the Zoho user does not match this click-to-dial URI');
+  }
+  if (!parsed.to) throw new DomainError('validation_failed', 'tonumber is required');
+  const call = await ctx.clickToCall({ userId, to: parsed.to }, 'zoho-phonebridge');
+  return { statusCode: 201, body: toPublicCall(call) as unknown as Record<string, unknown> };
+}
+
 export const zohoCrmKind: CrmKindDefinition = {
   kind: 'zoho',
   configSchema: {
@@ -138,4 +168,5 @@ export const zohoCrmKind: CrmKindDefinition = {
   create(ctx: CrmContext): ZohoAdapter {
     return new Zoho(readZohoConfig(ctx.config), ctx);
   },
+  handleWebhook: clickToDial,
 };

@@ -1,7 +1,8 @@
 // Calls: POST /v1/calls (click-to-call, Idempotency-Key), GET /v1/calls/{id}, GET /v1/calls,
 // DELETE /v1/calls/{id} (hang up or cancel).
 import type { FastifyInstance } from 'fastify';
-import type { ClickToCallInput } from '../../calls/call-service.js';
+import type { ClickToCallInput } from '../../calls/dispatch.js';
+import { toPublicCall } from '../../domain/types.js';
 import { CALL_STATUSES, type CallStatus } from '../../domain/types.js';
 import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, withErrors } from '../schemas.js';
@@ -41,9 +42,9 @@ export function callRoutes(deps: AppDeps) {
       },
       async (req, reply) => {
         const key = req.headers['idempotency-key'];
-        const outcome = await deps.calls.clickToCall(orgOf(req), req.body, typeof key === 'string' ? key : undefined, actorOf(req));
-        if (outcome.headers) reply.headers(outcome.headers);
-        return reply.code(outcome.statusCode).send(outcome.body);
+        const { call, replayed } = await deps.dispatcher.clickToCall(orgOf(req), req.body, typeof key === 'string' ? key : undefined, actorOf(req));
+        if (replayed) reply.header('idempotent-replayed', 'true');
+        return reply.code(201).send(toPublicCall(call));
       },
     );
 
@@ -78,7 +79,7 @@ export function callRoutes(deps: AppDeps) {
       },
       async (req, reply) => {
         const orgId = orgOf(req);
-        await deps.calls.hangUp(orgId, req.params.id);
+        await deps.dispatcher.hangUp(orgId, req.params.id);
         return reply.code(202).send({ id: req.params.id, status: 'hangup_requested' });
       },
     );

@@ -1,16 +1,16 @@
-// The org's CRM connection and its failed call logs:
-// PUT|GET /v1/crm, GET /v1/crm/failed, POST /v1/crm/failed/{callId}/retry; and Zoho PhoneBridge's
-// click-to-dial URI (authenticated by the PhoneBridge authorisation parameter, not an org key).
-import type { FastifyInstance } from 'fastify';
+// The org's CRM connection and its failed call logs: PUT|GET /v1/crm, GET /v1/crm/failed,
+// POST /v1/crm/failed/{callId}/retry; and the CRM's own requests to the gateway,
+// /webhooks/crm/{kind}/{orgId}/... (Zoho PhoneBridge's click-to-dial), authenticated by the CRM
+// kind's own scheme rather than an org key.
 import formbody from '@fastify/formbody';
-import type { CrmService } from '../../crm/crm-service.js';
+import type { FastifyInstance } from 'fastify';
+import type { WebhookRequest } from '../../providers/adapter.js';
 import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
 import { ID_PATTERN, idParam, withErrors } from '../schemas.js';
 
-type ClickToDialParser = Parameters<CrmService['phonebridgeClickToDial']>[3];
-
-export function crmRoutes(crm: CrmService, parseClickToDial?: ClickToDialParser) {
-  return async (app: FastifyInstance, deps: AppDeps) => {
+export function crmRoutes(deps: AppDeps) {
+  const { crm } = deps;
+  return async (app: FastifyInstance) => {
     await app.register(async (scope) => {
       scope.addHook('onRequest', requireOrgKey(deps.keys));
       const configOut = { type: 'object', additionalProperties: true, properties: { kind: { type: 'string' } } };
@@ -19,7 +19,7 @@ export function crmRoutes(crm: CrmService, parseClickToDial?: ClickToDialParser)
         '/v1/crm',
         {
           schema: {
-            summary: "Set the org's CRM connection (kind-specific config; secrets are write-only)",
+            summary: "Set the org's CRM connection (kind-specific config; secrets are write-only; unknown fields are refused)",
             body: { type: 'object', required: ['kind'], properties: { kind: { type: 'string', enum: crm.kindNames() } } },
             response: withErrors({ 200: configOut }, 422),
           },
@@ -63,29 +63,37 @@ export function crmRoutes(crm: CrmService, parseClickToDial?: ClickToDialParser)
       );
     });
 
-    if (parseClickToDial) {
-      await app.register(async (scope) => {
-      // Zoho may post its click-to-dial parameters form-encoded
+    await app.register(async (scope) => {
+      // CRMs may post their parameters form-encoded
       await scope.register(formbody);
-      scope.route<{ Params: { orgId: string; userId: string }; Querystring: Record<string, string>; Body: Record<string, unknown> }>({
+      scope.route<{ Params: { kind: string; orgId: string; '*': string }; Querystring: Record<string, string | string[]>; Body: unknown }>({
         method: ['GET', 'POST'],
-        url: '/webhooks/crm/zoho/:orgId/clicktodial/:userId',
+        url: '/webhooks/crm/:kind/:orgId/*',
         schema: {
           hide: true,
           params: {
             type: 'object',
-            required: ['orgId', 'userId'],
-            properties: { orgId: { type: 'string', pattern: ID_PATTERN }, userId: { type: 'string', pattern: ID_PATTERN } },
+            required: ['kind', 'orgId'],
+            properties: { kind: { type: 'string', enum: crm.kindNames() }, orgId: { type: 'string', pattern: ID_PATTERN }, '*': { type: 'string', maxLength: 300 } },
           },
         },
         handler: async (req, reply) => {
-          const params = { ...(req.query ?? {}), ...((req.body as Record<string, unknown>) ?? {}) };
-          const out = await crm.phonebridgeClickToDial(req.params.orgId, req.params.userId, params, parseClickToDial);
-          if (out.headers) reply.headers(out.headers);
-          return reply.code(out.statusCode).send(out.body);
+          const wreq: WebhookRequest = {
+            method: req.method,
+            subpath: '/' + (req.params['*'] ?? ''),
+            publicUrl: deps.publicUrl() + req.url,
+            query: req.query ?? {},
+            headers: req.headers,
+            rawBody: Buffer.alloc(0),
+            contentType: String(req.headers['content-type'] ?? ''),
+            body: req.body ?? {},
+          };
+          const res = await crm.webhook(req.params.kind, req.params.orgId, wreq);
+          if (res.headers) reply.headers(res.headers);
+          reply.code(res.statusCode);
+          return res.body === undefined ? reply.send() : reply.send(res.body);
         },
       });
-      });
-    }
+    });
   };
 }

@@ -6,6 +6,8 @@ import type { AppDeps } from '../app.js';
 export interface ReadinessCheck {
   name: string;
   check(): Promise<{ ok: boolean; detail?: string }>;
+  /** set on the check a shutting-down instance adds: /readyz then says "draining" */
+  draining?: boolean;
 }
 
 const checkTimeoutMs = 1000;
@@ -37,6 +39,7 @@ export function opsRoutes(deps: AppDeps) {
       },
     };
     app.get('/readyz', { schema: { hide: true, response: { 200: readySchema, 503: readySchema } }, logLevel: 'warn' }, async (_req, reply) => {
+      if (deps.readiness.some((c) => c.draining)) return reply.code(503).send({ status: 'draining', checks: [] });
       const checks = await Promise.all(deps.readiness.map(runCheck));
       const ok = checks.every((c) => c.ok);
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });

@@ -1,8 +1,7 @@
 // GET /v1/providers/performance?window=5m|1h|24h: the live figures of every provider of the org,
 // side by side (seconds). A static path, so fastify's router prefers it to /v1/providers/:id.
 import type { FastifyInstance } from 'fastify';
-import { PERF_WINDOWS, type PerfWindow } from '../../perf/perf-store.js';
-import type { PerfService } from '../../perf/perf-service.js';
+import { PERF_WINDOWS, type PerfWindow } from '../../store/perf/port.js';
 import { orgOf, requireOrgKey, type AppDeps } from '../app.js';
 import { withErrors } from '../schemas.js';
 
@@ -27,8 +26,9 @@ export const providerFiguresSchema = {
   },
 } as const;
 
-export function performanceRoutes(perf: PerfService) {
-  return async (app: FastifyInstance, deps: AppDeps) => {
+export function performanceRoutes(deps: AppDeps) {
+  const { perf } = deps;
+  return async (app: FastifyInstance) => {
     app.addHook('onRequest', requireOrgKey(deps.keys));
     app.get<{ Querystring: { window: PerfWindow } }>(
       '/v1/providers/performance',

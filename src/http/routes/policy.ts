@@ -1,7 +1,6 @@
 // Dial policy (GET|PUT /v1/dial-policy), routing policy (GET|PUT /v1/routing/policy) and
 // GET /v1/routing/explain: which provider a call would use and why, without dialling.
 import type { FastifyInstance } from 'fastify';
-import { parsePhone } from '../../domain/phone.js';
 import type { DialPolicy } from '../../policy/dial-policy.js';
 import { effectiveLimits } from '../../policy/dial-policy.js';
 import type { RoutingPolicy } from '../../routing/router.js';
@@ -66,14 +65,14 @@ export function policyRoutes(deps: AppDeps) {
       },
     );
 
-    app.get('/v1/routing/policy', { schema: { response: withErrors({ 200: routingPolicySchema }) } }, async (req) => router.policy(orgOf(req)));
+    app.get('/v1/routing/policy', { schema: { response: withErrors({ 200: routingPolicySchema }) } }, async (req) => router.getPolicy(orgOf(req)));
 
     app.put<{ Body: RoutingPolicy }>(
       '/v1/routing/policy',
       { schema: { summary: 'Set the failover policy', body: routingPolicySchema, response: withErrors({ 200: routingPolicySchema }) } },
       async (req) => {
         const orgId = orgOf(req);
-        const before = await router.policy(orgId);
+        const before = await router.getPolicy(orgId);
         await router.putPolicy(orgId, req.body);
         await audit.append(orgId, { actor: actorOf(req), action: 'routing_policy.update', target: { type: 'org', id: orgId }, before, after: req.body });
         return req.body;
@@ -112,24 +111,8 @@ export function policyRoutes(deps: AppDeps) {
       },
       async (req) => {
         const orgId = orgOf(req);
-        const user = await deps.directory.getUser(orgId, req.query.userId);
-        const plan = await router.plan(orgId, user, true);
-        const num = parsePhone(req.query.to, user.region);
-        const first = plan.chain[0] ?? null;
-        const decision = await policy.decide({ orgId, raw: req.query.to, number: num, user, provider: first ?? plan.assigned });
-        const reasons = [...plan.reasons];
-        if (!num && decision.rule !== 'emergency') reasons.push(`"${req.query.to}" is not a valid number for region ${user.region}`);
-        else reasons.push(decision.allowed ? `dial policy allows ${num?.number} (${decision.country}, ${decision.numberType})` : `dial policy refuses it: ${decision.rule}`);
-        const wouldDial = Boolean(first) && decision.allowed && Boolean(num);
-        return {
-          providerId: wouldDial ? first!.id : null,
-          wouldDial,
-          to: num?.number ?? null,
-          reasons,
-          candidates: plan.chain.map((p) => p.id),
-          failover: plan.failover,
-          policy: decision,
-        };
+        const [snapshot, user] = await Promise.all([deps.configs.load(orgId), deps.directory.getUser(orgId, req.query.userId)]);
+        return router.explain(snapshot, user, req.query.to);
       },
     );
   };

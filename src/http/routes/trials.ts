@@ -1,8 +1,7 @@
 // POST /v1/trials: test calls through several providers side by side (202 {id}); GET
 // /v1/trials/{id}: progress and the side-by-side report (same figures as the performance API).
 import type { FastifyInstance } from 'fastify';
-import type { TrialSpec } from '../../trials/trial-store.js';
-import type { TrialService } from '../../trials/trial-service.js';
+import type { TrialSpec } from '../../store/trials/port.js';
 import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
 import { ID_PATTERN, idParam, withErrors } from '../schemas.js';
 import { providerFiguresSchema } from './performance.js';
@@ -55,8 +54,9 @@ const reportSchema = {
   },
 } as const;
 
-export function trialRoutes(trials: TrialService) {
-  return async (app: FastifyInstance, deps: AppDeps) => {
+export function trialRoutes(deps: AppDeps) {
+  const { trials } = deps;
+  return async (app: FastifyInstance) => {
     app.addHook('onRequest', requireOrgKey(deps.keys));
 
     app.post<{ Body: TrialSpec }>(

@@ -7,7 +7,7 @@
 // EVALSHA is a built-in command, so a batch costs the same however many scripts there are.
 
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export class LuaScript {
   readonly sha: string;
@@ -21,7 +21,7 @@ export class LuaScript {
     this.sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
+  run(redis: Redis | Cluster, keys: string[], args: (string | number)[]): Promise<unknown> {
     if (this.numberOfKeys !== null && keys.length !== this.numberOfKeys) {
       return Promise.reject(new Error(`Lua script ${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`));
     }

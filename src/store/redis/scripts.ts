@@ -7,28 +7,33 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LuaScript } from './lua-script.js';
 
-/** Script name → number of KEYS it declares (null: it takes a variable number, e.g. call limits). */
+/** Script name → number of KEYS it declares (null: a variable number, e.g. the calls it purges). */
 export const SCRIPTS = {
-  put_user: 6,
-  delete_user: 5,
-  page: 1,
-  create_provider: 2,
-  update_provider: 3,
-  delete_provider: 4,
+  put_user: 10,
+  get_users: 3,
+  delete_user: 9,
+  page_users: 3,
+  org_config: 4,
+  create_provider: 3,
+  update_provider: 5,
+  delete_provider: 6,
   assign_users: 4,
   unassign_user: 2,
-  move_user: 5,
+  move_user: 6,
   install_all: 5,
-  create_call: null,
-  take_limits: null,
-  transition: 2,
-  get_user: 2,
-  set_crm_log: 1,
-  init_crm_log: 1,
-  call_log_context: 3,
+  click: 15,
+  inbound: 9,
+  create_call: 5,
+  transition: 9,
   reassign_call: 1,
-  idem_claim: 1,
+  call_log_context: 4,
+  set_crm_log: 3,
+  purge_calls: null,
+  take_limits: 2,
+  sweep_buckets: 1,
+  breaker: 1,
   release_lock: 1,
+  renew_lock: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -1,10 +1,9 @@
--- Install a provider record (DirectoryStore.createProvider); assignment is done by assign_users / install_all.
--- KEYS: 1 provider hash, 2 org provider set
--- ARGV: 1 provider id, 2.. field/value pairs
--- Reply: {'ok', hgetall...} or {'!', 'provider_exists'}
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'!', 'provider_exists'} end
-local fv = {}
-for i = 2, #ARGV do fv[#fv + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fv))
-redis.call('SADD', KEYS[2], ARGV[1])
-return append({'ok'}, redis.call('HGETALL', KEYS[1]))
+-- Install a provider record (DirectoryStore.createProvider); users are assigned afterwards.
+-- KEYS: 1 providers, 2 pmeta, 3 ver
+-- ARGV: 1 provider id, 2 provider JSON, 3 routing meta
+-- Reply: 1 created, 0 the id exists
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+bump(KEYS[3])
+return 1

@@ -1,25 +1,23 @@
 -- Uninstall a provider (DirectoryStore.deleteProvider, rule 6): refused while it has users unless
--- forced; forced, every user is unassigned in the same step.
--- KEYS: 1 provider hash, 2 org provider set, 3 provider user index, 4 org assignment hash
--- ARGV: 1 provider id, 2 '1' to force
+-- forced; forced, every user is unassigned in the same step. Its health goes with it.
+-- KEYS: 1 providers, 2 pmeta, 3 pu, 4 prov, 5 health, 6 ver
+-- ARGV: 1 provider id, 2 '1' to force, 3 range min, 4 range max of its users in pu
 -- Reply: {'ok', 1|0} or {'!', 'provider_has_users', count}
 local pid, force = ARGV[1], ARGV[2] == '1'
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'ok', 0} end
-local count = redis.call('ZCARD', KEYS[3])
+if redis.call('HEXISTS', KEYS[1], pid) == 0 then return {'ok', 0} end
+local count = redis.call('ZLEXCOUNT', KEYS[3], ARGV[3], ARGV[4])
 if count > 0 and not force then return {'!', 'provider_has_users', tostring(count)} end
 if count > 0 then
-  local members = redis.call('ZRANGE', KEYS[3], 0, -1)
-  local provs = hmgetMany(KEYS[4], members)
-  local mine = {}
+  local members = redis.call('ZRANGEBYLEX', KEYS[3], ARGV[3], ARGV[4])
+  local strip = string.len(pid) + 1
   for i = 1, #members do
-    if provs[i] == pid then mine[#mine + 1] = members[i] end
+    local uid = string.sub(members[i], strip + 1)
+    if redis.call('HGET', KEYS[4], uid) == pid then redis.call('HDEL', KEYS[4], uid) end
   end
-  for i = 1, #mine, 1000 do
-    local slice = {}
-    for j = i, math.min(i + 999, #mine) do slice[#slice + 1] = mine[j] end
-    redis.call('HDEL', KEYS[4], unpack(slice))
-  end
+  redis.call('ZREMRANGEBYLEX', KEYS[3], ARGV[3], ARGV[4])
 end
-redis.call('DEL', KEYS[1], KEYS[3])
-redis.call('SREM', KEYS[2], pid)
+redis.call('HDEL', KEYS[1], pid)
+redis.call('HDEL', KEYS[2], pid)
+redis.call('HDEL', KEYS[5], pid)
+bump(KEYS[6])
 return {'ok', 1}

@@ -1,13 +1,7 @@
--- Shared helpers, prepended to every script of this folder when the Redis store loads them.
--- Every script checks all of its rules before its first write: Redis does not roll a script
--- back, so a refused operation must leave nothing half done.
-
--- DESIGN rule 5. allow/deny are stored as ",CA,US," ('' when absent or empty).
-local function serves(allow, deny, region)
-  if allow and allow ~= '' and not string.find(allow, ',' .. region .. ',', 1, true) then return false end
-  if deny and deny ~= '' and string.find(deny, ',' .. region .. ',', 1, true) then return false end
-  return true
-end
+-- Shared helpers, prepended to every script of this folder when the Redis backend loads them.
+-- Every script declares every key it touches (all in one org's slot, see src/store/keys.ts) and
+-- checks all of its rules before its first write: Redis does not roll a script back, so a
+-- refused operation must leave nothing half done.
 
 -- Splits a "\n"-joined list ('' is the empty list).
 local function split(s)
@@ -23,12 +17,26 @@ local function append(out, list)
   return out
 end
 
+-- A provider's routing meta (keys.ts: pmeta): "future|priority|createdAt|,allow,|,deny,|kind".
+local function meta(s)
+  if not s then return nil end
+  local f, p, c, a, d, k = string.match(s, '^([01])|(-?%d+)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  return { future = f == '1', priority = tonumber(p), createdAt = c, allow = a, deny = d, kind = k }
+end
+
+-- DESIGN rule 5: allow/deny are ",CA,US," ('' when absent or empty).
+local function serves(m, region)
+  if m.allow ~= '' and not string.find(m.allow, ',' .. region .. ',', 1, true) then return false end
+  if m.deny ~= '' and string.find(m.deny, ',' .. region .. ',', 1, true) then return false end
+  return true
+end
+
 -- ZADD score 0 in slices, so huge batches never hit Lua's unpack limit.
-local function zaddMany(key, ids)
+local function zaddMany(key, members)
   local args = {}
-  for i = 1, #ids do
+  for i = 1, #members do
     args[#args + 1] = 0
-    args[#args + 1] = ids[i]
+    args[#args + 1] = members[i]
     if #args >= 2000 then
       redis.call('ZADD', key, unpack(args))
       args = {}
@@ -63,46 +71,229 @@ local function hsetMany(key, ids, value)
   if #args > 0 then redis.call('HSET', key, unpack(args)) end
 end
 
--- Call limits (src/domain/limits.ts): token buckets and the per-user live-call cap, all checked
--- before any is taken, so a refusal consumes nothing.
--- KEYS[k0+1 .. k0+n]: bucket hashes {t, ts}; KEYS[k0+n+1]: the live-call zset, when there is one
--- ARGV[a0+1]: now (ms), ARGV[a0+2]: n, then (capacity, refillPerMs) per bucket, then capMax,
--- member, ttlMs when there is a cap.
--- Returns nil when the call fits (one token of each bucket and a live slot are then taken), else
+-- The org's config version moves (keys.ts: ver).
+local function bump(verKey)
+  redis.call('INCR', verKey)
+end
+
+-- Counts a user's region in the org's set; the set changing moves the config version.
+local function countRegion(regionsKey, verKey, region, delta)
+  local n = redis.call('HINCRBY', regionsKey, region, delta)
+  if n <= 0 then redis.call('HDEL', regionsKey, region) end
+  if (delta > 0 and n == 1) or (delta < 0 and n <= 0) then bump(verKey) end
+end
+
+-- ---- limits (src/domain/limits.ts; memory twin: src/store/limits/memory.ts) ----------------
+-- Token buckets live in the org's rl hash as "tokens:ms:capacity:refillPerMs", the live-call
+-- cap in its live hash as "callId@expiryMs,...". All are checked before any is taken, so a
+-- refusal consumes nothing. ARGV from a0+1: n, (id, capacity, refillPerMs) per bucket, then
+-- capMax (0 = none), userId, callId, ttlMs. Returns nil when the call fits, else
 -- {1-based index of the refusing limit (buckets, then the cap), retryAfterMs}.
-local function take_limits(k0, a0)
-  local now = tonumber(ARGV[a0 + 1])
-  local n = tonumber(ARGV[a0 + 2])
+local function take_limits(rl, live, a0, now)
+  local n = tonumber(ARGV[a0 + 1])
   local state = {}
   for i = 1, n do
-    local cap = tonumber(ARGV[a0 + 1 + i * 2])
-    local rate = tonumber(ARGV[a0 + 2 + i * 2])
-    local h = redis.call('HMGET', KEYS[k0 + i], 't', 'ts')
-    local tokens = tonumber(h[1]) or cap
-    local ts = tonumber(h[2]) or now
+    local b = a0 + 1 + (i - 1) * 3
+    local id, cap, rate = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+    local tokens, ts = cap, now
+    local v = redis.call('HGET', rl, id)
+    if v then
+      local t, s = string.match(v, '^([^:]+):([^:]+)')
+      tokens, ts = tonumber(t) or cap, tonumber(s) or now
+    end
     tokens = math.min(cap, tokens + math.max(0, now - ts) * rate)
-    if tokens < 1 then
-      return {i, math.ceil((1 - tokens) / rate)}
-    end
-    state[i] = {tokens, cap, rate}
+    if tokens < 1 then return { i, math.ceil((1 - tokens) / rate) } end
+    state[i] = { id, tokens, ARGV[b + 2], ARGV[b + 3] }
   end
-  local capKey = KEYS[k0 + n + 1]
-  if capKey then
-    local base = a0 + 3 + n * 2
-    local max = tonumber(ARGV[base])
-    local member = ARGV[base + 1]
-    local ttl = tonumber(ARGV[base + 2])
-    redis.call('ZREMRANGEBYSCORE', capKey, '-inf', now)
-    if redis.call('ZCARD', capKey) >= max and not redis.call('ZSCORE', capKey, member) then
-      return {n + 1, 1000}
+  local c = a0 + 1 + n * 3
+  local max = tonumber(ARGV[c + 1])
+  if max > 0 then
+    local uid, member, ttl = ARGV[c + 2], ARGV[c + 3], tonumber(ARGV[c + 4])
+    local kept, has = {}, false
+    local cur = redis.call('HGET', live, uid)
+    if cur then
+      for entry in string.gmatch(cur, '[^,]+') do
+        local id, exp = string.match(entry, '^(.*)@(%d+)$')
+        if id and tonumber(exp) > now then
+          kept[#kept + 1] = entry
+          if id == member then has = true end
+        end
+      end
     end
-    redis.call('ZADD', capKey, now + ttl, member)
-    redis.call('PEXPIRE', capKey, ttl)
+    if #kept >= max and not has then return { n + 1, 1000 } end
+    if not has then kept[#kept + 1] = member .. '@' .. tostring(now + ttl) end
+    redis.call('HSET', live, uid, table.concat(kept, ','))
   end
   for i = 1, n do
     local s = state[i]
-    redis.call('HSET', KEYS[k0 + i], 't', s[1] - 1, 'ts', now)
-    redis.call('PEXPIRE', KEYS[k0 + i], math.ceil(s[2] / s[3]) + 1000)
+    redis.call('HSET', rl, s[1], tostring(s[2] - 1) .. ':' .. tostring(now) .. ':' .. s[3] .. ':' .. s[4])
   end
   return nil
+end
+
+-- Frees a call's live-call slot.
+local function release_live(live, uid, callId)
+  if not uid or uid == '' then return end
+  local cur = redis.call('HGET', live, uid)
+  if not cur then return end
+  local kept = {}
+  for entry in string.gmatch(cur, '[^,]+') do
+    if string.match(entry, '^(.*)@%d+$') ~= callId then kept[#kept + 1] = entry end
+  end
+  if #kept == 0 then redis.call('HDEL', live, uid) else redis.call('HSET', live, uid, table.concat(kept, ',')) end
+end
+
+-- ---- provider health (src/store/health/port.ts; memory twin: src/store/health/rules.ts) ----
+-- A breaker record is "failures:openUntil:successes:trialUntil" (ms); absent = closed and clean.
+local TRIAL_LEASE_MS = 30000
+
+local function breaker_get(h, pid)
+  local v = redis.call('HGET', h, pid)
+  if not v then return { 0, 0, 0, 0 } end
+  local a, b, c, d = string.match(v, '^(%d+):(%d+):(%d+):(%d+)$')
+  return { tonumber(a) or 0, tonumber(b) or 0, tonumber(c) or 0, tonumber(d) or 0 }
+end
+
+local function breaker_put(h, pid, r)
+  if r == nil or (r[1] == 0 and r[2] == 0) then
+    redis.call('HDEL', h, pid)
+  else
+    redis.call('HSET', h, pid, tostring(r[1]) .. ':' .. tostring(r[2]) .. ':' .. tostring(r[3]) .. ':' .. tostring(r[4]))
+  end
+end
+
+-- May a dial go now? Claims the half-open trial when it does: returns ok, trial.
+local function breaker_claim(h, pid, now)
+  local r = breaker_get(h, pid)
+  if r[2] == 0 then return true, false, r end
+  if r[2] > now or r[4] > now then return false, false, r end
+  r[4] = now + TRIAL_LEASE_MS
+  breaker_put(h, pid, r)
+  return true, true, r
+end
+
+local function breaker_failure(h, pid, now, threshold, openMs)
+  local r = breaker_get(h, pid)
+  if r[2] > 0 then
+    r = { math.max(r[1], threshold), now + openMs, 0, 0 }
+  else
+    local f = r[1] + 1
+    r = { f, f >= threshold and (now + openMs) or 0, 0, 0 }
+  end
+  breaker_put(h, pid, r)
+  return r
+end
+
+local function breaker_success(h, pid, now, closeAfter)
+  local r = breaker_get(h, pid)
+  if r[2] == 0 then
+    if r[1] > 0 then breaker_put(h, pid, nil) end
+    return { 0, 0, 0, 0 }
+  end
+  if r[2] > now then return r end
+  local s = r[3] + 1
+  if s >= closeAfter then
+    breaker_put(h, pid, nil)
+    return { 0, 0, 0, 0 }
+  end
+  r = { r[1], r[2], s, 0 }
+  breaker_put(h, pid, r)
+  return r
+end
+
+-- ---- calls (src/store/calls/codec.ts has the Node side of this encoding) ------------------
+-- A call hash: `_base` holds the JSON of the fields fixed at creation; every other public field
+-- is its own hash field, a string unless its name ends in `_j` (raw JSON) or `_n` (a number);
+-- fields starting with `_` are internal. So the public JSON of a call is built without decoding.
+local function call_json(flat)
+  local base = '{}'
+  local parts = {}
+  for i = 1, #flat, 2 do
+    local f, v = flat[i], flat[i + 1]
+    if f == '_base' then
+      base = v
+    elseif string.byte(f, 1) ~= 95 then
+      local suffix = string.sub(f, -2)
+      if suffix == '_j' or suffix == '_n' then
+        parts[#parts + 1] = '"' .. string.sub(f, 1, -3) .. '":' .. v
+      else
+        parts[#parts + 1] = '"' .. f .. '":' .. cjson.encode(v)
+      end
+    end
+  end
+  if #parts == 0 then return base end
+  if base == '{}' then return '{' .. table.concat(parts, ',') .. '}' end
+  return string.sub(base, 1, -2) .. ',' .. table.concat(parts, ',') .. '}'
+end
+
+-- Publishes a call event to the org's shard channel: "<type>|<userId>|<json>" (events/port.ts).
+local function publish_call(channel, etype, flat)
+  local uid = ''
+  for i = 1, #flat, 2 do
+    if flat[i] == 'userId' then uid = flat[i + 1] end
+  end
+  redis.call('SPUBLISH', channel, etype .. '|' .. uid .. '|{"type":"' .. etype .. '","call":' .. call_json(flat) .. '}')
+end
+
+-- The call state machine: exactly applyTransition in src/domain/state-machine.ts. Progress only
+-- moves forward, the first terminal status wins, and nothing moves a call after it; late or
+-- duplicated events change nothing (bar a missing providerCallId). An event time before the
+-- call's last transition moves up to it (notBefore): `_hms` holds the ms of the last history
+-- entry; `clamp` is false when Node already replaced an unparseable time by now. Returns 1 when
+-- applied.
+local RANK = { queued = 0, dialing = 1, ringing = 2, answered = 3, completed = 4, failed = 4, busy = 4, ['no-answer'] = 4, canceled = 4 }
+
+local function apply_transition(ck, to, at, atMs, cause, pcid, dur, clamp)
+  if pcid ~= '' and not redis.call('HGET', ck, 'providerCallId') then
+    redis.call('HSET', ck, 'providerCallId', pcid)
+  end
+  local cur = redis.call('HGET', ck, 'status')
+  if not (RANK[to] and RANK[cur] and RANK[cur] < 4 and RANK[to] > RANK[cur]) then return 0 end
+  local h = redis.call('HGET', ck, 'history_j')
+  local last = tonumber(redis.call('HGET', ck, '_hms') or '')
+  if clamp and last and tonumber(atMs) and tonumber(atMs) < last and h and h ~= '' and h ~= '[]' then
+    local hist = cjson.decode(h)
+    if type(hist[#hist]) == 'table' and type(hist[#hist].at) == 'string' then
+      at = hist[#hist].at
+      atMs = string.format('%d', last)
+    end
+  end
+  local item = { status = to, at = at }
+  if cause ~= '' then item.cause = cause end
+  local entry = cjson.encode(item)
+  if not h or h == '[]' or h == '' then h = '[' .. entry .. ']' else h = string.sub(h, 1, -2) .. ',' .. entry .. ']' end
+  redis.call('HSET', ck, 'status', to, 'updatedAt', at, 'history_j', h)
+  if tonumber(atMs) then redis.call('HSET', ck, '_hms', atMs) end
+  if to == 'answered' then redis.call('HSET', ck, 'answeredAt', at, '_ams', atMs) end
+  if RANK[to] == 4 then
+    redis.call('HSET', ck, 'endedAt', at)
+    if dur ~= '' then
+      redis.call('HSET', ck, 'durationSec_n', dur)
+    elseif to == 'completed' then
+      local ams = tonumber(redis.call('HGET', ck, '_ams') or '')
+      local ms = tonumber(atMs)
+      if ams and ms then
+        -- Math.max(0, Math.round(x)) as in JS: round half up
+        local d = math.floor((ms - ams) / 1000 + 0.5)
+        if d < 0 then d = 0 end
+        redis.call('HSET', ck, 'durationSec_n', string.format('%d', d))
+      end
+    end
+  end
+  return 1
+end
+
+-- Stores a new call: its fields, its places in the org's and the user's listings, its link when
+-- it has a provider call id, and (unless it is created ended) the live-call index.
+local function store_call(ck, callsKey, ucallsKey, pcKey, liveCallsKey, fields, sortKey, uid, pcl, callId, now)
+  redis.call('DEL', ck)
+  redis.call('HSET', ck, unpack(fields))
+  redis.call('HSET', ck, '_sk', sortKey)
+  redis.call('ZADD', callsKey, 0, sortKey)
+  if uid ~= '' then redis.call('ZADD', ucallsKey, 0, uid .. ' ' .. sortKey) end
+  if pcl ~= '' then
+    redis.call('HSET', pcKey, pcl, callId)
+    redis.call('HSET', ck, '_pcl', pcl)
+  end
+  if (RANK[redis.call('HGET', ck, 'status')] or 0) < 4 then redis.call('ZADD', liveCallsKey, now, callId) end
 end

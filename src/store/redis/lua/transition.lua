@@ -1,48 +1,53 @@
--- The call state machine (CallStore.transition): exactly applyTransition in
--- src/calls/state-machine.ts. Progress only moves forward, the first terminal status wins, and
--- nothing moves a call after it; late or duplicated events change nothing (bar a missing providerCallId).
--- KEYS: 1 call hash, 2 provider-call mapping (used only when ARGV 7 is set)
--- ARGV: 1 status, 2 at (ISO), 3 at in epoch ms ('' if unparseable), 4 cause ('' = none),
---       5 providerCallId ('' = none), 6 durationSec ('' = none), 7 call id to map the provider's
---       call id to ('' = none: the dial answer links and moves the call in one step)
--- Reply: {'none'} or {'ok', applied 0|1, hgetall...}
-local to, at, atMs, cause, pcid, dur = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local rank = { queued = 0, dialing = 1, ringing = 2, answered = 3, completed = 4, failed = 4, busy = 4, ['no-answer'] = 4, canceled = 4 }
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'none'} end
-if ARGV[7] ~= '' and pcid ~= '' then redis.call('SET', KEYS[2], ARGV[7]) end
-if pcid ~= '' and not redis.call('HGET', KEYS[1], 'providerCallId') then
-  redis.call('HSET', KEYS[1], 'providerCallId', pcid)
-end
-local cur = redis.call('HGET', KEYS[1], 'status')
-local applied = 0
-if rank[to] and rank[cur] and rank[cur] < 4 and rank[to] > rank[cur] then
-  applied = 1
-  redis.call('HSET', KEYS[1], 'status', to, 'updatedAt', at)
-  local item = { status = to, at = at }
-  if cause ~= '' then item.cause = cause end
-  local entry = cjson.encode(item)
-  local h = redis.call('HGET', KEYS[1], 'history')
-  if not h or h == '[]' or h == '' then
-    h = '[' .. entry .. ']'
-  else
-    h = string.sub(h, 1, -2) .. ',' .. entry .. ']'
-  end
-  redis.call('HSET', KEYS[1], 'history', h)
-  if to == 'answered' then redis.call('HSET', KEYS[1], 'answeredAt', at, 'answeredAtMs', atMs) end
-  if rank[to] == 4 then
-    redis.call('HSET', KEYS[1], 'endedAt', at)
-    if dur ~= '' then
-      redis.call('HSET', KEYS[1], 'durationSec', dur)
-    elseif to == 'completed' then
-      local ams = tonumber(redis.call('HGET', KEYS[1], 'answeredAtMs') or '')
-      local ms = tonumber(atMs)
-      if ams and ms then
-        -- Math.max(0, Math.round(x)) as in JS: round half up
-        local d = math.floor((ms - ams) / 1000 + 0.5)
-        if d < 0 then d = 0 end
-        redis.call('HSET', KEYS[1], 'durationSec', string.format('%d', d))
-      end
-    end
+-- One status event applied to a call (CallStore.transition), with everything that follows from
+-- it in the same step: the provider link (a dial's answer), the caller id, the breaker's success,
+-- the click's idempotency outcome, the call.status event, and on the terminal move the user's
+-- live-call slot freed and the call handed to the call log (outbox; crmLog pending).
+-- KEYS: 1 call, 2 pc, 3 live, 4 livecalls, 5 outbox, 6 idem, 7 idemExp, 8 health, 9 events channel
+-- ARGV: 1 now, 2 status, 3 at (ISO), 4 at in epoch ms ('' if unparseable), 5 cause ('' = none),
+--       6 providerCallId ('' = none), 7 durationSec ('' = none), 8 link field ('' = none),
+--       9 from ('' = none), 10 idempotency key ('' = none), 11 '' | 'release' | pinned error JSON,
+--       12 breaker provider id ('' = none), 13 closeAfter, 14 call id, 15 '1' to move a time
+--       before the call's last transition up to it (notBefore; '' when Node put now for an
+--       unparseable time), 16 provider id the call must be on ('' = any: a webhook names a call)
+-- Reply: {'none'} or {'ok', applied 0|1, became terminal 0|1, call hash...}
+local ck, now = KEYS[1], tonumber(ARGV[1])
+if redis.call('EXISTS', ck) == 0 then return {'none'} end
+if ARGV[16] ~= '' and redis.call('HGET', ck, 'providerId') ~= ARGV[16] then return {'none'} end
+local callId = ARGV[14]
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[2], ARGV[8], callId)
+  -- every link of the call is remembered ("\n"-joined), so its purge removes them all
+  local links = redis.call('HGET', ck, '_pcl')
+  if not links or links == '' then
+    redis.call('HSET', ck, '_pcl', ARGV[8])
+  elseif not string.find('\n' .. links .. '\n', '\n' .. ARGV[8] .. '\n', 1, true) then
+    redis.call('HSET', ck, '_pcl', links .. '\n' .. ARGV[8])
   end
 end
-return append({'ok', applied}, redis.call('HGETALL', KEYS[1]))
+if ARGV[9] ~= '' and not redis.call('HGET', ck, 'from') then redis.call('HSET', ck, 'from', ARGV[9]) end
+local applied = apply_transition(ck, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[15] == '1')
+local terminal = 0
+if applied == 1 and RANK[ARGV[2]] == 4 then
+  terminal = 1
+  redis.call('ZREM', KEYS[4], callId)
+  release_live(KEYS[3], redis.call('HGET', ck, 'userId'), callId)
+  if redis.call('HGET', ck, '_trial') ~= '1' then
+    redis.call('ZADD', KEYS[5], now, callId)
+    if not redis.call('HGET', ck, 'crmLog_j') then redis.call('HSET', ck, 'crmLog_j', '{"status":"pending","attempts":0}') end
+  end
+elseif redis.call('ZSCORE', KEYS[4], callId) then
+  redis.call('ZADD', KEYS[4], now, callId)
+end
+if ARGV[10] ~= '' then
+  if ARGV[11] == 'release' then
+    redis.call('HDEL', KEYS[6], ARGV[10])
+    redis.call('ZREM', KEYS[7], ARGV[10])
+  elseif ARGV[11] ~= '' then
+    local rec = redis.call('HGET', KEYS[6], ARGV[10])
+    if rec then redis.call('HSET', KEYS[6], ARGV[10], string.sub(rec, 1, -2) .. ',"error":' .. ARGV[11] .. '}') end
+  end
+end
+if ARGV[12] ~= '' then breaker_success(KEYS[8], ARGV[12], now, tonumber(ARGV[13])) end
+local h = redis.call('HGETALL', ck)
+if applied == 1 then publish_call(KEYS[9], 'call.status', h) end
+return append({'ok', applied, terminal}, h)

@@ -1,8 +1,8 @@
--- Take a user off a provider, leaving them unassigned (DirectoryStore.unassignUser, rule 6).
--- KEYS: 1 org assignment hash, 2 provider user index
+-- Leave a user unassigned (DirectoryStore.unassignUser).
+-- KEYS: 1 prov, 2 pu
 -- ARGV: 1 provider id, 2 user id
--- Reply: 1 when the user was on that provider, else 0
+-- Reply: 1 done, 0 the user was not on this provider
 if redis.call('HGET', KEYS[1], ARGV[2]) ~= ARGV[1] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[2])
-redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[1] .. ' ' .. ARGV[2])
 return 1

@@ -1,0 +1,98 @@
+// The work no single request owns, done by one gateway instance at a time (a lock in the
+// backend; whoever holds it walks every org): call logs handed off but never queued (a crash
+// between a call's end and its enqueue: the outbox says so) are enqueued again; ended calls whose
+// retention is over are purged with their links and keys; token buckets that refilled are
+// dropped. Each step is idempotent, so a lock lost midway costs nothing but repeated work.
+
+import type { Logger } from 'pino';
+import type { Backend } from '../store/backend.js';
+import type { CallLogQueue } from '../store/queues/port.js';
+
+export interface HousekeeperOptions {
+  /** how often a round runs (default 30 s) */
+  everyMs?: number;
+  /** how long a hand-off may wait before it is enqueued again (default 60 s) */
+  outboxGraceMs?: number;
+  /** extra per-org work (the stuck-call reconciler) */
+  tasks?: Array<(orgId: string) => Promise<void>>;
+}
+
+const LOCK = 'housekeeping';
+const BATCH = 200;
+
+export class Housekeeper {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+  private readonly everyMs: number;
+  private readonly graceMs: number;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly callLog: CallLogQueue | undefined,
+    private readonly logger: Logger,
+    private readonly opts: HousekeeperOptions = {},
+  ) {
+    this.everyMs = opts.everyMs ?? 30_000;
+    this.graceMs = opts.outboxGraceMs ?? 60_000;
+  }
+
+  start(): void {
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.round()
+        .then(() => undefined)
+        .catch((e: Error) => this.logger.warn({ err: e.message }, 'housekeeping round failed'))
+        .finally(() => {
+          this.running = undefined;
+          if (!this.stopped) this.timer = setTimeout(tick, this.everyMs).unref();
+        });
+    };
+    this.timer = setTimeout(tick, Math.min(this.everyMs, 1000)).unref();
+  }
+
+  /** One round over every org, if this instance gets the lock. Returns whether it ran. */
+  async round(): Promise<boolean> {
+    const { shared, orgs } = this.backend;
+    const ttl = Math.max(this.everyMs * 2, 60_000);
+    const token = await shared.acquireLock(LOCK, ttl);
+    if (!token) return false;
+    try {
+      let cursor = '';
+      for (;;) {
+        const page = await orgs.listOrgIds(cursor, 500);
+        for (const orgId of page.ids) {
+          if (this.stopped) return true;
+          await this.org(orgId);
+        }
+        if (!page.next) break;
+        cursor = page.next;
+        if (!(await shared.renewLock(LOCK, token, ttl))) return true;
+      }
+      return true;
+    } finally {
+      await shared.releaseLock(LOCK, token).catch(() => {});
+    }
+  }
+
+  private async org(orgId: string): Promise<void> {
+    const { calls, limits } = this.backend;
+    const now = Date.now();
+    if (this.callLog) {
+      const due = await calls.outboxDue(orgId, now - this.graceMs, BATCH);
+      for (const callId of due) await this.callLog.enqueue(orgId, callId);
+      if (due.length > 0) this.logger.info({ orgId, calls: due.length }, 'call logs handed off but not queued: enqueued again');
+    }
+    while ((await calls.purge(orgId, now, BATCH)) >= BATCH) {
+      // a backlog of expired calls: keep going, a batch at a time
+    }
+    await limits.sweep(orgId);
+    for (const task of this.opts.tasks ?? []) await task(orgId);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

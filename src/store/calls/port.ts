@@ -1,0 +1,138 @@
+// Calls: creation with everything that must hold with it, the one state machine, the links to
+// providers' call ids, idempotency, the call-log hand-off and retention. Each operation is one
+// round trip: one Lua script on Redis that declares every key it touches, one synchronous step in
+// memory. The scripts also publish the call's event (src/store/events), so an event is never
+// announced for a change that did not happen, nor a change made without its event.
+
+import type { Admission } from '../../domain/limits.js';
+import type { Call, CallStatus, CrmLogState, Page, User } from '../../domain/types.js';
+import type { BreakerPolicy } from '../health/port.js';
+import type { VersionedUser } from '../directory/port.js';
+
+/** A click-to-call as decided in Node on snapshots; the script checks the snapshots and commits it. */
+export interface ClickRequest {
+  /** queued, no provider yet: the script sets providerId/providerKind to the provider it picks */
+  call: Call;
+  /** the snapshots the decision was made on */
+  expect: { orgVersion: number; userVersion: number; providerId: string | null };
+  /** providers to try in order (each already allowed by the policy); the first one healthy wins */
+  chain: { id: string; kind: string }[];
+  admission: Admission;
+  idempotency?: { key: string; fingerprint: string; ttlSec: number };
+}
+
+export interface PinnedError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface IdempotencyRecord {
+  fingerprint: string;
+  /** the call the request created (absent: nothing was created yet) */
+  callId?: string;
+  /** the request's outcome when it was a refusal pinned to the key */
+  error?: PinnedError;
+}
+
+export type ClickResult =
+  | { kind: 'created'; call: Call; picked: number; trial: boolean; breakerFailures: number }
+  /** a snapshot moved: the current config version and the user as it now is (null: gone) */
+  | { kind: 'stale'; orgVersion: number; user: VersionedUser | null }
+  | { kind: 'replay'; record: IdempotencyRecord; call: Call | null }
+  | { kind: 'limited'; limit: string; retryAfterMs: number }
+  /** no provider of the chain may be dialled now; the wait is the first provider's */
+  | { kind: 'unavailable'; providerId: string; retryAfterMs: number };
+
+export interface TransitionInput {
+  status: CallStatus;
+  at: string;
+  cause?: string;
+  providerCallId?: string;
+  /** seconds of talk time reported by the provider on completion */
+  durationSec?: number;
+  /** also index the call under (link, providerCallId), in the same atomic step (a dial's answer) */
+  link?: string;
+  /** the caller id the provider used, when the call does not have one yet */
+  from?: string;
+  /** the click's idempotency outcome: give the key back (a retry may dial) or pin a refusal */
+  idempotency?: { key: string; release: true } | { key: string; pin: PinnedError };
+  /** a dial through this provider succeeded: feed its breaker */
+  breakerSuccess?: { providerId: string; policy: BreakerPolicy };
+  /** apply only if the call is this provider's (a provider's webhook names a call): else as if absent (null) */
+  onlyProvider?: string;
+}
+
+/** The outcome of applying one status event to a call. */
+export interface TransitionResult {
+  /** false when the event was stale, duplicated or would move the call backwards */
+  applied: boolean;
+  call: Call;
+  /** true exactly once per call: when this event moved it into a terminal status */
+  becameTerminal: boolean;
+}
+
+export interface InboundRequest {
+  /** ringing, inbound, from and providerCallId set; the script fills in the user */
+  call: Call;
+  /** the DID called (E.164) */
+  did: string;
+}
+
+export interface CallQuery {
+  userId?: string;
+  status?: CallStatus;
+  limit: number;
+  cursor?: string;
+}
+
+/** What a call-log job reads before it can write: the call, its user, the org's CRM config. */
+export interface CallLogContext {
+  call: Call | null;
+  user: User | null;
+  crmConfig: Record<string, unknown> | null;
+  /** the config as stored (saves re-serialising it to tell whether it changed) */
+  crmConfigJson: string | null;
+}
+
+export interface CallStore {
+  /** A click-to-call in one round trip: snapshots checked, idempotency, health, limits, the call and its event. */
+  click(req: ClickRequest): Promise<ClickResult>;
+  /** An inbound call to a DID of this provider: its user found, the call created and linked, the screen pop published. null when the DID is not a user of this provider. */
+  inbound(req: InboundRequest): Promise<{ call: Call; user: User } | null>;
+  /** A call with no limits to take (trial calls). */
+  createCall(call: Call): Promise<void>;
+  getCall(orgId: string, callId: string): Promise<Call | null>;
+  listCalls(orgId: string, q: CallQuery): Promise<Page<Call>>;
+  callIdByProviderCallId(orgId: string, providerId: string, providerCallId: string): Promise<string | null>;
+  /**
+   * Applies a status event under the state machine's rules (src/domain/state-machine.ts): never
+   * backwards, never a second terminal status; an event time before the call's last change is
+   * moved up to it (provider clocks differ from ours), so history never runs backwards. On the
+   * terminal move it also frees the user's live-call slot and hands the call to the call log
+   * (the outbox, crmLog pending) unless it is a trial. Publishes call.status when applied. null
+   * when the call does not exist.
+   */
+  transition(orgId: string, callId: string, input: TransitionInput): Promise<TransitionResult | null>;
+  /**
+   * Failover: moves a call no provider has accepted yet (status queued) to another provider.
+   * false once the call has left "queued".
+   */
+  reassign(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean>;
+  /** An Idempotency-Key's record and its call (a duplicate request waits on it). */
+  idempotency(orgId: string, key: string): Promise<{ record: IdempotencyRecord; call: Call | null } | null>;
+
+  /** The call-log job's reads, in one round trip. */
+  callLogContext(orgId: string, callId: string): Promise<CallLogContext>;
+  /**
+   * Records where the call's log stands. A settled log (logged, skipped) leaves the outbox, and
+   * the call is purged DIALGATE_CALL_RETENTION_SEC later; DomainError call_not_found if gone.
+   */
+  setCrmLog(orgId: string, callId: string, state: CrmLogState): Promise<void>;
+  /** Calls handed off to the call log before `beforeMs` and not settled since (to enqueue again). */
+  outboxDue(orgId: string, beforeMs: number, limit: number): Promise<string[]>;
+  /** Live calls with no news since `beforeMs` (the reconciler asks their providers). */
+  staleLiveCalls(orgId: string, beforeMs: number, limit: number): Promise<string[]>;
+  /** Purges calls whose retention ended, with their links, index entries and idempotency keys, and expired idempotency keys. */
+  purge(orgId: string, now: number, limit: number): Promise<number>;
+}

@@ -1,0 +1,254 @@
+// Calls on Redis: every change one script (../redis/lua: click, inbound, create_call, transition,
+// reassign_call, set_crm_log, purge_calls) that declares every key it touches, all in the org's
+// slot; reads are plain single-slot commands. Encoding of a call's hash: ./codec.ts.
+
+import { admissionArgs, refusedBy } from '../../domain/limits.js';
+import type { Call, CallStatus, CrmLogState, Page } from '../../domain/types.js';
+import { userFrom } from '../directory/codec.js';
+import { storeErrors } from '../errors.js';
+import type { KeyLayout, OrgKeys } from '../keys.js';
+import type { RedisConn } from '../redis/connection.js';
+import { callSortKey, clampLimit, decodeCursor, encodeCursor } from '../rules.js';
+import { decodeCall, decodeCallHash, encodeCall } from './codec.js';
+import type {
+  CallLogContext,
+  CallQuery,
+  CallStore,
+  ClickRequest,
+  ClickResult,
+  IdempotencyRecord,
+  InboundRequest,
+  TransitionInput,
+  TransitionResult,
+} from './port.js';
+
+type Reply = (string | number | null)[];
+
+/** the click script sets these from the provider it picks */
+const CLICK_OMITS: ReadonlySet<string> = new Set(['providerId', 'providerKind', 'failedOverFrom']);
+/** the inbound script sets the user from the DID */
+const INBOUND_OMITS: ReadonlySet<string> = new Set(['userId']);
+/** calls read per round trip while a filtered listing fills its page */
+const LIST_CHUNK = 200;
+
+function linkField(providerId: string, providerCallId: string): string {
+  return `${providerId}:${providerCallId}`;
+}
+
+export class RedisCalls implements CallStore {
+  constructor(
+    private readonly conn: RedisConn,
+    private readonly keys: KeyLayout,
+    private readonly retentionMs: number,
+  ) {}
+
+  private get redis() {
+    return this.conn.client;
+  }
+
+  private k(orgId: string): OrgKeys {
+    return this.keys.org(orgId);
+  }
+
+  async click(req: ClickRequest): Promise<ClickResult> {
+    const { call, expect, chain, admission, idempotency } = req;
+    const k = this.k(call.orgId);
+    const fields = encodeCall(call, CLICK_OMITS);
+    const r = (await this.conn.run(
+      'click',
+      [k.ver, k.uver, k.prov, k.health, k.idem, k.idemExp, k.rl, k.live, k.call(call.id), k.calls, k.ucalls, k.livecalls, k.pc, k.events, k.profile],
+      [
+        Date.now(),
+        expect.orgVersion,
+        call.userId,
+        expect.userVersion,
+        expect.providerId ?? '',
+        idempotency?.key ?? '',
+        idempotency?.fingerprint ?? '',
+        idempotency ? idempotency.ttlSec * 1000 : 0,
+        call.id,
+        callSortKey(call.createdAt, call.id),
+        chain.length,
+        ...chain.flatMap((p) => [p.id, p.kind]),
+        fields.length,
+        ...fields,
+        ...admissionArgs(admission),
+      ],
+    )) as Reply;
+    switch (r[0]) {
+      case 'created':
+        return { kind: 'created', call: decodeCall(call.orgId, r, 4)!, picked: Number(r[1]) - 1, trial: Number(r[2]) === 1, breakerFailures: Number(r[3]) };
+      case 'stale':
+        return {
+          kind: 'stale',
+          orgVersion: Number(r[1]),
+          user: r[2] ? { user: userFrom(call.userId, String(r[2]), r[3] as string | null), version: Number(r[4] ?? 0) } : null,
+        };
+      case 'replay': {
+        const record = JSON.parse(String(r[1])) as IdempotencyRecord;
+        return { kind: 'replay', record, call: record.callId ? await this.getCall(call.orgId, record.callId) : null };
+      }
+      case 'unavailable':
+        return { kind: 'unavailable', providerId: String(r[1]), retryAfterMs: Number(r[2]) };
+      default: {
+        const refused = refusedBy(admission, Number(r[1]), Number(r[2]));
+        return refused.ok ? { kind: 'limited', limit: 'unknown', retryAfterMs: 1000 } : { kind: 'limited', limit: refused.limit, retryAfterMs: refused.retryAfterMs };
+      }
+    }
+  }
+
+  async inbound(req: InboundRequest) {
+    const { call, did } = req;
+    const k = this.k(call.orgId);
+    const pcl = call.providerCallId ? linkField(call.providerId, call.providerCallId) : '';
+    const r = (await this.conn.run(
+      'inbound',
+      [k.dids, k.prov, k.profile, k.call(call.id), k.calls, k.ucalls, k.pc, k.livecalls, k.events],
+      [Date.now(), did, call.providerId, call.id, callSortKey(call.createdAt, call.id), pcl, ...encodeCall(call, INBOUND_OMITS)],
+    )) as Reply;
+    if (r[0] !== 'ok') return null;
+    const created = decodeCall(call.orgId, r, 2)!;
+    return { call: created, user: userFrom(created.userId, String(r[1]), call.providerId) };
+  }
+
+  async createCall(call: Call): Promise<void> {
+    const k = this.k(call.orgId);
+    const pcl = call.providerCallId ? linkField(call.providerId, call.providerCallId) : '';
+    await this.conn.run(
+      'create_call',
+      [k.call(call.id), k.calls, k.ucalls, k.pc, k.livecalls],
+      [Date.now(), call.id, callSortKey(call.createdAt, call.id), call.userId ?? '', pcl, ...encodeCall(call)],
+    );
+  }
+
+  async getCall(orgId: string, callId: string): Promise<Call | null> {
+    return decodeCallHash(orgId, await this.redis.hgetall(this.k(orgId).call(callId)));
+  }
+
+  async listCalls(orgId: string, q: CallQuery): Promise<Page<Call>> {
+    const k = this.k(orgId);
+    const n = clampLimit(q.limit);
+    const byUser = q.userId !== undefined;
+    const index = byUser ? k.ucalls : k.calls;
+    const head = byUser ? `${q.userId} ` : '';
+    const top = byUser ? `(${q.userId}!` : '+';
+    const bottom = byUser ? `[${q.userId} ` : '-';
+    const before = decodeCursor(q.cursor);
+    let max = before === undefined ? top : `(${head}${before}`;
+    const items: Call[] = [];
+    let more = false;
+    // newest first; a status filter reads calls until the page is full (plus one, to know)
+    for (;;) {
+      const members = await this.redis.zrevrangebylex(index, max, bottom, 'LIMIT', 0, q.status === undefined ? n + 1 : LIST_CHUNK);
+      if (members.length === 0) break;
+      const pipe = this.redis.pipeline();
+      for (const m of members) pipe.hgetall(k.call(m.slice(m.indexOf(':', head.length) + 1)));
+      const res = (await pipe.exec()) ?? [];
+      for (const [err, h] of res) {
+        if (err) throw err;
+        const c = decodeCallHash(orgId, h as Record<string, string>);
+        if (!c || (q.status !== undefined && c.status !== (q.status as CallStatus))) continue;
+        if (items.length === n) {
+          more = true;
+          break;
+        }
+        items.push(c);
+      }
+      if (more || members.length < (q.status === undefined ? n + 1 : LIST_CHUNK)) break;
+      max = `(${members[members.length - 1]}`;
+    }
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor(callSortKey(last.createdAt, last.id)) : null };
+  }
+
+  callIdByProviderCallId(orgId: string, providerId: string, providerCallId: string): Promise<string | null> {
+    return this.redis.hget(this.k(orgId).pc, linkField(providerId, providerCallId));
+  }
+
+  async transition(orgId: string, callId: string, input: TransitionInput): Promise<TransitionResult | null> {
+    const k = this.k(orgId);
+    // notBefore (src/domain/state-machine.ts): an unparseable time is now; a parsed one the script
+    // moves up to the call's last transition when it falls before it
+    const parsed = Date.parse(input.at);
+    const ms = Number.isFinite(parsed) ? parsed : Date.now();
+    const at = Number.isFinite(parsed) ? input.at : new Date(ms).toISOString();
+    const idem = input.idempotency;
+    const r = (await this.conn.run(
+      'transition',
+      [k.call(callId), k.pc, k.live, k.livecalls, k.outbox, k.idem, k.idemExp, k.health, k.events],
+      [
+        Date.now(),
+        input.status,
+        at,
+        String(ms),
+        input.cause ?? '',
+        input.providerCallId ?? '',
+        input.durationSec !== undefined ? String(input.durationSec) : '',
+        input.link !== undefined && input.providerCallId !== undefined ? linkField(input.link, input.providerCallId) : '',
+        input.from ?? '',
+        idem?.key ?? '',
+        !idem ? '' : 'release' in idem ? 'release' : JSON.stringify(idem.pin),
+        input.breakerSuccess?.providerId ?? '',
+        input.breakerSuccess?.policy.closeAfter ?? 1,
+        callId,
+        Number.isFinite(parsed) ? '1' : '',
+        input.onlyProvider ?? '',
+      ],
+    )) as Reply;
+    if (r[0] === 'none') return null;
+    return { applied: Number(r[1]) === 1, becameTerminal: Number(r[2]) === 1, call: decodeCall(orgId, r, 3)! };
+  }
+
+  async reassign(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean> {
+    return Number(await this.conn.run('reassign_call', [this.k(orgId).call(callId)], [to.providerId, to.providerKind, to.failedOverFrom])) === 1;
+  }
+
+  async idempotency(orgId: string, key: string): Promise<{ record: IdempotencyRecord; call: Call | null } | null> {
+    const k = this.k(orgId);
+    const [[e1, rec], [e2, exp]] = ((await this.redis.pipeline().hget(k.idem, key).zscore(k.idemExp, key).exec()) ?? []) as [Error | null, string | null][];
+    if (e1 || e2) throw e1 ?? e2;
+    if (!rec || Number(exp ?? 0) <= Date.now()) return null;
+    const record = JSON.parse(rec) as IdempotencyRecord;
+    return { record, call: record.callId ? await this.getCall(orgId, record.callId) : null };
+  }
+
+  async callLogContext(orgId: string, callId: string): Promise<CallLogContext> {
+    const k = this.k(orgId);
+    const [flat, crm, profile, prov] = (await this.conn.run('call_log_context', [k.call(callId), k.settings, k.profile, k.prov], [])) as [Reply, string | null, string | null, string | null];
+    const call = decodeCall(orgId, flat);
+    return {
+      call,
+      user: call?.userId && profile ? userFrom(call.userId, profile, prov) : null,
+      crmConfig: crm ? (JSON.parse(crm) as Record<string, unknown>) : null,
+      crmConfigJson: crm ?? null,
+    };
+  }
+
+  async setCrmLog(orgId: string, callId: string, state: CrmLogState): Promise<void> {
+    const k = this.k(orgId);
+    const settled = state.status === 'logged' || state.status === 'skipped';
+    const r = await this.conn.run('set_crm_log', [k.call(callId), k.outbox, k.expiry], [JSON.stringify(state), settled ? '1' : '', Date.now() + this.retentionMs, callId]);
+    if (Number(r) !== 1) throw storeErrors.callNotFound(callId);
+  }
+
+  outboxDue(orgId: string, beforeMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.k(orgId).outbox, '-inf', beforeMs, 'LIMIT', 0, limit);
+  }
+
+  staleLiveCalls(orgId: string, beforeMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.k(orgId).livecalls, '-inf', beforeMs, 'LIMIT', 0, limit);
+  }
+
+  async purge(orgId: string, now: number, limit: number): Promise<number> {
+    const k = this.k(orgId);
+    const ids = await this.redis.zrangebyscore(k.expiry, '-inf', now, 'LIMIT', 0, limit);
+    return Number(
+      await this.conn.run(
+        'purge_calls',
+        [k.calls, k.ucalls, k.pc, k.idem, k.idemExp, k.expiry, k.outbox, k.livecalls, ...ids.map((id) => k.call(id))],
+        [now, limit, ...ids],
+      ),
+    );
+  }
+}
+

@@ -1,0 +1,55 @@
+// Orgs and credentials in local mode.
+
+import type { ApiKeyRecord, Org } from '../../domain/types.js';
+import { byCodeUnit, clone, done, type MemoryData } from '../memory/state.js';
+import type { OrgStore } from './port.js';
+
+export class MemoryOrgs implements OrgStore {
+  constructor(private readonly data: MemoryData) {}
+
+  createOrg(org: Org, key: ApiKeyRecord): Promise<void> {
+    const s = this.data.org(org.id);
+    s.org = clone(org);
+    s.apiKeys.set(key.keyId, clone(key));
+    this.data.apiKeys.set(key.keyId, clone(key));
+    return done(undefined);
+  }
+
+  getOrg(orgId: string): Promise<Org | null> {
+    const o = this.data.orgs.get(orgId)?.org;
+    return done(o ? clone(o) : null);
+  }
+
+  listOrgIds(cursor: string, count: number): Promise<{ ids: string[]; next: string | null }> {
+    const all = [...this.data.orgs.entries()].filter(([, s]) => s.org).map(([id]) => id).sort(byCodeUnit);
+    const from = cursor === '' ? 0 : all.findIndex((id) => id > cursor);
+    const ids = from < 0 ? [] : all.slice(from, from + count);
+    return done({ ids, next: from >= 0 && from + count < all.length ? ids[ids.length - 1] : null });
+  }
+
+  getApiKey(keyId: string): Promise<ApiKeyRecord | null> {
+    const k = this.data.apiKeys.get(keyId);
+    // an agent token is found until its expiresAt, like its Redis key, which expires then
+    if (!k || (k.expiresAt !== undefined && !(Date.parse(k.expiresAt) > Date.now()))) return done(null);
+    return done(clone(k));
+  }
+
+  putApiKey(key: ApiKeyRecord): Promise<void> {
+    this.data.org(key.orgId).apiKeys.set(key.keyId, clone(key));
+    this.data.apiKeys.set(key.keyId, clone(key));
+    return done(undefined);
+  }
+
+  listApiKeys(orgId: string): Promise<ApiKeyRecord[]> {
+    const list = [...(this.data.orgs.get(orgId)?.apiKeys.values() ?? [])];
+    return done(list.sort((a, b) => byCodeUnit(a.createdAt, b.createdAt) || byCodeUnit(a.keyId, b.keyId)).map(clone));
+  }
+
+  deleteApiKey(orgId: string, keyId: string): Promise<boolean> {
+    const s = this.data.orgs.get(orgId);
+    if (!s?.apiKeys.has(keyId)) return done(false);
+    s.apiKeys.delete(keyId);
+    this.data.apiKeys.delete(keyId);
+    return done(true);
+  }
+}

@@ -1,0 +1,17 @@
+// Orgs and their credentials: the org record, and the API keys and agent tokens that act for it.
+// A credential is found by its id alone (every request presents one), so its record has a global
+// key; the org also lists its own (for GET /v1/api-keys and revocation).
+
+import type { ApiKeyRecord, Org } from '../../domain/types.js';
+
+export interface OrgStore {
+  createOrg(org: Org, key: ApiKeyRecord): Promise<void>;
+  getOrg(orgId: string): Promise<Org | null>;
+  /** Every org id, a page at a time (housekeeping walks them). `cursor` '' starts; null next = done. */
+  listOrgIds(cursor: string, count: number): Promise<{ ids: string[]; next: string | null }>;
+  getApiKey(keyId: string): Promise<ApiKeyRecord | null>;
+  putApiKey(key: ApiKeyRecord): Promise<void>;
+  listApiKeys(orgId: string): Promise<ApiKeyRecord[]>;
+  /** Revokes one credential of the org: false when the org has no such key. */
+  deleteApiKey(orgId: string, keyId: string): Promise<boolean>;
+}

@@ -1,0 +1,69 @@
+// Orgs and credentials on Redis. A credential's record has a global key (found by id alone on
+// every request) and a copy in its org's apikeys hash (the listing); revocation removes the
+// global key first, so a revoked credential is refused everywhere at once.
+
+import type { ApiKeyRecord, Org } from '../../domain/types.js';
+import type { KeyLayout } from '../keys.js';
+import type { RedisConn } from '../redis/connection.js';
+import type { OrgStore } from './port.js';
+
+export class RedisOrgs implements OrgStore {
+  constructor(
+    private readonly conn: RedisConn,
+    private readonly keys: KeyLayout,
+  ) {}
+
+  private get redis() {
+    return this.conn.client;
+  }
+
+  async createOrg(org: Org, key: ApiKeyRecord): Promise<void> {
+    const k = this.keys.org(org.id);
+    await this.redis.set(k.org, JSON.stringify(org));
+    await this.putApiKey(key);
+    await this.redis.sadd(this.keys.orgs, org.id);
+  }
+
+  async getOrg(orgId: string): Promise<Org | null> {
+    const v = await this.redis.get(this.keys.org(orgId).org);
+    return v ? (JSON.parse(v) as Org) : null;
+  }
+
+  async listOrgIds(cursor: string, count: number): Promise<{ ids: string[]; next: string | null }> {
+    const [next, ids] = await this.redis.sscan(this.keys.orgs, cursor === '' ? '0' : cursor, 'COUNT', count);
+    return { ids, next: next === '0' ? null : next };
+  }
+
+  async getApiKey(keyId: string): Promise<ApiKeyRecord | null> {
+    const v = await this.redis.get(this.keys.apiKey(keyId));
+    return v ? (JSON.parse(v) as ApiKeyRecord) : null;
+  }
+
+  async putApiKey(key: ApiKeyRecord): Promise<void> {
+    const json = JSON.stringify(key);
+    await this.redis.hset(this.keys.org(key.orgId).apikeys, key.keyId, json);
+    if (key.expiresAt === undefined) {
+      await this.redis.set(this.keys.apiKey(key.keyId), json);
+      return;
+    }
+    // an agent token: its global key expires with it; one already expired (or unparseable) is not findable at all
+    const ttlMs = Date.parse(key.expiresAt) - Date.now();
+    if (ttlMs > 0) await this.redis.set(this.keys.apiKey(key.keyId), json, 'PX', Math.ceil(ttlMs));
+    else await this.redis.del(this.keys.apiKey(key.keyId));
+  }
+
+  async listApiKeys(orgId: string): Promise<ApiKeyRecord[]> {
+    const h = await this.redis.hgetall(this.keys.org(orgId).apikeys);
+    return Object.values(h)
+      .map((v) => JSON.parse(v) as ApiKeyRecord)
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.keyId < b.keyId ? -1 : 1));
+  }
+
+  async deleteApiKey(orgId: string, keyId: string): Promise<boolean> {
+    const k = this.keys.org(orgId);
+    if (!(await this.redis.hexists(k.apikeys, keyId))) return false;
+    await this.redis.del(this.keys.apiKey(keyId));
+    await this.redis.hdel(k.apikeys, keyId);
+    return true;
+  }
+}
