@@ -19,6 +19,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { webhookCrmKind } from '../../adapters/crm/webhook/index.js';
+import { startReceiver, type Receiver } from './receiver.js';
 import { CRM_SETTING, CrmConnectors } from '../../src/crm/connectors.js';
 import { callLogQueue, startCallLogWorker } from '../../src/jobs/pipeline.js';
 import { createBackend, type Backend } from '../../src/store/backend.js';
@@ -93,38 +94,6 @@ async function seedCalls(backend: Backend, orgId: string, userId: string, n: num
     await Promise.all(batch);
   }
   return ids;
-}
-
-interface Receiver {
-  url: string;
-  secret: string;
-  stats(): Promise<{ deliveries: number; duplicates: number; rejected: number }>;
-  stop(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const child: ChildProcess = fork(resolve(import.meta.dirname, '../../test/fakes/webhook-crm/standalone.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const hello = await new Promise<{ url: string; secret: string }>((res, rej) => {
-    child.once('message', (m) => res(m as { url: string; secret: string }));
-    child.once('exit', (code) => rej(new Error(`webhook receiver exited (${code})`)));
-  });
-  return {
-    ...hello,
-    stats: () =>
-      new Promise((res) => {
-        child.once('message', (m) => res(m as { deliveries: number; duplicates: number; rejected: number }));
-        child.send('stats');
-      }),
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.disconnect();
-      await exited;
-    },
-  };
 }
 
 async function rawRound(redis: Redis, jobs: number, concurrency: number): Promise<number> {

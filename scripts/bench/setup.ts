@@ -25,13 +25,13 @@ export interface BenchOrg {
 }
 
 /**
- * An org whose dial rate limits are lifted (the benchmark measures the gateway, not the limiter's
+ * An org whose dial rate limits (and the one-live-call-per-agent rule) are lifted (the benchmark measures the gateway, not the limiter's
  * refusals), with a sim provider that takes every present and future user.
  */
 export async function benchOrg(base: string, adminToken: string, name: string, sim: SimConfig): Promise<BenchOrg> {
   const org = await api(base, 'POST', '/v1/orgs', adminToken, { name });
   await api(base, 'PUT', '/v1/dial-policy', org.apiKey, {
-    limits: { perUserPerMinute: 100_000, perOrgPerMinute: 1_000_000, perDestinationPerHour: 100_000 },
+    limits: { perUserPerMinute: 100_000, perOrgPerMinute: 1_000_000, perDestinationPerHour: 100_000, liveCallsPerUser: 1000 },
   });
   const provider = await api(base, 'POST', '/v1/providers', org.apiKey, {
     kind: 'sim',

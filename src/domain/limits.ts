@@ -13,13 +13,15 @@ export interface Bucket {
   refillPerMs: number;
 }
 
+/**
+ * The live click-to-calls one user may have at once. A slot is held by its call until the call
+ * ends (a crashed gateway's calls are ended by the reconciler, so none holds one for ever).
+ */
 export interface LiveCap {
   userId: string;
   max: number;
   /** the call taking the slot */
   callId: string;
-  /** a live entry older than this is dropped (a crashed call can't block an agent forever) */
-  ttlMs: number;
 }
 
 /** The limits one new call must fit. */
@@ -36,13 +38,13 @@ export const ADMITTED: LimitResult = Object.freeze({ ok: true });
 
 /**
  * ARGV of the Lua take_limits function (src/store/redis/lua/lib.lua): bucket count, then
- * (id, capacity, refillPerMs) per bucket, then the cap (max, userId, callId, ttlMs; max 0 = none).
+ * (id, capacity, refillPerMs) per bucket, then the cap (max, userId; max 0 = none).
  */
 export function admissionArgs(a: Admission): (string | number)[] {
   const args: (string | number)[] = [a.buckets.length];
   for (const b of a.buckets) args.push(b.id, b.capacity, b.refillPerMs);
-  if (a.cap) args.push(a.cap.max, a.cap.userId, a.cap.callId, a.cap.ttlMs);
-  else args.push(0, '', '', 0);
+  if (a.cap) args.push(a.cap.max, a.cap.userId);
+  else args.push(0, '');
   return args;
 }
 

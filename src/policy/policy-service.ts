@@ -21,7 +21,6 @@ export const ORG_POLICY = 'dialPolicy';
 const AGENT_PHONE = 'agent_phone';
 export const providerPolicyName = (providerId: string) => `provider:${providerId}:dialPolicy`;
 export const providerLimitsName = (providerId: string) => `provider:${providerId}:limits`;
-const LIVE_TTL_MS = 4 * 3600 * 1000;
 
 export interface ProviderLimits {
   callsPerSecond?: number;
@@ -133,7 +132,7 @@ export class PolicyService {
       { name: 'perOrgPerMinute', id: 'org', capacity: limits.perOrgPerMinute, refillPerMs: limits.perOrgPerMinute / 60_000 },
       { name: 'perDestinationPerHour', id: `d:${e164}`, capacity: limits.perDestinationPerHour, refillPerMs: limits.perDestinationPerHour / 3_600_000 },
     ];
-    return { buckets, cap: { userId, max: limits.liveCallsPerUser, callId, ttlMs: LIVE_TTL_MS } };
+    return { buckets, cap: { userId, max: limits.liveCallsPerUser, callId } };
   }
 
   /** The 429 for a refused admission, counted; names the limit and when to retry. */

@@ -16,13 +16,9 @@ export function takeLimits(s: OrgData, { buckets, cap }: Admission, now: number)
   }
   if (cap) {
     let live = s.live.get(cap.userId);
-    if (!live) s.live.set(cap.userId, (live = new Map()));
-    for (const [m, exp] of live) if (exp <= now) live.delete(m);
-    if (live.size >= cap.max && !live.has(cap.callId)) {
-      if (live.size === 0) s.live.delete(cap.userId);
-      return { ok: false, limit: LIVE_CAP_LIMIT, retryAfterMs: 1000 };
-    }
-    live.set(cap.callId, now + cap.ttlMs);
+    if ((live?.size ?? 0) >= cap.max) return { ok: false, limit: LIVE_CAP_LIMIT, retryAfterMs: 1000 };
+    if (!live) s.live.set(cap.userId, (live = new Set()));
+    live.add(cap.callId);
   }
   buckets.forEach((b: Bucket, i) => s.buckets.set(b.id, { t: next[i] - 1, ts: now, capacity: b.capacity, refillPerMs: b.refillPerMs }));
   return ADMITTED;

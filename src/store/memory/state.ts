@@ -38,8 +38,8 @@ export class OrgData {
   readonly liveCalls = new Map<string, number>();
   readonly idempotency = new Map<string, { record: IdempotencyRecord; expiresAt: number }>();
   readonly buckets = new Map<string, BucketState>();
-  /** user id → (call id → expiry ms): live click-to-calls */
-  readonly live = new Map<string, Map<string, number>>();
+  /** user id → its live click-to-calls (those holding a live-call slot) */
+  readonly live = new Map<string, Set<string>>();
   readonly health = new Map<string, HealthRecord>();
   /** call id → ms it was handed to the call log */
   readonly outbox = new Map<string, number>();

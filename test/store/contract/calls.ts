@@ -188,7 +188,7 @@ export function runCallsContract(f: BackendFactory): void {
         const { org } = await orgWithUser(b);
         const orgBucket = bucket('perOrgPerMinute', 'org', 5);
         const userBucket = bucket('perUserPerMinute', 'u:u1', 1);
-        const admission = (callId: string) => ({ buckets: [orgBucket, userBucket], cap: { userId: 'u1', max: 2, callId, ttlMs: 60_000 } });
+        const admission = (callId: string) => ({ buckets: [orgBucket, userBucket], cap: { userId: 'u1', max: 2, callId } });
         await clickCreated(b, org, 'u1', { admission });
         const key = rid('idem');
         const req = await clickRequest(b, org, 'u1', { admission, idempotency: { key, fingerprint: 'fp', ttlSec: 60 } });
@@ -211,7 +211,7 @@ export function runCallsContract(f: BackendFactory): void {
       test('limited by the live cap: nothing written; the terminal status of the live call frees the slot', async () => {
         const { org } = await orgWithUser(b, { users: ['u1', 'u2'] });
         const orgBucket = bucket('perOrgPerMinute', 'org', 10);
-        const withCap = (user: string) => (callId: string) => ({ buckets: [orgBucket], cap: { userId: user, max: 1, callId, ttlMs: 60_000 } });
+        const withCap = (user: string) => (callId: string) => ({ buckets: [orgBucket], cap: { userId: user, max: 1, callId } });
         const a = await clickCreated(b, org, 'u1', { admission: withCap('u1') });
         const req = await clickRequest(b, org, 'u1', { admission: withCap('u1') });
         const refused = await c.click(req);

@@ -75,7 +75,7 @@ async function callCycle(b: Backend, org: string, provider: string): Promise<str
   const key = rid('idem');
   const call = await clickCreated(b, org, 'u1', {
     idempotency: { key, fingerprint: 'fp', ttlSec: 3 * RETENTION_SEC },
-    admission: (callId) => ({ buckets: [bucket('perOrg', 'org', 100), bucket('perUser', 'u:u1', 100)], cap: { userId: 'u1', max: 5, callId, ttlMs: 60_000 } }),
+    admission: (callId) => ({ buckets: [bucket('perOrg', 'org', 100), bucket('perUser', 'u:u1', 100)], cap: { userId: 'u1', max: 5, callId } }),
   });
   // times after the click's (a time before the last transition would be moved up to it)
   const at = (sec: number) => new Date(Date.parse(call.createdAt) + sec * 1000).toISOString();

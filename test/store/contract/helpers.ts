@@ -105,7 +105,7 @@ export function baseCall(orgId: string, id: string, over: Partial<Call> = {}): C
 
 /** The live-call cap of one user (a slot per live call, held for a minute at most). */
 export function liveCap(userId: string, max: number): (callId: string) => Admission {
-  return (callId) => ({ buckets: [], cap: { userId, max, callId, ttlMs: 60_000 } });
+  return (callId) => ({ buckets: [], cap: { userId, max, callId } });
 }
 
 /** A bucket that never refills during a test. */

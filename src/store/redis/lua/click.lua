@@ -72,6 +72,11 @@ if assigned ~= '' and pid ~= assigned then
   fields[#fields + 1] = assigned
 end
 local callId = ARGV[9]
+if tonumber(ARGV[f0 + nf + 2 + tonumber(ARGV[f0 + nf + 1]) * 3]) > 0 then
+  -- it took a live-call slot: its terminal status gives it back
+  fields[#fields + 1] = '_live'
+  fields[#fields + 1] = '1'
+end
 if ikey ~= '' then
   fields[#fields + 1] = '_idem'
   fields[#fields + 1] = ikey

@@ -85,10 +85,11 @@ end
 
 -- ---- limits (src/domain/limits.ts; memory twin: src/store/limits/memory.ts) ----------------
 -- Token buckets live in the org's rl hash as "tokens:ms:capacity:refillPerMs", the live-call
--- cap in its live hash as "callId@expiryMs,...". All are checked before any is taken, so a
--- refusal consumes nothing. ARGV from a0+1: n, (id, capacity, refillPerMs) per bucket, then
--- capMax (0 = none), userId, callId, ttlMs. Returns nil when the call fits, else
--- {1-based index of the refusing limit (buckets, then the cap), retryAfterMs}.
+-- cap in its live hash as user id → live click-to-calls (the call holding a slot says so in its
+-- own `_live` field, so the slot is freed exactly once). All are checked before any is taken, so
+-- a refusal consumes nothing. ARGV from a0+1: n, (id, capacity, refillPerMs) per bucket, then
+-- capMax (0 = none), userId. Returns nil when the call fits (and a slot was taken when capMax >
+-- 0), else {1-based index of the refusing limit (buckets, then the cap), retryAfterMs}.
 local function take_limits(rl, live, a0, now)
   local n = tonumber(ARGV[a0 + 1])
   local state = {}
@@ -108,21 +109,9 @@ local function take_limits(rl, live, a0, now)
   local c = a0 + 1 + n * 3
   local max = tonumber(ARGV[c + 1])
   if max > 0 then
-    local uid, member, ttl = ARGV[c + 2], ARGV[c + 3], tonumber(ARGV[c + 4])
-    local kept, has = {}, false
-    local cur = redis.call('HGET', live, uid)
-    if cur then
-      for entry in string.gmatch(cur, '[^,]+') do
-        local id, exp = string.match(entry, '^(.*)@(%d+)$')
-        if id and tonumber(exp) > now then
-          kept[#kept + 1] = entry
-          if id == member then has = true end
-        end
-      end
-    end
-    if #kept >= max and not has then return { n + 1, 1000 } end
-    if not has then kept[#kept + 1] = member .. '@' .. tostring(now + ttl) end
-    redis.call('HSET', live, uid, table.concat(kept, ','))
+    local uid = ARGV[c + 2]
+    if tonumber(redis.call('HGET', live, uid) or '0') >= max then return { n + 1, 1000 } end
+    redis.call('HINCRBY', live, uid, 1)
   end
   for i = 1, n do
     local s = state[i]
@@ -131,16 +120,11 @@ local function take_limits(rl, live, a0, now)
   return nil
 end
 
--- Frees a call's live-call slot.
-local function release_live(live, uid, callId)
-  if not uid or uid == '' then return end
-  local cur = redis.call('HGET', live, uid)
-  if not cur then return end
-  local kept = {}
-  for entry in string.gmatch(cur, '[^,]+') do
-    if string.match(entry, '^(.*)@%d+$') ~= callId then kept[#kept + 1] = entry end
-  end
-  if #kept == 0 then redis.call('HDEL', live, uid) else redis.call('HSET', live, uid, table.concat(kept, ',')) end
+-- Frees the live-call slot a call holds (once: its `_live` field says it holds one).
+local function release_live(live, ck, uid)
+  if not uid or uid == '' or redis.call('HGET', ck, '_live') ~= '1' then return end
+  redis.call('HDEL', ck, '_live')
+  if redis.call('HINCRBY', live, uid, -1) <= 0 then redis.call('HDEL', live, uid) end
 end
 
 -- ---- provider health (src/store/health/port.ts; memory twin: src/store/health/rules.ts) ----
@@ -228,6 +212,8 @@ end
 
 -- Publishes a call event to the org's shard channel: "<type>|<userId>|<json>" (events/port.ts).
 local function publish_call(channel, etype, flat)
+  -- nobody listening to this org (no agent screen open on any instance): no message to build
+  if redis.call('PUBSUB', 'SHARDNUMSUB', channel)[2] == 0 then return end
   local uid = ''
   for i = 1, #flat, 2 do
     if flat[i] == 'userId' then uid = flat[i + 1] end

@@ -30,7 +30,7 @@ local terminal = 0
 if applied == 1 and RANK[ARGV[2]] == 4 then
   terminal = 1
   redis.call('ZREM', KEYS[4], callId)
-  release_live(KEYS[3], redis.call('HGET', ck, 'userId'), callId)
+  release_live(KEYS[3], ck, redis.call('HGET', ck, 'userId'))
   if redis.call('HGET', ck, '_trial') ~= '1' then
     redis.call('ZADD', KEYS[5], now, callId)
     if not redis.call('HGET', ck, 'crmLog_j') then redis.call('HSET', ck, 'crmLog_j', '{"status":"pending","attempts":0}') end
