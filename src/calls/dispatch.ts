@@ -344,6 +344,8 @@ export class Dispatcher {
       at: new Date().toISOString(),
       providerCallId: res.providerCallId,
       link: provider.id,
+      // the call as created: when nothing raced it, the backend need not send it back
+      known: call,
       ...(res.from ? { from: res.from } : {}),
       ...(!call.trial && (claim.trial || claim.failures > 0) ? { breakerSuccess: { providerId: provider.id, policy: breakerPolicyOf(provider) } } : {}),
     }));

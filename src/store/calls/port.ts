@@ -61,6 +61,11 @@ export interface TransitionInput {
   breakerSuccess?: { providerId: string; policy: BreakerPolicy };
   /** apply only if the call is this provider's (a provider's webhook names a call): else as if absent (null) */
   onlyProvider?: string;
+  /**
+   * The call as the caller holds it, for a non-terminal move (the dial's answer): when the stored
+   * call is still in its status, the result is computed from it instead of read back.
+   */
+  known?: Call;
 }
 
 /** The outcome of applying one status event to a call. */

@@ -3,6 +3,7 @@
 // slot; reads are plain single-slot commands. Encoding of a call's hash: ./codec.ts.
 
 import { admissionArgs, refusedBy } from '../../domain/limits.js';
+import { applyTransition, isTerminal } from '../../domain/state-machine.js';
 import type { Call, CallStatus, CrmLogState, Page } from '../../domain/types.js';
 import { userFrom } from '../directory/codec.js';
 import { storeErrors } from '../errors.js';
@@ -76,8 +77,15 @@ export class RedisCalls implements CallStore {
       ],
     )) as Reply;
     switch (r[0]) {
-      case 'created':
-        return { kind: 'created', call: decodeCall(call.orgId, r, 4)!, picked: Number(r[1]) - 1, trial: Number(r[2]) === 1, breakerFailures: Number(r[3]) };
+      case 'created': {
+        // what the script stored: the call as sent, on the provider it picked
+        const picked = Number(r[1]) - 1;
+        const p = chain[picked];
+        const created: Call = { ...call, providerId: p.id, providerKind: p.kind };
+        if (expect.providerId && p.id !== expect.providerId) created.failedOverFrom = expect.providerId;
+        else delete created.failedOverFrom;
+        return { kind: 'created', call: created, picked, trial: Number(r[2]) === 1, breakerFailures: Number(r[3]) };
+      }
       case 'stale':
         return {
           kind: 'stale',
@@ -166,6 +174,7 @@ export class RedisCalls implements CallStore {
   }
 
   async transition(orgId: string, callId: string, input: TransitionInput): Promise<TransitionResult | null> {
+    const known = input.known;
     const k = this.k(orgId);
     // notBefore (src/domain/state-machine.ts): an unparseable time is now; a parsed one the script
     // moves up to the call's last transition when it falls before it
@@ -193,10 +202,18 @@ export class RedisCalls implements CallStore {
         callId,
         Number.isFinite(parsed) ? '1' : '',
         input.onlyProvider ?? '',
+        known && !isTerminal(input.status) ? known.status : '',
       ],
     )) as Reply;
     if (r[0] === 'none') return null;
-    return { applied: Number(r[1]) === 1, becameTerminal: Number(r[2]) === 1, call: decodeCall(orgId, r, 3)! };
+    const applied = Number(r[1]) === 1;
+    if (r.length > 3) return { applied, becameTerminal: Number(r[2]) === 1, call: decodeCall(orgId, r, 3)! };
+    // the call moved from the status the caller holds it in: what it became, as the script did it
+    const call = structuredClone(known!);
+    if (input.providerCallId && !call.providerCallId) call.providerCallId = input.providerCallId;
+    if (input.from && !call.from) call.from = input.from;
+    applyTransition(call, { status: input.status, at: input.at, cause: input.cause, durationSec: input.durationSec });
+    return { applied, becameTerminal: false, call };
   }
 
   async reassign(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean> {

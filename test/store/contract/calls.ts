@@ -499,6 +499,20 @@ export function runCallsContract(f: BackendFactory): void {
         assert.equal(await c.callIdByProviderCallId(org, inb.providerId, 'CAin1'), inb.id);
       });
 
+      test('known: the result computed from the caller\'s call is the call as stored; a raced call is read back', async () => {
+        const org = rid('org');
+        const call = baseCall(org, rid('c'));
+        await c.createCall(call);
+        const tr = await c.transition(org, call.id, { status: 'dialing', at: t(1), providerCallId: 'PK1', link: call.providerId, from: '+15550000001', known: call });
+        assert.equal(tr?.applied, true);
+        assert.deepEqual(tr?.call, await c.getCall(org, call.id));
+        // the caller's copy is stale (a webhook moved the call on): the answer is the stored call
+        await c.transition(org, call.id, { status: 'ringing', at: t(2) });
+        const late = await c.transition(org, call.id, { status: 'answered', at: t(3), known: call });
+        assert.deepEqual(late?.call, await c.getCall(org, call.id));
+        assert.equal(late?.call.status, 'answered');
+      });
+
       test("onlyProvider: a provider's event about another provider's call changes nothing (null)", async () => {
         const org = rid('org');
         const call = baseCall(org, rid('c'));

@@ -13,7 +13,7 @@
 --      | {'replay', record JSON}
 --      | {'unavailable', providerId, retryAfterMs}
 --      | {'limited', limit index, retryAfterMs}
---      | {'created', picked index (1-based), trial 0|1, breaker failures, call hash...}
+--      | {'created', picked index (1-based), trial 0|1, breaker failures}
 local now = tonumber(ARGV[1])
 local uid, assigned, ikey = ARGV[3], ARGV[5], ARGV[6]
 local ver = redis.call('GET', KEYS[1]) or '0'
@@ -86,6 +86,6 @@ if ikey ~= '' then
   redis.call('HSET', KEYS[5], ikey, '{"fingerprint":"' .. ARGV[7] .. '","callId":"' .. callId .. '"}')
   redis.call('ZADD', KEYS[6], now + tonumber(ARGV[8]), ikey)
 end
-local h = redis.call('HGETALL', KEYS[9])
-publish_call(KEYS[14], 'call.created', h)
-return append({'created', picked, trial, failures}, h)
+publish_call(KEYS[14], 'call.created', KEYS[9])
+-- the caller knows the call it sent and the provider picked: no need to send it back
+return {'created', picked, trial, failures}

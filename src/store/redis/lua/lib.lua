@@ -211,9 +211,11 @@ local function call_json(flat)
 end
 
 -- Publishes a call event to the org's shard channel: "<type>|<userId>|<json>" (events/port.ts).
+-- `flat` is the call's HGETALL, or its key (read only when someone listens).
 local function publish_call(channel, etype, flat)
   -- nobody listening to this org (no agent screen open on any instance): no message to build
   if redis.call('PUBSUB', 'SHARDNUMSUB', channel)[2] == 0 then return end
+  if type(flat) == 'string' then flat = redis.call('HGETALL', flat) end
   local uid = ''
   for i = 1, #flat, 2 do
     if flat[i] == 'userId' then uid = flat[i + 1] end

@@ -8,8 +8,10 @@
 --       9 from ('' = none), 10 idempotency key ('' = none), 11 '' | 'release' | pinned error JSON,
 --       12 breaker provider id ('' = none), 13 closeAfter, 14 call id, 15 '1' to move a time
 --       before the call's last transition up to it (notBefore; '' when Node put now for an
---       unparseable time), 16 provider id the call must be on ('' = any: a webhook names a call)
--- Reply: {'none'} or {'ok', applied 0|1, became terminal 0|1, call hash...}
+--       unparseable time), 16 provider id the call must be on ('' = any: a webhook names a call),
+--       17 the status the caller holds the call in ('' = unknown)
+-- Reply: {'none'} or {'ok', applied 0|1, became terminal 0|1, call hash...}; the hash is left
+-- out when the call was in the caller's status and moved (the caller knows what it became)
 local ck, now = KEYS[1], tonumber(ARGV[1])
 if redis.call('EXISTS', ck) == 0 then return {'none'} end
 if ARGV[16] ~= '' and redis.call('HGET', ck, 'providerId') ~= ARGV[16] then return {'none'} end
@@ -25,6 +27,7 @@ if ARGV[8] ~= '' then
   end
 end
 if ARGV[9] ~= '' and not redis.call('HGET', ck, 'from') then redis.call('HSET', ck, 'from', ARGV[9]) end
+local before = redis.call('HGET', ck, 'status')
 local applied = apply_transition(ck, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[15] == '1')
 local terminal = 0
 if applied == 1 and RANK[ARGV[2]] == 4 then
@@ -48,6 +51,6 @@ if ARGV[10] ~= '' then
   end
 end
 if ARGV[12] ~= '' then breaker_success(KEYS[8], ARGV[12], now, tonumber(ARGV[13])) end
-local h = redis.call('HGETALL', ck)
-if applied == 1 then publish_call(KEYS[9], 'call.status', h) end
-return append({'ok', applied, terminal}, h)
+if applied == 1 then publish_call(KEYS[9], 'call.status', ck) end
+if applied == 1 and ARGV[17] ~= '' and before == ARGV[17] then return {'ok', applied, terminal} end
+return append({'ok', applied, terminal}, redis.call('HGETALL', ck))
