@@ -92,12 +92,13 @@ export async function run(opts: { calls?: number; redisUrl?: string; gateway?: G
       const users = await seedUsers(redis.url, org.orgId, 'cmd-', calls);
       const headers = { authorization: `Bearer ${org.apiKey}`, 'content-type': 'application/json' };
       const click = (i: number) => fetch(`${gateway.url}/v1/calls`, { method: 'POST', headers, body: JSON.stringify({ userId: users[i], to: torontoNumber(i) }) }).then((r) => r.text());
-      // warm: the org snapshot, the user cache, the scripts on the server
-      for (let i = 0; i < 5; i++) await click(i);
+      // warm: the org snapshot, every agent in the gateway's user cache (as in steady state), the
+      // scripts on the server; then one more call per agent, counted
+      for (let i = 0; i < calls; i += 20) await Promise.all(Array.from({ length: Math.min(20, calls - i) }, (_, k) => click(i + k)));
       await settle(probe);
       const before = await commandstats(probe);
-      const n = calls - 5;
-      for (let i = 5; i < calls; i += 20) await Promise.all(Array.from({ length: Math.min(20, calls - i) }, (_, k) => click(i + k)));
+      const n = calls;
+      for (let i = 0; i < calls; i += 20) await Promise.all(Array.from({ length: Math.min(20, calls - i) }, (_, k) => click(i + k)));
       await settle(probe);
       const d = delta(before, await commandstats(probe));
       const row = rowOf(name, n, d);

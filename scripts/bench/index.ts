@@ -4,7 +4,7 @@
 // absent is skipped with the reason; one that fails is reported and the others still run.
 //
 //   npm run bench                         all of them
-//   npm run bench -- click-to-call        only the named ones (click-to-call, screen-pop, install-all, call-log)
+//   npm run bench -- click-to-call        only the named ones (click-to-call, whole-call, commands, screen-pop, install-all, call-log)
 //   BENCH_QUICK=1 npm run bench           shorter runs (smoke test of the harness)
 
 import { existsSync } from 'node:fs';
@@ -52,6 +52,18 @@ const ENTRIES: Entry[] = [
     file: 'click-to-call.ts',
     title: 'click-to-call: full gateway vs bare node:http + one Redis GET',
     options: async (s) => ({ ...(await sharedGateway(s, log)), ...(quick ? { seconds: 2, rounds: 1, rateSeconds: 2 } : {}) }),
+  },
+  {
+    name: 'whole-call',
+    file: 'whole-call.ts',
+    title: 'whole call: click, ring, answer, hang-up and call log vs bare node:http + one Redis GET',
+    options: async (s) => ({ ...(await sharedGateway(s, log)), ...(quick ? { seconds: 2, rounds: 1, rateSeconds: 1 } : {}) }),
+  },
+  {
+    name: 'commands',
+    file: 'commands-per-call.ts',
+    title: 'Redis commands per call (INFO commandstats)',
+    options: async (s) => ({ ...(await sharedGateway(s, log)), ...(quick ? { calls: 100 } : {}) }),
   },
   {
     name: 'screen-pop',

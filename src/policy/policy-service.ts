@@ -47,6 +47,13 @@ export interface EnforceContext extends PolicyContext {
   path: 'click-to-call' | 'trial' | 'failover' | 'phonebridge';
 }
 
+/** A user's phone, parsed once per user object (the click path's users come from a cache). */
+const parsedPhones = new WeakMap<User, PhoneNumber | undefined>();
+function agentPhone(user: User): PhoneNumber | undefined {
+  if (!parsedPhones.has(user)) parsedPhones.set(user, user.phone ? parsePhone(user.phone, user.region) : undefined);
+  return parsedPhones.get(user);
+}
+
 export class PolicyService {
   constructor(private readonly deps: PolicyDeps) {}
 
@@ -90,7 +97,7 @@ export class PolicyService {
     const d = evaluate(ctx.number, layers, [...defaults]);
     if (!d.allowed || !ctx.user?.phone) return d;
     // the agent's own leg (the provider rings the user's phone first) is a call too
-    const phone = parsePhone(ctx.user.phone, ctx.user.region);
+    const phone = agentPhone(ctx.user);
     const leg = phone ? evaluateAgentPhone(phone, layers) : null;
     return leg && !leg.allowed ? { ...leg, rule: `${AGENT_PHONE}: ${leg.rule}` } : d;
   }
