@@ -14,7 +14,7 @@
 import { pathToFileURL } from 'node:url';
 import { closedLoop, errorCount, errorSummary, openLoop, pool, type LoadRequest, type LoadResult } from './load.js';
 import { Redis } from 'ioredis';
-import { benchRedis, cpuSeconds, startBareServer, startGatewayProcess, type Child, type GatewayChild } from './processes.js';
+import { benchRedis, cpuSeconds, redisCpu, startBareServer, startGatewayProcess, type Child, type GatewayChild } from './processes.js';
 import { benchOrg, seedUsers, torontoNumber } from './setup.js';
 import { fmtInt, fmtMs, fmtPct, table } from './table.js';
 
@@ -53,13 +53,6 @@ interface Measured extends LoadResult {
   cpuMsPerReq: number;
   redisCpuPct: number;
   redisMsPerReq: number;
-}
-
-async function redisCpu(r: Redis): Promise<number> {
-  const info = await r.info('cpu');
-  const user = /used_cpu_user:([\d.]+)/.exec(info);
-  const sys = /used_cpu_sys:([\d.]+)/.exec(info);
-  return user && sys ? Number(user[1]) + Number(sys[1]) : NaN;
 }
 
 /** One measured round with the server's and Redis's CPU use beside it. */

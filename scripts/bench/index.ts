@@ -4,7 +4,7 @@
 // absent is skipped with the reason; one that fails is reported and the others still run.
 //
 //   npm run bench                         all of them
-//   npm run bench -- click-to-call        only the named ones (click-to-call, whole-call, commands, screen-pop, install-all, call-log)
+//   npm run bench -- click-to-call        only the named ones (click-to-call, whole-call, commands, cluster, screen-pop, install-all, call-log)
 //   BENCH_QUICK=1 npm run bench           shorter runs (smoke test of the harness)
 
 import { existsSync } from 'node:fs';
@@ -64,6 +64,12 @@ const ENTRIES: Entry[] = [
     file: 'commands-per-call.ts',
     title: 'Redis commands per call (INFO commandstats)',
     options: async (s) => ({ ...(await sharedGateway(s, log)), ...(quick ? { calls: 100 } : {}) }),
+  },
+  {
+    name: 'cluster',
+    file: 'cluster.ts',
+    title: 'Redis Cluster: two gateways on a 3-master cluster vs on one Redis (30 orgs)',
+    options: async () => (quick ? { seconds: 2, orgs: 6 } : {}),
   },
   {
     name: 'screen-pop',

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort, startRedisServer, redisServerOnPath, type ThrowawayRedis } from './redis-server.js';
 
 export { freePort };
@@ -64,14 +65,15 @@ export interface GatewayChild extends Child {
  * The gateway on Redis. LOG_LEVEL=warn: the baseline logs nothing per request, so neither does
  * the gateway (at info, pino writes two lines per request).
  */
-export async function startGatewayProcess(redisUrl: string, extraEnv: Record<string, string> = {}): Promise<GatewayChild> {
+export async function startGatewayProcess(redis: string | { clusterNodes: { host: string; port: number }[] }, extraEnv: Record<string, string> = {}): Promise<GatewayChild> {
+  const store: Record<string, string> = typeof redis === 'string' ? { REDIS_URL: redis } : { REDIS_URL: '', REDIS_CLUSTER_NODES: redis.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',') };
   const port = await freePort();
   const adminToken = 'bench-operator-' + randomBytes(12).toString('hex');
   // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of the gateway there (open in Chrome DevTools)
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = startChild(
     [...prof, '--import', 'tsx', 'src/main.ts'],
-    { REDIS_URL: redisUrl, DIALGATE_ADMIN_TOKEN: adminToken, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...extraEnv },
+    { ...store, DIALGATE_ADMIN_TOKEN: adminToken, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn', ...extraEnv },
     port,
   );
   try {
@@ -114,4 +116,12 @@ export function cpuSeconds(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/** CPU seconds (user + system) a redis-server has used so far (INFO cpu). */
+export async function redisCpu(r: Redis): Promise<number> {
+  const info = await r.info('cpu');
+  const user = /used_cpu_user:([\d.]+)/.exec(info);
+  const sys = /used_cpu_sys:([\d.]+)/.exec(info);
+  return user && sys ? Number(user[1]) + Number(sys[1]) : NaN;
 }

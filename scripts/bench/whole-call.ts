@@ -12,7 +12,7 @@
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { closedLoop, errorSummary, openLoop, pool, type LoadRequest, type LoadResult } from './load.js';
-import { benchRedis, cpuSeconds, startBareServer, startGatewayProcess, type Child, type GatewayChild } from './processes.js';
+import { benchRedis, cpuSeconds, redisCpu, startBareServer, startGatewayProcess, type Child, type GatewayChild } from './processes.js';
 import { startReceiver } from './receiver.js';
 import { api, benchOrg, seedUsers, torontoNumber } from './setup.js';
 import { fmtInt, fmtMs, fmtPct, table } from './table.js';
@@ -28,11 +28,6 @@ export interface WholeCallResult {
   concurrency: number;
   seconds: number;
   rounds: number;
-}
-
-async function redisCpu(r: Redis): Promise<number> {
-  const info = await r.info('cpu');
-  return Number(/used_cpu_user:([\d.]+)/.exec(info)![1]) + Number(/used_cpu_sys:([\d.]+)/.exec(info)![1]);
 }
 
 /** A round, with the process's and Redis's CPU over it (the trailing work — events and logs still in flight — is counted by waiting for quiet). */

@@ -11,13 +11,14 @@ import type { CallLogQueue } from '../store/queues/port.js';
 export interface HousekeeperOptions {
   /** how often a round runs (default 30 s) */
   everyMs?: number;
-  /** how long a hand-off may wait before it is enqueued again (default 60 s) */
+  /** how long a hand-off may wait before it is enqueued again (default 15 s; enqueuing twice is harmless) */
   outboxGraceMs?: number;
   /** extra per-org work (the stuck-call reconciler) */
   tasks?: Array<(orgId: string) => Promise<void>>;
 }
 
 const LOCK = 'housekeeping';
+const LOCK_MIN_TTL_MS = 15_000;
 const BATCH = 200;
 
 export class Housekeeper {
@@ -34,7 +35,7 @@ export class Housekeeper {
     private readonly opts: HousekeeperOptions = {},
   ) {
     this.everyMs = opts.everyMs ?? 30_000;
-    this.graceMs = opts.outboxGraceMs ?? 60_000;
+    this.graceMs = opts.outboxGraceMs ?? 15_000;
   }
 
   start(): void {
@@ -54,20 +55,26 @@ export class Housekeeper {
   /** One round over every org, if this instance gets the lock. Returns whether it ran. */
   async round(): Promise<boolean> {
     const { shared, orgs } = this.backend;
-    const ttl = Math.max(this.everyMs * 2, 60_000);
+    // short, and renewed as the round goes: a lock whose release failed (Redis blinked) holds
+    // housekeeping back for at most this long
+    const ttl = Math.max(this.everyMs * 2, LOCK_MIN_TTL_MS);
     const token = await shared.acquireLock(LOCK, ttl);
     if (!token) return false;
     try {
       let cursor = '';
+      let renewed = Date.now();
       for (;;) {
         const page = await orgs.listOrgIds(cursor, 500);
         for (const orgId of page.ids) {
           if (this.stopped) return true;
+          if (Date.now() - renewed > ttl / 3) {
+            if (!(await shared.renewLock(LOCK, token, ttl))) return true;
+            renewed = Date.now();
+          }
           await this.org(orgId);
         }
         if (!page.next) break;
         cursor = page.next;
-        if (!(await shared.renewLock(LOCK, token, ttl))) return true;
       }
       return true;
     } finally {

@@ -130,7 +130,29 @@ export class ClusterDeployment {
    */
   async assertLoggedOnce(accepted: Outcome[], redeliveries = 0, timeoutMs = 120_000): Promise<void> {
     const ids = new Set(accepted.map((a) => a.callId));
-    await until(() => [...ids].every((id) => this.crm.deliveries.has(id)), timeoutMs, `${ids.size} call logs at the CRM`, 250);
+    const started = Date.now();
+    let reported = started;
+    const missing = () => [...ids].filter((id) => !this.crm.deliveries.has(id));
+    try {
+      await until(() => {
+        const m = missing();
+        // a slow drain is worth seeing in CI's output even when it ends in time
+        if (m.length && Date.now() - reported > 10_000) {
+          reported = Date.now();
+          console.log(`# ${Math.round((reported - started) / 1000)} s: ${m.length} of ${ids.size} call logs still missing`);
+        }
+        return m.length === 0;
+      }, timeoutMs, `${ids.size} call logs at the CRM`, 250);
+    } catch (e) {
+      // name what is missing and where those calls stand, so a failure can be read from CI's log
+      const m = missing();
+      const byId = new Map(accepted.map((a) => [a.callId, a.org]));
+      const states = await Promise.all(m.slice(0, 5).map(async (id) => {
+        const r = await this.req('GET', `/v1/calls/${id}`, { key: byId.get(id)!.key }).catch((err: Error) => ({ status: 0, text: err.message }));
+        return `${id}: ${r.status} ${r.text.slice(0, 300)}`;
+      }));
+      throw new Error(`${(e as Error).message}; ${m.length} missing, e.g.\n${states.join('\n')}`);
+    }
     if (this.crm.duplicates > redeliveries) throw new Error(`${this.crm.duplicates} call logs sent again (at most ${redeliveries} expected)`);
     const unexpected = [...this.crm.deliveries.keys()].filter((k) => !ids.has(k));
     if (unexpected.length) throw new Error(`logs for calls never accepted: ${unexpected.slice(0, 5).join(', ')}`);

@@ -1,0 +1,79 @@
+// The hand-off of an ended call to the call log survives Redis blinking: a failed enqueue is
+// tried again in the background within seconds (not left for the next housekeeping round), and
+// housekeeping re-drives a hand-off lost with its process after a short grace.
+
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { CallEvents } from '../../src/calls/call-events.js';
+import { Housekeeper } from '../../src/housekeeping/housekeeper.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import type { CallLogQueue } from '../../src/store/queues/port.js';
+import { backendFor, rid, setupOrg, silentLogger, waitFor } from './helpers.js';
+
+/** A call-log queue that refuses the first `failures` enqueues, as while a Redis master is away. */
+function blinkingQueue(failures: number) {
+  const enqueued: string[] = [];
+  let refused = 0;
+  const queue = {
+    async enqueue(_orgId: string, callId: string) {
+      if (refused < failures) {
+        refused++;
+        throw new Error('Command timed out');
+      }
+      enqueued.push(callId);
+    },
+  } as unknown as CallLogQueue;
+  return { queue, enqueued, refused: () => refused };
+}
+
+describe('call-log hand-off', () => {
+  test('a failed enqueue is tried again in the background until it goes through', async () => {
+    const t = await backendFor('memory');
+    try {
+      const { orgId, userId } = await setupOrg(t.backend, null);
+      const q = blinkingQueue(3);
+      const events = new CallEvents({ calls: t.backend.calls, directory: t.backend.directory, events: t.backend.events, metrics: new Metrics(), logger: silentLogger, callLog: q.queue });
+      const id = rid('call_');
+      const now = new Date().toISOString();
+      await t.backend.calls.createCall({
+        id, orgId, userId, providerId: 'prov_test', providerKind: 'sim', direction: 'outbound', from: '+14155559999', to: '+14155550100',
+        status: 'queued', createdAt: now, updatedAt: now, history: [{ status: 'queued', at: now }],
+      });
+      const tr = await events.apply(orgId, id, { status: 'failed', at: now, cause: 'test' });
+      assert.equal(tr?.becameTerminal, true);
+      assert.deepEqual(q.enqueued, [], 'the first enqueue failed');
+      // three refusals, then retries after 250 + 500 + 1000 ms: through well within 3 s
+      await waitFor(() => q.enqueued.length === 1, 'the retried enqueue', 3000);
+      assert.deepEqual(q.enqueued, [id]);
+      assert.equal(q.refused(), 3);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('housekeeping enqueues a hand-off nobody queued after 15 s, not a minute', async () => {
+    const t = await backendFor('memory');
+    try {
+      const { orgId, userId } = await setupOrg(t.backend, null);
+      const q = blinkingQueue(0);
+      const id = rid('call_');
+      const past = (s: number) => new Date(Date.now() - s * 1000).toISOString();
+      await t.backend.calls.createCall({
+        id, orgId, userId, providerId: 'prov_test', providerKind: 'sim', direction: 'outbound', from: '+14155559999', to: '+14155550100',
+        status: 'queued', createdAt: past(30), updatedAt: past(30), history: [{ status: 'queued', at: past(30) }],
+      });
+      // the call ended (and entered the outbox) 20 s ago in a process that died before enqueuing
+      const realNow = Date.now;
+      Date.now = () => realNow() - 20_000;
+      try {
+        await t.backend.calls.transition(orgId, id, { status: 'failed', at: past(20), cause: 'test' });
+      } finally {
+        Date.now = realNow;
+      }
+      await new Housekeeper(t.backend, q.queue, silentLogger).round();
+      assert.deepEqual(q.enqueued, [id]);
+    } finally {
+      await t.close();
+    }
+  });
+});
