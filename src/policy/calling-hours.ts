@@ -55,7 +55,7 @@ export function timeZonesOf(e164: string): string[] {
 
 /** "HH:MM" → minutes of the day; refuses a window of no length. */
 export function checkWindow(h: CallingHours): string | null {
-  if (toMin(h.start) === toMin(h.end) % DAY_MIN) return `callingHours: start and end are both ${h.start}: give a window of some length (end before start runs across midnight)`;
+  if (toMin(h.start) === toMin(h.end)) return `callingHours: start and end are both ${h.start}: give a window of some length (end before start runs across midnight)`;
   return null;
 }
 
@@ -123,10 +123,22 @@ export function checkCallingHours(windows: CallingHours[], e164: string, nowMs: 
   if (outside(nowMs) === 0) return { allowed: true, zones: zs, reason: `inside calling hours (${label}) in ${zoneLabel}` };
   // jump to the latest next start, then check again (another zone or a DST change may push it on)
   let t = Math.floor(nowMs / MINUTE_MS) * MINUTE_MS;
+  let lo = t;
   for (let i = 0; i < 50 && t - nowMs <= HORIZON_MS; i++) {
     const wait = outside(t);
-    if (wait === 0) return { allowed: false, zones: zs, retryAt: new Date(t).toISOString(), reason: `outside calling hours (${label}) in ${zoneLabel}` };
-    t += wait * MINUTE_MS;
+    if (wait > 0) {
+      lo = t;
+      t += wait * MINUTE_MS;
+      continue;
+    }
+    // a jump counted in local minutes overshoots when the offset changed on the way (DST): the
+    // first inside minute lies between the last outside moment and t
+    while (t - lo > MINUTE_MS) {
+      const mid = lo + Math.floor((t - lo) / 2 / MINUTE_MS) * MINUTE_MS;
+      if (outside(mid) === 0) t = mid;
+      else lo = mid;
+    }
+    return { allowed: false, zones: zs, retryAt: new Date(t).toISOString(), reason: `outside calling hours (${label}) in ${zoneLabel}` };
   }
   return { allowed: false, zones: zs, reason: `outside calling hours (${label}): no moment within a week is inside them in all of ${zoneLabel}` };
 }
