@@ -172,6 +172,7 @@ export const callSchema = {
     crmRecord: { type: 'object', properties: { module: { type: 'string' }, id: { type: 'string' } } },
     failedOverFrom: { type: 'string' },
     callerId: { type: 'string' },
+    providerPrice: { type: 'object', properties: { amount: { type: 'number' }, currency: { type: 'string' } } },
     cost: {
       type: 'object',
       required: ['amount', 'currency', 'source'],

@@ -160,6 +160,7 @@ export class MemoryCalls implements CallStore {
     if (input.link !== undefined && input.providerCallId !== undefined) s.link(`${input.link}:${input.providerCallId}`, callId);
     const applied = applyTransition(c, { status: input.status, at: input.at, cause: input.cause, providerCallId: input.providerCallId, durationSec: input.durationSec });
     if (input.from && !c.from) c.from = input.from;
+    if (input.providerPrice) c.providerPrice = clone(input.providerPrice);
     const becameTerminal = applied && isTerminal(input.status);
     if (becameTerminal) {
       s.liveCalls.delete(callId);

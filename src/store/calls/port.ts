@@ -63,6 +63,8 @@ export interface TransitionInput {
   durationSec?: number;
   /** also index the call under (link, providerCallId), in the same atomic step (a dial's answer) */
   link?: string;
+  /** the price the provider reported for the call (kept on the call as providerPrice) */
+  providerPrice?: { amount: number; currency: string };
   /** the caller id the provider used, when the call does not have one yet */
   from?: string;
   /** the click's idempotency outcome: give the key back (a retry may dial) or pin a refusal */

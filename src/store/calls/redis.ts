@@ -210,6 +210,7 @@ export class RedisCalls implements CallStore {
         Number.isFinite(parsed) ? '1' : '',
         input.onlyProvider ?? '',
         known && !isTerminal(input.status) ? known.status : '',
+        input.providerPrice ? JSON.stringify(input.providerPrice) : '',
       ],
     )) as Reply;
     if (r[0] === 'none') return null;
@@ -219,6 +220,7 @@ export class RedisCalls implements CallStore {
     const call = structuredClone(known!);
     if (input.providerCallId && !call.providerCallId) call.providerCallId = input.providerCallId;
     if (input.from && !call.from) call.from = input.from;
+    if (input.providerPrice) call.providerPrice = { ...input.providerPrice };
     applyTransition(call, { status: input.status, at: input.at, cause: input.cause, durationSec: input.durationSec });
     return { applied, becameTerminal: false, call };
   }

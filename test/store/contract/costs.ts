@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Backend } from '../../../src/store/backend.js';
 import type { CostEntry } from '../../../src/store/costs/port.js';
 import type { BackendFactory } from './backends.js';
-import { baseCall, rid } from './helpers.js';
+import { baseCall, rid, t } from './helpers.js';
 
 const entry = (callId: string, endedAtMs: number, over: Partial<CostEntry> = {}): CostEntry => ({
   callId,
@@ -63,6 +63,16 @@ export function runCostsContract(f: BackendFactory): void {
       await s.record(org, entry('c4', 4000), 2500);
       assert.deepEqual((await s.ledger(org, 0, 10_000, 100)).map((e) => e.callId), ['c3', 'c4'], 'entries that ended before the cutoff left');
       assert.deepEqual(await s.ledger(rid('org'), 0, 10_000, 100), []);
+    });
+
+    test("a provider's reported price rides on the terminal transition (and on a late report) as providerPrice", async () => {
+      const org = rid('org');
+      await b.calls.createCall(baseCall(org, 'c1', { status: 'answered', answeredAt: t(1), history: [{ status: 'answered', at: t(1) }] }));
+      const tr = await b.calls.transition(org, 'c1', { status: 'completed', at: t(60), durationSec: 59, providerPrice: { amount: -0.013, currency: 'USD' } });
+      assert.deepEqual(tr?.call.providerPrice, { amount: -0.013, currency: 'USD' });
+      assert.deepEqual((await b.calls.getCall(org, 'c1'))!.providerPrice, { amount: -0.013, currency: 'USD' });
+      await b.calls.transition(org, 'c1', { status: 'completed', at: t(61), providerPrice: { amount: -0.02, currency: 'USD' } });
+      assert.deepEqual((await b.calls.getCall(org, 'c1'))!.providerPrice, { amount: -0.02, currency: 'USD' }, 'a late report still lands');
     });
   });
 }
