@@ -27,6 +27,8 @@ import { Housekeeper } from './housekeeping/housekeeper.js';
 import { buildApp, type AppDeps, type BuiltApp } from './http/app.js';
 import type { ReadinessCheck } from './http/routes/ops.js';
 import { callLogQueue, startCallLogWorker } from './jobs/pipeline.js';
+import { CostService } from './costs/cost-service.js';
+import { DncService } from './policy/dnc.js';
 import { Metrics } from './metrics/metrics.js';
 import { PerfService } from './perf/perf-service.js';
 import { PerfRecorder } from './perf/recorder.js';
@@ -50,6 +52,8 @@ export interface GatewayOptions {
   keyPrefix?: string;
   /** watchers of every call, beside the built-in ones (tests) */
   observers?: CallObserver[];
+  /** the time calling hours and cost windows are computed at (tests inject it) */
+  clock?: () => number;
   /** trial runs' timing (tests shorten it) */
   trialRunner?: Pick<TrialRunnerDeps, 'abandonAfterMs' | 'pollMs'>;
 }
@@ -263,8 +267,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     sinkFor: (p) => callEvents.sinkFor(p),
   });
 
-  const policy = new PolicyService({ settings: backend.settings, limits: backend.limits, audit: backend.audit, metrics });
-  const router = new Router(providers, policy, backend.settings, backend.health);
+  const policy = new PolicyService({ settings: backend.settings, limits: backend.limits, audit: backend.audit, metrics, clock: opts.clock });
+  const router = new Router(providers, policy, backend.settings, backend.health, backend.compliance);
   const dispatcher = new Dispatcher({
     calls: backend.calls,
     directory: backend.directory,
@@ -296,7 +300,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics,
     keys: new ApiKeyVerifier(backend.orgs),
     orgs: new OrgService(backend.orgs),
-    directory: new DirectoryService({ directory: backend.directory, health: backend.health, providers, logger, audit: backend.audit, policy, configs, users }),
+    directory: new DirectoryService({ directory: backend.directory, health: backend.health, providers, logger, audit: backend.audit, policy, configs, users, settings: backend.settings }),
     dispatcher,
     calls: new CallQueries(backend.calls),
     providers,
@@ -309,6 +313,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     crm: new CrmService({ kinds: crmKinds, settings: backend.settings, directory: backend.directory, audit: backend.audit, failed: callLog, dispatcher }),
     perf: new PerfService(configs, backend.perf),
     trials: new TrialService({ configs, trials: backend.trials, perf: backend.perf, policy, audit: backend.audit, queue: trialQueue }),
+    costs: new CostService(backend.costs, configs, opts.clock),
+    dnc: new DncService(backend.compliance),
     readiness,
     publicUrl: () => publicUrl.get(),
   };

@@ -88,7 +88,8 @@ class SimAdapter implements ProviderAdapter {
     this.ctx.metrics.apiRequest('dial', (performance.now() - t0) / 1000, 'ok');
     const providerCallId = 'SIM' + randomHex(10);
     this.schedule(providerCallId, req.call.id, req.hangUpAfterMs, true);
-    return { providerCallId, status: 'dialing', from: this.callerId };
+    // the customer sees the local-presence number the gateway chose, else the configured one
+    return { providerCallId, status: 'dialing', from: req.call.callerId ?? this.callerId };
   }
 
   /**

@@ -289,7 +289,8 @@ export class TwilioAdapter implements ProviderAdapter {
     action.searchParams.set('callId', call.id);
     return xml(
       twiml.dial(
-        { callerId: this.config.callerId, action: action.toString(), timeoutSec: this.config.ringTimeoutSec },
+        // the customer sees the local-presence number the gateway chose (a number of this account)
+        { callerId: call.callerId ?? this.config.callerId, action: action.toString(), timeoutSec: this.config.ringTimeoutSec },
         { kind: 'number', value: call.to },
       ),
     );

@@ -154,6 +154,7 @@ export class CallEvents {
           cause: ev.cause,
           providerCallId: ev.providerCallId,
           durationSec: ev.durationSec,
+          ...(ev.price ? { providerPrice: ev.price } : {}),
           onlyProvider: provider.id,
         })
       : null;

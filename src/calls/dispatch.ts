@@ -21,6 +21,7 @@ import type { PolicyService } from '../policy/policy-service.js';
 import { ProviderError } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import { notAssigned, type RoutePlan, type Router } from '../routing/router.js';
+import { CALLER_ID_STICKY_MS, callerIdFor } from '../routing/caller-id.js';
 import type { CallStore, ClickResult, PinnedError } from '../store/calls/port.js';
 import type { DirectoryStore, VersionedUser } from '../store/directory/port.js';
 import { DEFAULT_BREAKER, type BreakerPolicy, type HealthStore } from '../store/health/port.js';
@@ -146,6 +147,8 @@ export class Dispatcher {
         expect: { orgVersion: snap.version, userVersion: vu.version, providerId: vu.user.providerId },
         chain: d.allowed.map((p) => ({ id: p.id, kind: p.kind })),
         admission: this.deps.policy.admission(snap, vu.user.id, d.e164, d.call.id),
+        callerIds: d.allowed.map((p) => callerIdFor(snap, p, d.e164)),
+        stickyMs: CALLER_ID_STICKY_MS,
         ...(idempotencyKey ? { idempotency: { key: idempotencyKey, fingerprint: fp, ttlSec: IDEMPOTENCY_TTL_SEC } } : {}),
       });
       switch (res.kind) {
@@ -172,6 +175,8 @@ export class Dispatcher {
           if (out) return out;
           continue; // the first request gave the key back (its provider was down): try again
         }
+        case 'dnc':
+          throw await this.deps.policy.refuseDnc(orgId, input.userId, d.e164, actor);
         case 'limited':
           throw this.deps.policy.refusal({ ok: false, limit: res.limit, retryAfterMs: res.retryAfterMs }, input.userId);
         case 'unavailable': {

@@ -10,10 +10,12 @@ import { newId } from '../domain/random.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import type { AuditLog } from '../store/audit/port.js';
 import type { DirectoryStore } from '../store/directory/port.js';
+import type { SettingsStore } from '../store/settings/port.js';
 import type { BreakerView, HealthStore } from '../store/health/port.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import type { DialPolicy } from '../policy/dial-policy.js';
 import type { OrgConfigCache, UserCache } from './org-config.js';
+import { CALLER_ID_POOL, checkPool } from '../routing/caller-id.js';
 
 export interface UserBody {
   region: string;
@@ -38,6 +40,8 @@ export interface ProviderBody {
   dialPolicy?: DialPolicy | null;
   /** the provider account's own dial rate (e.g. Twilio CPS): dials beyond it queue briefly */
   callsPerSecond?: number | null;
+  /** local-presence numbers (E.164): each call shows the best match for its destination */
+  callerIdPool?: string[] | null;
 }
 
 export interface ProviderPatchBody {
@@ -48,6 +52,7 @@ export interface ProviderPatchBody {
   futureUsers?: boolean;
   dialPolicy?: DialPolicy | null;
   callsPerSecond?: number | null;
+  callerIdPool?: string[] | null;
 }
 
 export interface ProviderView {
@@ -64,6 +69,7 @@ export interface ProviderView {
   health: { state: string };
   dialPolicy?: DialPolicy;
   callsPerSecond?: number;
+  callerIdPool?: string[];
   createdAt: string;
   updatedAt: string;
 }
@@ -96,6 +102,8 @@ export interface DirectoryServiceDeps {
   policy: PolicyService;
   configs: OrgConfigCache;
   users: UserCache;
+  /** provider settings kept beside the policy's (the caller id pool) */
+  settings: SettingsStore;
 }
 
 export class DirectoryService {
@@ -196,6 +204,7 @@ export class DirectoryService {
     const snap = await this.deps.configs.load(orgId);
     const dialPolicy = this.policy.providerPolicy(snap, p.id);
     const limits = this.policy.providerLimits(snap, p.id);
+    const pool = snap.setting<string[]>(CALLER_ID_POOL(p.id));
     return {
       id: p.id,
       kind: p.kind,
@@ -210,6 +219,7 @@ export class DirectoryService {
       health: { state: (health ?? (await this.deps.health.get(orgId, p.id))).state },
       ...(dialPolicy ? { dialPolicy } : {}),
       ...(limits?.callsPerSecond ? { callsPerSecond: limits.callsPerSecond } : {}),
+      ...(pool?.length ? { callerIdPool: pool } : {}),
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
     };
@@ -221,13 +231,18 @@ export class DirectoryService {
     return p;
   }
 
-  private async saveProviderExtras(orgId: string, providerId: string, body: { dialPolicy?: DialPolicy | null; callsPerSecond?: number | null }): Promise<void> {
+  private async saveProviderExtras(orgId: string, providerId: string, body: { dialPolicy?: DialPolicy | null; callsPerSecond?: number | null; callerIdPool?: string[] | null }): Promise<void> {
+    if (body.callerIdPool !== undefined) {
+      if (body.callerIdPool?.length) await this.deps.settings.put(orgId, CALLER_ID_POOL(providerId), checkPool(body.callerIdPool));
+      else await this.deps.settings.del(orgId, CALLER_ID_POOL(providerId));
+    }
     if (body.dialPolicy !== undefined) await this.policy.putProviderPolicy(orgId, providerId, body.dialPolicy);
     if (body.callsPerSecond !== undefined) await this.policy.putProviderLimits(orgId, providerId, body.callsPerSecond ? { callsPerSecond: body.callsPerSecond } : null);
   }
 
   async createProvider(orgId: string, body: ProviderBody, actor = 'api'): Promise<{ provider: Provider; install: AssignResult }> {
     this.providers.validateConfig(body.kind, body.config);
+    if (body.callerIdPool) checkPool(body.callerIdPool);
     const regions = checkRegions(body.regions);
     const install = body.install ?? { scope: 'specific', userIds: [] };
     if (install.scope === 'all' && install.userIds?.length) {
@@ -277,14 +292,14 @@ export class DirectoryService {
   async updateProvider(orgId: string, providerId: string, patch: ProviderPatchBody, actor = 'api'): Promise<Provider> {
     const cur = await this.getProvider(orgId, providerId);
     const before = await this.snapshot(orgId, cur);
-    const { dialPolicy, callsPerSecond, ...rest } = patch;
+    const { dialPolicy, callsPerSecond, callerIdPool, ...rest } = patch;
     const next: ProviderPatchBody = { ...rest };
     if (patch.config) {
       next.config = this.providers.mergeSecrets(cur.kind, patch.config, cur.config);
       this.providers.validateConfig(cur.kind, next.config);
     }
     if (patch.regions) next.regions = checkRegions(patch.regions);
-    await this.saveProviderExtras(orgId, providerId, { dialPolicy, callsPerSecond });
+    await this.saveProviderExtras(orgId, providerId, { dialPolicy, callsPerSecond, callerIdPool });
     // the store bumps updatedAt even for extras-only patches, so live adapters see the change
     const updated = await this.store.updateProvider(orgId, providerId, next, nowIso());
     // a provider whose config was fixed deserves a clean slate: its breaker closes

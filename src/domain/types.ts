@@ -149,6 +149,12 @@ export interface Call {
   durationSec?: number;
   history: StatusChange[];
   crmLog?: CrmLogState;
+  /** the number the customer sees (local presence: the provider's pool number that best matches the destination) */
+  callerId?: string;
+  /** an ended outbound call's cost (src/costs) */
+  cost?: { amount: number; currency: string; source: 'rates' | 'provider' };
+  /** the price the provider reported for the call, when it does (replaces the rate table's) */
+  providerPrice?: { amount: number; currency: string };
   /** true for trial calls, which have no user (userId is "") */
   trial?: boolean;
   trialId?: string;

@@ -40,6 +40,10 @@ import { adminRoutes } from './routes/admin.js';
 import { crmRoutes } from './routes/crm.js';
 import { performanceRoutes } from './routes/performance.js';
 import { trialRoutes } from './routes/trials.js';
+import { costRoutes } from './routes/costs.js';
+import { dncRoutes } from './routes/dnc.js';
+import type { CostService } from '../costs/cost-service.js';
+import type { DncService } from '../policy/dnc.js';
 import { eventsSocket, type EventsSocketServer } from '../events/ws-server.js';
 
 declare module 'fastify' {
@@ -67,6 +71,8 @@ export interface AppDeps {
   crm: CrmService;
   perf: PerfService;
   trials: TrialService;
+  costs: CostService;
+  dnc: DncService;
   readiness: ReadinessCheck[];
   publicUrl: () => string;
 }
@@ -262,6 +268,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   await app.register(crmRoutes(deps));
   await app.register(performanceRoutes(deps));
   await app.register(trialRoutes(deps));
+  await app.register(costRoutes(deps));
+  await app.register(dncRoutes(deps));
 
   const sockets = eventsSocket(app, deps);
   return {

@@ -73,6 +73,18 @@ export const dialPolicySchema = {
         liveCallsPerUser: { type: 'integer', minimum: 1, maximum: 1000 },
       },
     },
+    // in the callee's local time; end before start runs across midnight (the days name the
+    // day a window starts); end equal to start is refused (src/policy/calling-hours.ts)
+    callingHours: {
+      type: 'object',
+      required: ['start', 'end'],
+      additionalProperties: false,
+      properties: {
+        start: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' },
+        end: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$' },
+        days: { type: 'array', minItems: 1, maxItems: 7, uniqueItems: true, items: { type: 'integer', minimum: 1, maximum: 7 } },
+      },
+    },
   },
 } as const;
 
@@ -137,6 +149,7 @@ export const providerSchema = {
     install: { $ref: 'AssignResult#' },
     dialPolicy: { $ref: 'DialPolicy#' },
     callsPerSecond: { type: 'number' },
+    callerIdPool: { type: 'array', items: { type: 'string' } },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },
@@ -158,6 +171,13 @@ export const callSchema = {
     providerCallId: { type: 'string' },
     crmRecord: { type: 'object', properties: { module: { type: 'string' }, id: { type: 'string' } } },
     failedOverFrom: { type: 'string' },
+    callerId: { type: 'string' },
+    providerPrice: { type: 'object', properties: { amount: { type: 'number' }, currency: { type: 'string' } } },
+    cost: {
+      type: 'object',
+      required: ['amount', 'currency', 'source'],
+      properties: { amount: { type: 'number' }, currency: { type: 'string' }, source: { type: 'string', enum: ['rates', 'provider'] } },
+    },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
     answeredAt: { type: 'string' },

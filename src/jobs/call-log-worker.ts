@@ -15,6 +15,8 @@ export interface CallLogDeps {
   crm: CrmConnectors;
   logger: Logger;
   metrics?: CallLogMetrics;
+  /** settles an ended call's cost before its log is written (src/costs), so the log carries it */
+  costs?: (orgId: string, call: Call) => Promise<Call>;
 }
 
 export type CallLogOutcome = 'logged' | 'already_logged' | 'skipped' | 'no_crm' | 'done_before';
@@ -49,10 +51,11 @@ async function findRecord(deps: CallLogDeps, orgId: string, adapter: CrmAdapter,
 export async function processCallLog(deps: CallLogDeps, job: CallLogJob): Promise<CallLogOutcome> {
   const { orgId, callId, attempt, maxAttempts } = job;
   const started = job.started ?? attempt;
-  const { call, user, crmConfig: config, crmConfigJson } = await deps.calls.callLogContext(orgId, callId);
-  if (!call) throw new CrmError(`call ${callId} not found`, false, undefined, 'call_not_found');
-  if (call.crmLog?.status === 'logged' || (call.crmLog?.status === 'skipped' && call.crmLog.attempts > 0)) return 'done_before';
-  if (!TERMINAL_STATUSES.has(call.status)) throw new CrmError(`call ${callId} has not ended`, true, 5000, 'call_not_ended');
+  const { call: stored, user, crmConfig: config, crmConfigJson } = await deps.calls.callLogContext(orgId, callId);
+  if (!stored) throw new CrmError(`call ${callId} not found`, false, undefined, 'call_not_found');
+  if (stored.crmLog?.status === 'logged' || (stored.crmLog?.status === 'skipped' && stored.crmLog.attempts > 0)) return 'done_before';
+  if (!TERMINAL_STATUSES.has(stored.status)) throw new CrmError(`call ${callId} has not ended`, true, 5000, 'call_not_ended');
+  const call = deps.costs ? await deps.costs(orgId, stored) : stored;
 
   if (!config) {
     await deps.calls.setCrmLog(orgId, callId, { status: 'skipped', attempts: 0 });

@@ -2,6 +2,8 @@
 // gateway's retry policy and metrics, and its worker (in the gateway unless disabled, or in
 // `npm run worker`).
 
+import { settleCost } from '../costs/cost-service.js';
+import type { Call } from '../domain/types.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Backend } from '../store/backend.js';
@@ -37,5 +39,6 @@ export function callLogQueue(backend: Backend, opts: CallLogPipelineOptions): Ca
 
 /** Runs the queue's jobs in this process, `concurrency` at once per queue shard. */
 export function startCallLogWorker(queue: CallLogQueue, backend: Backend, crm: CrmConnectors, opts: CallLogPipelineOptions & { concurrency: number }): void {
-  queue.startWorker(callLogProcessor({ calls: backend.calls, crm, logger: opts.logger, metrics: callLogMetrics(opts.registry) }), opts.concurrency);
+  const costs = (orgId: string, call: Call) => settleCost(backend.costs, orgId, call);
+  queue.startWorker(callLogProcessor({ calls: backend.calls, crm, logger: opts.logger, metrics: callLogMetrics(opts.registry), costs }), opts.concurrency);
 }

@@ -4,6 +4,7 @@
 
 import type { PhoneNumber } from 'libphonenumber-js/max';
 import { numberTypeOf } from '../domain/phone.js';
+import type { CallingHours } from './calling-hours.js';
 
 export interface ListRule {
   allow?: string[];
@@ -23,6 +24,8 @@ export interface DialPolicy {
   numberTypes?: ListRule;
   prefixes?: ListRule;
   limits?: DialLimits;
+  /** when a person may be called, in their local time (src/policy/calling-hours.ts) */
+  callingHours?: CallingHours;
 }
 
 /** libphonenumber-js type names; UNKNOWN stands for numbers whose type the metadata cannot tell. */
@@ -63,6 +66,10 @@ export interface Decision {
   rule: string;
   country?: string;
   numberType: string;
+  /** calling hours: the next allowed moment (ISO 8601) */
+  retryAt?: string;
+  /** calling hours: the callee's zones and the window, in words */
+  detail?: string;
 }
 
 function digitsOf(prefix: string): string {

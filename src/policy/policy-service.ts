@@ -15,8 +15,11 @@ import type { LimitStore } from '../store/limits/port.js';
 import type { SettingsStore } from '../store/settings/port.js';
 import { effectiveLimits, evaluate, evaluateAgentPhone, type Decision, type DialPolicy, type PolicyLayer } from './dial-policy.js';
 import { isEmergencyNumber } from './emergency.js';
+import { checkCallingHours, checkWindow } from './calling-hours.js';
 
 export const ORG_POLICY = 'dialPolicy';
+export const CALLING_HOURS = 'calling_hours';
+export const DNC = 'dnc';
 /** the rule prefix when the agent's own leg is what the policy refuses */
 const AGENT_PHONE = 'agent_phone';
 export const providerPolicyName = (providerId: string) => `provider:${providerId}:dialPolicy`;
@@ -31,6 +34,8 @@ export interface PolicyDeps {
   limits: LimitStore;
   audit: AuditLog;
   metrics: Metrics;
+  /** the time calling hours are checked at (tests inject it) */
+  clock?: () => number;
 }
 
 export interface PolicyContext {
@@ -55,7 +60,11 @@ function agentPhone(user: User): PhoneNumber | undefined {
 }
 
 export class PolicyService {
-  constructor(private readonly deps: PolicyDeps) {}
+  readonly clock: () => number;
+
+  constructor(private readonly deps: PolicyDeps) {
+    this.clock = deps.clock ?? Date.now;
+  }
 
   // ---- the settings behind the decisions (admin routes) ----
 
@@ -64,10 +73,12 @@ export class PolicyService {
   }
 
   putOrgPolicy(orgId: string, policy: DialPolicy): Promise<void> {
+    checkPolicy(policy);
     return this.deps.settings.put(orgId, ORG_POLICY, policy);
   }
 
   async putProviderPolicy(orgId: string, providerId: string, policy: DialPolicy | null): Promise<void> {
+    if (policy) checkPolicy(policy);
     if (policy) await this.deps.settings.put(orgId, providerPolicyName(providerId), policy);
     else await this.deps.settings.del(orgId, providerPolicyName(providerId));
   }
@@ -99,7 +110,30 @@ export class PolicyService {
     // the agent's own leg (the provider rings the user's phone first) is a call too
     const phone = agentPhone(ctx.user);
     const leg = phone ? evaluateAgentPhone(phone, layers) : null;
-    return leg && !leg.allowed ? { ...leg, rule: `${AGENT_PHONE}: ${leg.rule}` } : d;
+    if (leg && !leg.allowed) return { ...leg, rule: `${AGENT_PHONE}: ${leg.rule}` };
+    return this.hours(d, ctx.number.number, layers);
+  }
+
+  /**
+   * Calling hours, when a layer sets them: a person is called (click-to-call, failover,
+   * PhoneBridge) only inside every layer's window in their local time. Trial calls (no user)
+   * dial the org's own test numbers and are not held to them.
+   */
+  private hours(d: Decision, e164: string, layers: PolicyLayer[]): Decision {
+    const windows = layers.flatMap((l) => (l.policy.callingHours ? [l.policy.callingHours] : []));
+    if (windows.length === 0) return d;
+    const v = checkCallingHours(windows, e164, this.clock());
+    if (v.allowed) return { ...d, detail: v.reason };
+    return { allowed: false, rule: CALLING_HOURS, country: d.country, numberType: d.numberType, ...(v.retryAt ? { retryAt: v.retryAt } : {}), detail: v.reason };
+  }
+
+  /** A click refused by the do-not-call list (decided by the backend with the click): counted, audited. */
+  async refuseDnc(orgId: string, userId: string, to: string, actor: string): Promise<DomainError> {
+    this.deps.metrics.callsRefused.inc({ reason: 'destination_not_allowed' });
+    await this.deps.audit
+      .append(orgId, { actor, action: 'call.refused', target: { type: 'user', id: userId }, detail: { path: 'click-to-call', rule: DNC, to } })
+      .catch(() => {});
+    return new DomainError('destination_not_allowed', `${to} is on the do-not-call list`, { rule: DNC });
   }
 
   private layers(ctx: PolicyContext): PolicyLayer[] {
@@ -169,6 +203,12 @@ export class PolicyService {
   }
 }
 
+/** What the schema cannot say about a policy. */
+function checkPolicy(policy: DialPolicy): void {
+  const bad = policy.callingHours ? checkWindow(policy.callingHours) : null;
+  if (bad) throw new DomainError('validation_failed', bad);
+}
+
 /** The refusal a decision stands for. */
 export function refusalOf(d: Decision): DomainError {
   if (d.rule === 'emergency') {
@@ -177,6 +217,9 @@ export function refusalOf(d: Decision): DomainError {
       'emergency numbers are never dialled through click-to-call: dial them directly from a phone, which can give the emergency service your location',
       { rule: 'emergency' },
     );
+  }
+  if (d.rule === CALLING_HOURS) {
+    return new DomainError('destination_not_allowed', `${d.detail ?? 'outside calling hours'}${d.retryAt ? `; retry at ${d.retryAt}` : ''}`, { rule: CALLING_HOURS, ...(d.retryAt ? { retryAt: d.retryAt } : {}) });
   }
   if (d.rule.startsWith(`${AGENT_PHONE}:`)) {
     return new DomainError('destination_not_allowed', `the agent's phone may not be called (${d.rule}); give the user another phone`, { rule: d.rule });

@@ -40,6 +40,8 @@ export interface StatusEvent {
   seq?: number;
   cause?: string;
   durationSec?: number;
+  /** what the provider charged for the call, where it says (e.g. Twilio's price/price_unit): replaces the rate table's cost */
+  price?: { amount: number; currency: string };
 }
 
 /** A provider reporting a new inbound call to one of its numbers. */

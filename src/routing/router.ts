@@ -14,6 +14,9 @@ import type { PolicyService } from '../policy/policy-service.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import type { BreakerView, HealthStore } from '../store/health/port.js';
 import type { SettingsStore } from '../store/settings/port.js';
+import type { ComplianceStore } from '../store/compliance/port.js';
+import { CALLING_HOURS } from '../policy/policy-service.js';
+import { callerIdFor } from './caller-id.js';
 
 export interface RoutingPolicy {
   failover: { enabled: boolean; order?: string[] };
@@ -39,6 +42,10 @@ export interface Explanation {
   candidates: string[];
   failover: boolean;
   policy: Decision;
+  /** whether the destination is on the do-not-call list (the click script refuses it) */
+  dnc?: { listed: boolean };
+  /** the number the customer would see, and why */
+  callerId?: { number: string | null; reason: string };
 }
 
 export class Router {
@@ -47,6 +54,7 @@ export class Router {
     private readonly policy: PolicyService,
     private readonly settings: SettingsStore,
     private readonly health: HealthStore,
+    private readonly compliance?: ComplianceStore,
   ) {}
 
   policyOf(snap: OrgSnapshot): RoutingPolicy {
@@ -129,8 +137,31 @@ export class Router {
     const decision = decideFor(plan.assigned ?? first);
     if (!num && decision.rule !== 'emergency') reasons.push(`"${raw}" is not a valid number for region ${user.region}`);
     else reasons.push(decision.allowed ? `dial policy allows ${num?.number} (${decision.country}, ${decision.numberType})` : `dial policy refuses it: ${decision.rule}`);
-    const wouldDial = Boolean(first) && decision.allowed && Boolean(num);
-    return { providerId: wouldDial ? first!.id : null, wouldDial, to: num?.number ?? null, reasons, candidates: plan.chain.map((p) => p.id), failover: plan.failover, policy: decision };
+    if (decision.rule === CALLING_HOURS || decision.detail) reasons.push(`calling hours: ${decision.detail}${decision.retryAt ? `; next allowed at ${decision.retryAt}` : ''}`);
+    let dnc: Explanation['dnc'];
+    if (num && this.compliance) {
+      dnc = { listed: await this.compliance.dncHas(snap.orgId, num.number) };
+      reasons.push(dnc.listed ? `${num.number} is on the do-not-call list: the click is refused` : `${num.number} is not on the do-not-call list`);
+    }
+    let callerId: Explanation['callerId'];
+    if (num && first) {
+      const c = callerIdFor(snap, first, num.number);
+      const stuck = c.pool.length > 0 && this.compliance ? await this.compliance.stickyCallerId(snap.orgId, first.id, num.number, this.policy.clock()) : null;
+      callerId = stuck && c.pool.includes(stuck) ? { number: stuck, reason: `sticky: ${num.number} was last shown ${stuck} through ${first.id}` } : { number: c.callerId || null, reason: c.reason };
+      reasons.push(`caller id: ${callerId.reason}`);
+    }
+    const wouldDial = Boolean(first) && decision.allowed && Boolean(num) && !dnc?.listed;
+    return {
+      providerId: wouldDial ? first!.id : null,
+      wouldDial,
+      to: num?.number ?? null,
+      reasons,
+      candidates: plan.chain.map((p) => p.id),
+      failover: plan.failover,
+      policy: decision,
+      ...(dnc ? { dnc } : {}),
+      ...(callerId ? { callerId } : {}),
+    };
   }
 }
 

@@ -20,6 +20,8 @@ import type { QueueFactory } from './queues/port.js';
 import type { SettingsStore } from './settings/port.js';
 import type { SharedState } from './shared/port.js';
 import type { TrialStore } from './trials/port.js';
+import type { CostStore } from './costs/port.js';
+import type { ComplianceStore } from './compliance/port.js';
 
 export type BackendKind = 'memory' | 'redis' | 'cluster';
 
@@ -71,6 +73,8 @@ export interface Backend {
   readonly perf: PerfStore;
   readonly trials: TrialStore;
   readonly health: HealthStore;
+  readonly costs: CostStore;
+  readonly compliance: ComplianceStore;
   readonly events: EventBus;
   readonly queues: QueueFactory;
   readonly shared: SharedState;

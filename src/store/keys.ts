@@ -35,6 +35,11 @@
 //   expiry     zset    call id → ms when the ended, logged call is purged (retention)
 //   audit      stream  the audit log
 //   apikeys    hash    key id → key record JSON (the org's keys and agent tokens, listed)
+//   rates      hash    provider id → rate table JSON (src/costs/rates.ts)
+//   costs      hash    call id → cost ledger entry JSON   costIdx zset call id → ms it ended
+//   dnc        set     do-not-call numbers (E.164); the click script refuses them
+//   cid        hash    "<providerId>|<E.164 destination>" → "<caller id>|<expiry ms>" (sticky
+//                      local-presence caller id; an expired or retired number is chosen anew)
 //   events     shard channel of the org's call events (SPUBLISH / SSUBSCRIBE)
 //   perf:m:<minute>, perf:h:<hour>   figures per period (hash "<providerId>|<field>" → count)
 //   trial:<id>[:perf|:placed:<providerId>|:done:<providerId>|:parts]   a trial and its progress
@@ -72,6 +77,11 @@ export interface OrgKeys {
   readonly audit: string;
   readonly apikeys: string;
   readonly events: string;
+  readonly rates: string;
+  readonly costs: string;
+  readonly costIdx: string;
+  readonly dnc: string;
+  readonly cid: string;
   call(callId: string): string;
   perfMinute(minute: number): string;
   perfHour(hour: number): string;
@@ -113,6 +123,11 @@ function orgKeys(prefix: string, orgId: string): OrgKeys {
     audit: `${tag}audit`,
     apikeys: `${tag}apikeys`,
     events: `${tag}events`,
+    rates: `${tag}rates`,
+    costs: `${tag}costs`,
+    costIdx: `${tag}costIdx`,
+    dnc: `${tag}dnc`,
+    cid: `${tag}cid`,
     call: (callId) => `${tag}c:${callId}`,
     perfMinute: (m) => `${tag}perf:m:${m}`,
     perfHour: (h) => `${tag}perf:h:${h}`,

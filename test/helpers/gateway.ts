@@ -137,6 +137,7 @@ export interface StartOptions {
   publicUrl?: string;
   observers?: GatewayOptions['observers'];
   trialRunner?: GatewayOptions['trialRunner'];
+  clock?: GatewayOptions['clock'];
 }
 
 export async function startGateway(opts: StartOptions = {}): Promise<TestGateway> {
@@ -165,6 +166,7 @@ export async function startGateway(opts: StartOptions = {}): Promise<TestGateway
     keyPrefix,
     observers: opts.observers,
     trialRunner: opts.trialRunner,
+    clock: opts.clock,
   });
   const url = await gw.listen(0, '127.0.0.1');
   const req = (method: string, path: string, o?: ReqOpts) => httpJson(url, method, path, o);

@@ -43,6 +43,9 @@ export function callLogPayload(call: Call, user: User | null, record: CallLog['r
       endedAt: call.endedAt ?? null,
       durationSec: call.durationSec ?? 0,
       providerKind: call.providerKind,
+      // additive fields (issue 18): what the customer saw and what the call cost
+      ...(call.callerId ? { callerId: call.callerId } : {}),
+      cost: call.cost ?? null,
     },
     user: user ? { id: user.id, crmUserId: user.crmUserId ?? null } : null,
     record: record ? { module: record.module, id: record.id } : null,

@@ -98,7 +98,11 @@ export class ZohoRest {
       Subject: subject,
       Call_Type: type,
       Call_Start_Time: zohoDateTime(startedAt),
-      Description: [`Call ${call.status} (${call.direction}, via ${call.providerKind}).`, callIdMarker(call.id)].join('\n'),
+      Description: [
+        `Call ${call.status} (${call.direction}, via ${call.providerKind}).`,
+        ...(call.cost ? [`Cost: ${call.cost.amount} ${call.cost.currency} (${call.cost.source === 'provider' ? "the provider's price" : 'rate table'}).`] : []),
+        callIdMarker(call.id),
+      ].join('\n'),
     };
     if (type !== 'Missed') {
       // a logged (completed) call must carry a duration; an unanswered outbound attempt lasted 0

@@ -101,7 +101,12 @@ export function policyRoutes(deps: AppDeps) {
                   reasons: { type: 'array', items: { type: 'string' } },
                   candidates: { type: 'array', items: { type: 'string' } },
                   failover: { type: 'boolean' },
-                  policy: { type: 'object', properties: { allowed: { type: 'boolean' }, rule: { type: 'string' }, country: { type: 'string' }, numberType: { type: 'string' } } },
+                  policy: {
+                    type: 'object',
+                    properties: { allowed: { type: 'boolean' }, rule: { type: 'string' }, country: { type: 'string' }, numberType: { type: 'string' }, retryAt: { type: 'string' }, detail: { type: 'string' } },
+                  },
+                  dnc: { type: 'object', properties: { listed: { type: 'boolean' } } },
+                  callerId: { type: 'object', properties: { number: { type: ['string', 'null'] }, reason: { type: 'string' } } },
                 },
               },
             },

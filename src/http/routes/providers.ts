@@ -10,6 +10,7 @@ const assignRef = { $ref: 'AssignResult#' };
 const userIds = { type: 'array', minItems: 1, maxItems: 10_000, items: { type: 'string', pattern: ID_PATTERN } } as const;
 
 type IdParams = { id: string };
+const callerIdPoolSchema = { oneOf: [{ type: 'array', maxItems: 1000, items: { type: 'string', minLength: 2, maxLength: 32 } }, { type: 'null' }] };
 
 export function providerRoutes(deps: AppDeps) {
   const { directory } = deps;
@@ -34,6 +35,7 @@ export function providerRoutes(deps: AppDeps) {
               priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
               dialPolicy: { oneOf: [{ $ref: 'DialPolicy#' }, { type: 'null' }] },
               callsPerSecond: { oneOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 10_000 }, { type: 'null' }] },
+              callerIdPool: callerIdPoolSchema,
               install: {
                 type: 'object',
                 required: ['scope'],
@@ -88,6 +90,7 @@ export function providerRoutes(deps: AppDeps) {
               futureUsers: { type: 'boolean' },
               dialPolicy: { oneOf: [{ $ref: 'DialPolicy#' }, { type: 'null' }] },
               callsPerSecond: { oneOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 10_000 }, { type: 'null' }] },
+              callerIdPool: callerIdPoolSchema,
             },
           },
           response: withErrors({ 200: providerRef }, 404, 422),

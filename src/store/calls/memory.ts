@@ -8,6 +8,7 @@ import { callEventJson, type EventType } from '../events/port.js';
 import { claim, success } from '../health/rules.js';
 import { releaseLive, takeLimits } from '../limits/memory.js';
 import { atomic, byCodeUnit, clone, done, type MemoryData, type OrgData } from '../memory/state.js';
+import { stickyField, unexpiredSticky } from '../compliance/port.js';
 import { callSortKey, clampLimit, decodeCursor, encodeCursor } from '../rules.js';
 import type {
   CallLogContext,
@@ -53,6 +54,7 @@ export class MemoryCalls implements CallStore {
           return { kind: 'replay', record: clone(e.record), call: c ? clone(c) : null };
         }
       }
+      if (s.dnc.has(call.to)) return { kind: 'dnc' };
       let picked = -1;
       let trial = false;
       for (let i = 0; i < chain.length; i++) {
@@ -81,6 +83,8 @@ export class MemoryCalls implements CallStore {
       const { failedOverFrom: _ignored, ...rest } = clone(call);
       const created: Call = { ...rest, providerId: chosen.id, providerKind: chosen.kind };
       if (expect.providerId && chosen.id !== expect.providerId) created.failedOverFrom = expect.providerId;
+      const callerId = pickCallerId(s, chosen.id, call.to, req.callerIds?.[picked], now, req.stickyMs ?? 0);
+      if (callerId) created.callerId = callerId;
       this.store(s, created, now);
       if (idempotency) {
         s.idempotency.set(idempotency.key, { record: { fingerprint: idempotency.fingerprint, callId: created.id }, expiresAt: now + idempotency.ttlSec * 1000 });
@@ -156,6 +160,7 @@ export class MemoryCalls implements CallStore {
     if (input.link !== undefined && input.providerCallId !== undefined) s.link(`${input.link}:${input.providerCallId}`, callId);
     const applied = applyTransition(c, { status: input.status, at: input.at, cause: input.cause, providerCallId: input.providerCallId, durationSec: input.durationSec });
     if (input.from && !c.from) c.from = input.from;
+    if (input.providerPrice) c.providerPrice = clone(input.providerPrice);
     const becameTerminal = applied && isTerminal(input.status);
     if (becameTerminal) {
       s.liveCalls.delete(callId);
@@ -254,6 +259,17 @@ export class MemoryCalls implements CallStore {
     for (const [k, e] of s.idempotency) if (e.expiresAt <= now) s.idempotency.delete(k);
     return done(n);
   }
+}
+
+/** Like click.lua: the sticky number while it is still in the pool, else the best match (remembered). */
+function pickCallerId(s: OrgData, providerId: string, to: string, c: { callerId: string; pool: string[] } | undefined, now: number, stickyMs: number): string {
+  if (!c) return '';
+  if (c.pool.length === 0) return c.callerId;
+  const field = stickyField(providerId, to);
+  const stuck = unexpiredSticky(s.callerIds.get(field), now);
+  const chosen = stuck !== null && c.pool.includes(stuck) ? stuck : c.callerId;
+  s.callerIds.set(field, `${chosen}|${now + stickyMs}`);
+  return chosen;
 }
 
 function due(m: Map<string, number> | undefined, beforeMs: number, limit: number): string[] {

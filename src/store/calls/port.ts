@@ -19,6 +19,14 @@ export interface ClickRequest {
   chain: { id: string; kind: string }[];
   admission: Admission;
   idempotency?: { key: string; fingerprint: string; ttlSec: number };
+  /**
+   * Per chain provider, the caller id to show (its pool's best match for the destination, or
+   * its configured caller id; '' none) and its pool: with a pool, the destination keeps the
+   * number it was last shown on that provider while it stays in the pool (`stickyMs` after its
+   * last use). Absent: no caller id is set.
+   */
+  callerIds?: { callerId: string; pool: string[] }[];
+  stickyMs?: number;
 }
 
 export interface PinnedError {
@@ -41,6 +49,8 @@ export type ClickResult =
   | { kind: 'stale'; orgVersion: number; user: VersionedUser | null }
   | { kind: 'replay'; record: IdempotencyRecord; call: Call | null }
   | { kind: 'limited'; limit: string; retryAfterMs: number }
+  /** the destination is on the org's do-not-call list */
+  | { kind: 'dnc' }
   /** no provider of the chain may be dialled now; the wait is the first provider's */
   | { kind: 'unavailable'; providerId: string; retryAfterMs: number };
 
@@ -53,6 +63,8 @@ export interface TransitionInput {
   durationSec?: number;
   /** also index the call under (link, providerCallId), in the same atomic step (a dial's answer) */
   link?: string;
+  /** the price the provider reported for the call (kept on the call as providerPrice) */
+  providerPrice?: { amount: number; currency: string };
   /** the caller id the provider used, when the call does not have one yet */
   from?: string;
   /** the click's idempotency outcome: give the key back (a retry may dial) or pin a refusal */

@@ -55,9 +55,10 @@ export class RedisCalls implements CallStore {
     const { call, expect, chain, admission, idempotency } = req;
     const k = this.k(call.orgId);
     const fields = encodeCall(call, CLICK_OMITS);
+    const cids = chain.map((_, i) => req.callerIds?.[i] ?? { callerId: '', pool: [] });
     const r = (await this.conn.run(
       'click',
-      [k.ver, k.uver, k.prov, k.health, k.idem, k.idemExp, k.rl, k.live, k.call(call.id), k.calls, k.ucalls, k.livecalls, k.pc, k.events, k.profile],
+      [k.ver, k.uver, k.prov, k.health, k.idem, k.idemExp, k.rl, k.live, k.call(call.id), k.calls, k.ucalls, k.livecalls, k.pc, k.events, k.profile, k.dnc, k.cid],
       [
         Date.now(),
         expect.orgVersion,
@@ -74,9 +75,14 @@ export class RedisCalls implements CallStore {
         fields.length,
         ...fields,
         ...admissionArgs(admission),
+        ...cids.flatMap((x) => [x.callerId, x.pool.length > 0 ? `,${x.pool.join(',')},` : '']),
+        call.to,
+        req.stickyMs ?? 0,
       ],
     )) as Reply;
     switch (r[0]) {
+      case 'dnc':
+        return { kind: 'dnc' };
       case 'created': {
         // what the script stored: the call as sent, on the provider it picked
         const picked = Number(r[1]) - 1;
@@ -84,6 +90,7 @@ export class RedisCalls implements CallStore {
         const created: Call = { ...call, providerId: p.id, providerKind: p.kind };
         if (expect.providerId && p.id !== expect.providerId) created.failedOverFrom = expect.providerId;
         else delete created.failedOverFrom;
+        if (r[4]) created.callerId = String(r[4]);
         return { kind: 'created', call: created, picked, trial: Number(r[2]) === 1, breakerFailures: Number(r[3]) };
       }
       case 'stale':
@@ -203,6 +210,7 @@ export class RedisCalls implements CallStore {
         Number.isFinite(parsed) ? '1' : '',
         input.onlyProvider ?? '',
         known && !isTerminal(input.status) ? known.status : '',
+        input.providerPrice ? JSON.stringify(input.providerPrice) : '',
       ],
     )) as Reply;
     if (r[0] === 'none') return null;
@@ -212,6 +220,7 @@ export class RedisCalls implements CallStore {
     const call = structuredClone(known!);
     if (input.providerCallId && !call.providerCallId) call.providerCallId = input.providerCallId;
     if (input.from && !call.from) call.from = input.from;
+    if (input.providerPrice) call.providerPrice = { ...input.providerPrice };
     applyTransition(call, { status: input.status, at: input.at, cause: input.cause, durationSec: input.durationSec });
     return { applied, becameTerminal: false, call };
   }

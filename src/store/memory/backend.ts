@@ -14,6 +14,8 @@ import { MemorySettings } from '../settings/memory.js';
 import { MemoryShared } from '../shared/memory.js';
 import { MemoryTrialStore } from '../trials/memory.js';
 import { MemoryData } from './state.js';
+import { MemoryCosts } from '../costs/memory.js';
+import { MemoryCompliance } from '../compliance/memory.js';
 
 export function createMemoryBackend(config: BackendConfig, _opts?: BackendOptions): Backend {
   const data = new MemoryData(config.callRetentionSec * 1000);
@@ -28,6 +30,8 @@ export function createMemoryBackend(config: BackendConfig, _opts?: BackendOption
     perf: new MemoryPerfStore(),
     trials: new MemoryTrialStore(),
     health: new MemoryHealth(data),
+    costs: new MemoryCosts(data),
+    compliance: new MemoryCompliance(data),
     events: new MemoryEvents(data),
     queues: new MemoryQueues(),
     shared: new MemoryShared(),

@@ -9,6 +9,8 @@ import type { AuditEntry } from '../audit/port.js';
 import { Listeners, type EventType } from '../events/port.js';
 import type { IdempotencyRecord } from '../calls/port.js';
 import type { HealthRecord } from '../health/rules.js';
+import type { RateTable } from '../../costs/rates.js';
+import type { CostEntry } from '../costs/port.js';
 
 export interface BucketState {
   t: number;
@@ -47,6 +49,14 @@ export class OrgData {
   readonly expiry = new Map<string, number>();
   readonly audit: AuditEntry[] = [];
   readonly apiKeys = new Map<string, ApiKeyRecord>();
+  /** provider id → rate table */
+  readonly rates = new Map<string, RateTable>();
+  /** call id → its cost ledger entry */
+  readonly costLedger = new Map<string, CostEntry>();
+  /** do-not-call numbers (E.164) */
+  readonly dnc = new Set<string>();
+  /** sticky caller ids: stickyField(providerId, to) → "<number>|<expiry ms>" */
+  readonly callerIds = new Map<string, string>();
 
   /** a user's region joins or leaves the org's set: the config the click path caches changed */
   countRegion(region: string, delta: 1 | -1): void {

@@ -18,6 +18,8 @@ import { RedisSettings as RedisSettingsStore } from '../settings/redis.js';
 import { RedisShared } from '../shared/redis.js';
 import { RedisTrialStore } from '../trials/redis.js';
 import { RedisConn } from './connection.js';
+import { RedisCosts } from '../costs/redis.js';
+import { RedisCompliance } from '../compliance/redis.js';
 
 export function createRedisBackend(config: BackendConfig, redis: RedisSettings, opts: BackendOptions): Backend {
   const conn = new RedisConn(redis, opts.logger, opts.role ?? 'gateway');
@@ -36,6 +38,8 @@ export function createRedisBackend(config: BackendConfig, redis: RedisSettings, 
     perf,
     trials: new RedisTrialStore(conn, keys),
     health: new RedisHealth(conn, keys),
+    costs: new RedisCosts(conn, keys),
+    compliance: new RedisCompliance(conn, keys),
     events,
     queues: new RedisQueues(conn, config.queuePrefix, config.queueShards),
     shared: new RedisShared(conn, keys),

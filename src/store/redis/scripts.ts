@@ -21,7 +21,7 @@ export const SCRIPTS = {
   unassign_user: 2,
   move_user: 6,
   install_all: 5,
-  click: 15,
+  click: 17,
   inbound: 9,
   create_call: 5,
   transition: 9,
@@ -34,6 +34,7 @@ export const SCRIPTS = {
   breaker: 1,
   release_lock: 1,
   renew_lock: 1,
+  cost_record: 3,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -15,6 +15,8 @@ import { runQueuesContract } from './queues.js';
 import { runSettingsContract } from './settings.js';
 import { runSharedContract } from './shared.js';
 import { runTrialsContract } from './trials.js';
+import { runComplianceContract } from './compliance.js';
+import { runCostsContract } from './costs.js';
 
 export function runAllContracts(f: BackendFactory, more?: () => void): void {
   describe(`store contract (${f.kind})`, () => {
@@ -22,6 +24,8 @@ export function runAllContracts(f: BackendFactory, more?: () => void): void {
     runDirectoryContract(f);
     runCallsContract(f);
     runSettingsContract(f);
+    runCostsContract(f);
+    runComplianceContract(f);
     runAuditContract(f);
     runLimitsContract(f);
     runHealthContract(f);

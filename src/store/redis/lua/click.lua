@@ -2,18 +2,23 @@
 -- (the org's config, the user); this script checks them and, if they still hold, commits it:
 -- the Idempotency-Key, the provider's health (claiming a half-open trial), the limits (token
 -- buckets and the live-call slot), the call with its listings, and the call.created event. A
--- refusal writes nothing (a claimed trial is given back).
+-- refusal writes nothing (a claimed trial is given back). The do-not-call list is checked here,
+-- so a number listed before the click commits is never dialled; the caller id the customer
+-- sees is chosen here too, sticky per destination (one script: no extra round trip).
 -- KEYS: 1 ver, 2 uver, 3 prov, 4 health, 5 idem, 6 idemExp, 7 rl, 8 live, 9 call, 10 calls,
---       11 ucalls, 12 livecalls, 13 pc, 14 events channel, 15 profile
+--       11 ucalls, 12 livecalls, 13 pc, 14 events channel, 15 profile, 16 dnc, 17 cid
 -- ARGV: 1 now, 2 org version, 3 user id, 4 user version, 5 assigned provider id ('' = none),
 --       6 idempotency key ('' = none), 7 fingerprint, 8 idempotency TTL (ms), 9 call id,
 --       10 sort key, 11 chain length C, then C (providerId, kind) pairs, then the number F of
---       call field/value arguments and the F arguments, then take_limits' arguments
+--       call field/value arguments and the F arguments, then take_limits' arguments, then per
+--       chain provider its caller id (the pool's best match, or its configured one; '' = none)
+--       and its pool (",n1,n2,", '' = no pool), then the destination and the stickiness (ms)
 -- Reply: {'stale', orgVersion, profile|false, providerId|false, version|false}
 --      | {'replay', record JSON}
 --      | {'unavailable', providerId, retryAfterMs}
 --      | {'limited', limit index, retryAfterMs}
---      | {'created', picked index (1-based), trial 0|1, breaker failures}
+--      | {'dnc'}
+--      | {'created', picked index (1-based), trial 0|1, breaker failures, caller id ('' = none)}
 local now = tonumber(ARGV[1])
 local uid, assigned, ikey = ARGV[3], ARGV[5], ARGV[6]
 local ver = redis.call('GET', KEYS[1]) or '0'
@@ -31,6 +36,9 @@ if ikey ~= '' then
   end
 end
 local c = tonumber(ARGV[11])
+local cid0 = #ARGV - 2 - c * 2
+local dest = ARGV[#ARGV - 1]
+if redis.call('SISMEMBER', KEYS[16], dest) == 1 then return {'dnc'} end
 local picked, trial, failures = 0, 0, 0
 for i = 1, c do
   local pid = ARGV[11 + (i - 1) * 2 + 1]
@@ -72,6 +80,24 @@ if assigned ~= '' and pid ~= assigned then
   fields[#fields + 1] = assigned
 end
 local callId = ARGV[9]
+-- local presence: the destination keeps the number it was shown while that number is still in
+-- the provider's pool (sliding stickiness); else the pool's best match, remembered
+local callerId = ARGV[cid0 + (picked - 1) * 2 + 1]
+local pool = ARGV[cid0 + (picked - 1) * 2 + 2]
+if pool ~= '' then
+  local field = pid .. '|' .. dest
+  local v = redis.call('HGET', KEYS[17], field)
+  if v then
+    local bar = string.find(v, '|[^|]*$')
+    local num, exp = string.sub(v, 1, bar - 1), tonumber(string.sub(v, bar + 1))
+    if exp > now and string.find(pool, ',' .. num .. ',', 1, true) then callerId = num end
+  end
+  redis.call('HSET', KEYS[17], field, callerId .. '|' .. (now + tonumber(ARGV[#ARGV])))
+end
+if callerId ~= '' then
+  fields[#fields + 1] = 'callerId'
+  fields[#fields + 1] = callerId
+end
 if tonumber(ARGV[f0 + nf + 2 + tonumber(ARGV[f0 + nf + 1]) * 3]) > 0 then
   -- it took a live-call slot: its terminal status gives it back
   fields[#fields + 1] = '_live'
@@ -88,4 +114,4 @@ if ikey ~= '' then
 end
 publish_call(KEYS[14], 'call.created', KEYS[9])
 -- the caller knows the call it sent and the provider picked: no need to send it back
-return {'created', picked, trial, failures}
+return {'created', picked, trial, failures, callerId}

@@ -9,7 +9,8 @@
 --       12 breaker provider id ('' = none), 13 closeAfter, 14 call id, 15 '1' to move a time
 --       before the call's last transition up to it (notBefore; '' when Node put now for an
 --       unparseable time), 16 provider id the call must be on ('' = any: a webhook names a call),
---       17 the status the caller holds the call in ('' = unknown)
+--       17 the status the caller holds the call in ('' = unknown), 18 the provider's price JSON
+--       ('' = none; kept as providerPrice)
 -- Reply: {'none'} or {'ok', applied 0|1, became terminal 0|1, call hash...}; the hash is left
 -- out when the call was in the caller's status and moved (the caller knows what it became)
 local ck, now = KEYS[1], tonumber(ARGV[1])
@@ -27,6 +28,7 @@ if ARGV[8] ~= '' then
   end
 end
 if ARGV[9] ~= '' and not redis.call('HGET', ck, 'from') then redis.call('HSET', ck, 'from', ARGV[9]) end
+if ARGV[18] ~= '' then redis.call('HSET', ck, 'providerPrice_j', ARGV[18]) end
 local before = redis.call('HGET', ck, 'status')
 local applied = apply_transition(ck, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[15] == '1')
 local terminal = 0
