@@ -35,6 +35,9 @@
 //   expiry     zset    call id → ms when the ended, logged call is purged (retention)
 //   audit      stream  the audit log
 //   apikeys    hash    key id → key record JSON (the org's keys and agent tokens, listed)
+//   apikeyExp  zset    agent token id → ms it expires (expired ones are pruned from apikeys)
+//   tokver     hash    user id → agent-token version: bumped when the user is deleted, moved or
+//                      unassigned, which revokes every token minted at an older version
 //   events     shard channel of the org's call events (SPUBLISH / SSUBSCRIBE)
 //   perf:m:<minute>, perf:h:<hour>   figures per period (hash "<providerId>|<field>" → count)
 //   trial:<id>[:perf|:placed:<providerId>|:done:<providerId>|:parts]   a trial and its progress
@@ -71,6 +74,8 @@ export interface OrgKeys {
   readonly expiry: string;
   readonly audit: string;
   readonly apikeys: string;
+  readonly apikeyExp: string;
+  readonly tokver: string;
   readonly events: string;
   call(callId: string): string;
   perfMinute(minute: number): string;
@@ -112,6 +117,8 @@ function orgKeys(prefix: string, orgId: string): OrgKeys {
     expiry: `${tag}expiry`,
     audit: `${tag}audit`,
     apikeys: `${tag}apikeys`,
+    apikeyExp: `${tag}apikeyExp`,
+    tokver: `${tag}tokver`,
     events: `${tag}events`,
     call: (callId) => `${tag}c:${callId}`,
     perfMinute: (m) => `${tag}perf:m:${m}`,

@@ -20,6 +20,7 @@ import { rid, t, userInput } from './helpers.js';
 const ORG_KEYS = new Set([
   'org', 'ver', 'users', 'profile', 'uver', 'region', 'prov', 'regions', 'dids', 'providers', 'pmeta', 'pu', 'settings',
   'calls', 'ucalls', 'pc', 'livecalls', 'idem', 'idemExp', 'rl', 'live', 'health', 'outbox', 'expiry', 'audit', 'apikeys',
+  'apikeyExp', 'tokver',
 ]);
 const ORG_ITEM_KEYS = [/^c:[^:]+$/, /^perf:[mh]:\d+$/, /^trial:[^:]+(:perf|:parts|:placed:.+|:done:.+)?$/];
 /** The few global keys (found by an id alone). */
