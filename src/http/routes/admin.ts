@@ -7,6 +7,7 @@ import { basename, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppDeps } from '../app.js';
+import { PUBLIC } from '../access.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -79,9 +80,9 @@ export function adminRoutes(_deps: AppDeps, opts: { dir?: string } = {}) {
       return reply.code(200).type(TYPES['.html']).send(html);
     };
 
-    app.get('/admin', { schema: { hide: true }, logLevel: 'warn' }, async (_req, reply) => sendIndex(reply));
+    app.get('/admin', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (_req, reply) => sendIndex(reply));
 
-    app.get<{ Params: { '*': string } }>('/admin/*', { schema: { hide: true }, logLevel: 'warn' }, async (req, reply) => {
+    app.get<{ Params: { '*': string } }>('/admin/*', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (req, reply) => {
       // the router has already percent-decoded the wildcard; the containment check below is what
       // keeps "../" (in any encoding) inside the console's folder
       const rel = req.params['*'] ?? '';

@@ -2,6 +2,7 @@
 // metrics and the OpenAPI document.
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../app.js';
+import { PUBLIC } from '../access.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -29,6 +30,7 @@ export function opsRoutes(deps: AppDeps) {
     app.get('/healthz', {
       schema: { hide: true, response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
       logLevel: 'warn',
+      config: PUBLIC,
     }, async () => ({ status: 'ok' }));
 
     const readySchema = {
@@ -38,18 +40,18 @@ export function opsRoutes(deps: AppDeps) {
         checks: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, ok: { type: 'boolean' }, detail: { type: 'string' } } } },
       },
     };
-    app.get('/readyz', { schema: { hide: true, response: { 200: readySchema, 503: readySchema } }, logLevel: 'warn' }, async (_req, reply) => {
+    app.get('/readyz', { schema: { hide: true, response: { 200: readySchema, 503: readySchema } }, logLevel: 'warn', config: PUBLIC }, async (_req, reply) => {
       if (deps.readiness.some((c) => c.draining)) return reply.code(503).send({ status: 'draining', checks: [] });
       const checks = await Promise.all(deps.readiness.map(runCheck));
       const ok = checks.every((c) => c.ok);
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
     });
 
-    app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_req, reply) => {
+    app.get('/metrics', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (_req, reply) => {
       const body = await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(body);
     });
 
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    app.get('/openapi.json', { schema: { hide: true }, config: PUBLIC }, async () => app.swagger());
   };
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parse as parseQs } from 'node:querystring';
 import type { WebhookRequest } from '../../providers/adapter.js';
 import { sendError, type AppDeps } from '../app.js';
+import { PUBLIC } from '../access.js';
 import { ID_PATTERN } from '../schemas.js';
 
 function parseBody(contentType: string, raw: Buffer): { ok: true; body: unknown } | { ok: false } {
@@ -31,6 +32,8 @@ export function webhookRoutes(deps: AppDeps) {
     app.route<{ Params: { kind: string; providerId: string; '*': string } }>({
       method: ['GET', 'POST'],
       url: '/webhooks/:kind/:providerId/*',
+      // authenticated by the adapter, in the provider's own scheme (signatures, tokens)
+      config: PUBLIC,
       schema: {
         hide: true,
         params: {
