@@ -5,7 +5,6 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import type { ApiKeyVerifier } from '../auth/api-keys.js';
@@ -28,6 +27,7 @@ import { ProviderError } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import { sharedSchemas } from './schemas.js';
 import { accessControl } from './access.js';
+import { registerOpenApi } from './openapi.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import type { Router } from '../routing/router.js';
 import { policyRoutes } from './routes/policy.js';
@@ -165,17 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
   for (const s of sharedSchemas) app.addSchema(s);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'dialgate', version: '1.0.0', description: 'Multi-provider telephony gateway for CRMs' },
-      components: { securitySchemes: { orgKey: { type: 'http', scheme: 'bearer' } } },
-      // every /v1 route takes a bearer token (an org key; the operator token for POST /v1/orgs)
-      security: [{ orgKey: [] }],
-    },
-    // shared schemas keep their names (Error, User, Provider...) for clients generated from the document
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-  });
+  await registerOpenApi(app);
 
   // while draining, clients are told to drop their keep-alive connection after each answer, so
   // the server can close every connection without resetting a request already on the wire; once

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppDeps } from '../app.js';
 import { PUBLIC } from '../access.js';
+import { textResponse } from '../openapi.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -43,6 +44,8 @@ export function defaultAdminDir(): string {
   const up = fileURLToPath(new URL('../../../', import.meta.url));
   return basename(up) === 'dist' ? join(up, 'admin') : join(up, 'dist', 'admin');
 }
+
+const CONSOLE_DOC = { 200: textResponse('a page or a file of the console', 'text/html'), 404: textResponse('no such file'), 503: textResponse('the console is not built', 'text/html') };
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dialgate admin: not built</title></head>
@@ -80,9 +83,9 @@ export function adminRoutes(_deps: AppDeps, opts: { dir?: string } = {}) {
       return reply.code(200).type(TYPES['.html']).send(html);
     };
 
-    app.get('/admin', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (_req, reply) => sendIndex(reply));
+    app.get('/admin', { schema: { tags: ['console'], summary: 'The admin console (HTML; it signs in with an org key)' }, logLevel: 'warn', config: { ...PUBLIC, docResponses: CONSOLE_DOC } }, async (_req, reply) => sendIndex(reply));
 
-    app.get<{ Params: { '*': string } }>('/admin/*', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (req, reply) => {
+    app.get<{ Params: { '*': string } }>('/admin/*', { schema: { tags: ['console'], summary: "The admin console's files and client-side routes" }, logLevel: 'warn', config: { ...PUBLIC, docResponses: CONSOLE_DOC } }, async (req, reply) => {
       // the router has already percent-decoded the wildcard; the containment check below is what
       // keeps "../" (in any encoding) inside the console's folder
       const rel = req.params['*'] ?? '';

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { WebhookRequest } from '../../providers/adapter.js';
 import type { AppDeps } from '../app.js';
 import { actorOf, orgOf, PUBLIC } from '../access.js';
+import { textResponse } from '../openapi.js';
 import { ID_PATTERN, idParam, withErrors } from '../schemas.js';
 
 export function crmRoutes(deps: AppDeps) {
@@ -70,9 +71,10 @@ export function crmRoutes(deps: AppDeps) {
         method: ['GET', 'POST'],
         url: '/webhooks/crm/:kind/:orgId/*',
         // authenticated by the CRM kind's own scheme
-        config: PUBLIC,
+        config: { ...PUBLIC, docResponses: { 200: textResponse("the CRM kind's own reply", '*/*'), 404: { description: 'the org has no CRM connection of this kind taking requests', $ref: 'Error#' } } },
         schema: {
-          hide: true,
+          tags: ['webhooks'],
+          summary: "A CRM's requests to the gateway (e.g. Zoho PhoneBridge click-to-dial), authenticated by the CRM kind's own scheme",
           params: {
             type: 'object',
             required: ['kind', 'orgId'],
