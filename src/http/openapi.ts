@@ -1,6 +1,6 @@
 // /openapi.json: an OpenAPI 3.1 document (its schemas are JSON Schema 2020-12, so `type: [.., 'null']`
 // and a numeric exclusiveMinimum are what they say) describing every route: the /v1 API, the
-// WebSocket upgrade of /v1/events, the provider and CRM webhooks, the ops routes and the console.
+// WebSocket upgrade of /v1/events, the provider and CRM webhooks and the ops routes (not the console's files).
 // Each route's security follows its access declaration (src/http/access.ts).
 
 import type { FastifyInstance } from 'fastify';

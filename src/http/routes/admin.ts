@@ -1,14 +1,13 @@
 // The admin console's static files at /admin (built into dist/admin by `npm run build:admin`).
-// No auth here: the files are public, the page signs in with an org key and sends it on each API
-// call. Hashed assets are cached for a year; index.html is revalidated so a new build shows up at
-// once. Unknown paths without an extension get index.html (the console routes on the client).
+// No auth here: the files are public (and not API: kept out of /openapi.json), the page signs in
+// with an org key and sends it on each API call. Hashed assets are cached for a year; index.html
+// is revalidated so a new build shows up at once. Unknown paths without an extension get index.html (the console routes on the client).
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppDeps } from '../app.js';
 import { PUBLIC } from '../access.js';
-import { textResponse } from '../openapi.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -44,8 +43,6 @@ export function defaultAdminDir(): string {
   const up = fileURLToPath(new URL('../../../', import.meta.url));
   return basename(up) === 'dist' ? join(up, 'admin') : join(up, 'dist', 'admin');
 }
-
-const CONSOLE_DOC = { 200: textResponse('a page or a file of the console', 'text/html'), 404: textResponse('no such file'), 503: textResponse('the console is not built', 'text/html') };
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dialgate admin: not built</title></head>
@@ -83,9 +80,9 @@ export function adminRoutes(_deps: AppDeps, opts: { dir?: string } = {}) {
       return reply.code(200).type(TYPES['.html']).send(html);
     };
 
-    app.get('/admin', { schema: { tags: ['console'], summary: 'The admin console (HTML; it signs in with an org key)' }, logLevel: 'warn', config: { ...PUBLIC, docResponses: CONSOLE_DOC } }, async (_req, reply) => sendIndex(reply));
+    app.get('/admin', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (_req, reply) => sendIndex(reply));
 
-    app.get<{ Params: { '*': string } }>('/admin/*', { schema: { tags: ['console'], summary: "The admin console's files and client-side routes" }, logLevel: 'warn', config: { ...PUBLIC, docResponses: CONSOLE_DOC } }, async (req, reply) => {
+    app.get<{ Params: { '*': string } }>('/admin/*', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (req, reply) => {
       // the router has already percent-decoded the wildcard; the containment check below is what
       // keeps "../" (in any encoding) inside the console's folder
       const rel = req.params['*'] ?? '';
