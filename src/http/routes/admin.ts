@@ -1,7 +1,8 @@
 // The admin console's static files at /admin (built into dist/admin by `npm run build:admin`).
 // No auth here: the files are public (and not API: kept out of /openapi.json), the page signs in
 // with an org key and sends it on each API call. Hashed assets are cached for a year; index.html
-// is revalidated so a new build shows up at once. Unknown paths without an extension get index.html (the console routes on the client).
+// is revalidated so a new build shows up at once. Unknown paths without an extension get
+// index.html (the console routes on the client).
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
