@@ -45,12 +45,12 @@ export class CredentialService {
     return (await this.d.orgs.listApiKeys(orgId)).filter((r) => r.scope !== 'agent').map(keyView);
   }
 
-  async createKey(orgId: string, input: { name: string; scope: ApiKeyScope }, actor: string): Promise<ApiKeyView & { key: string }> {
+  async createKey(orgId: string, input: { name: string; scope: ApiKeyScope }, actor: string): Promise<ApiKeyView & { apiKey: string }> {
     const { secret, record } = generateCredential(orgId, new Date().toISOString(), { scope: input.scope, name: input.name });
     await this.d.orgs.putApiKey(record);
     const view = keyView(record);
     await this.d.audit.append(orgId, { actor, action: 'api_key.create', target: { type: 'api_key', id: record.keyId }, after: view });
-    return { ...view, key: secret };
+    return { ...view, apiKey: secret };
   }
 
   /**

@@ -57,7 +57,7 @@ describe('credentials across two gateway processes on one Redis', () => {
       secrets.set('agent token', token);
       const ro = await A('POST', '/v1/api-keys', admin, { name: 'dashboard', scope: 'read' });
       assert.equal(ro.status, 201, ro.text);
-      const readKey = ro.body.key as string;
+      const readKey = ro.body.apiKey as string;
       secrets.set('read key', readKey);
 
       // the agent on B: its events (a browser passes the token in the URL) and its calls

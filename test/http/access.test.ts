@@ -33,20 +33,20 @@ for (const store of STORES) {
       const first = await org.ok('GET', '/v1/api-keys', undefined, 200);
       assert.deepEqual(first.items.map((k: any) => [k.id, k.scope]), [[org.key.split('_')[1], 'admin']]);
       const made = await org.ok('POST', '/v1/api-keys', { name: 'reporting', scope: 'read' }, 201);
-      assert.match(made.key, /^dgk_[0-9a-f]{16}_[0-9a-f]{64}$/);
-      assert.equal(made.key.split('_')[1], made.id);
-      assert.deepEqual(Object.keys(made).sort(), ['createdAt', 'id', 'key', 'name', 'scope']);
+      assert.match(made.apiKey, /^dgk_[0-9a-f]{16}_[0-9a-f]{64}$/);
+      assert.equal(made.apiKey.split('_')[1], made.id);
+      assert.deepEqual(Object.keys(made).sort(), ['apiKey', 'createdAt', 'id', 'name', 'scope']);
       const list = await org.ok('GET', '/v1/api-keys', undefined, 200);
       const listed = list.items.find((k: any) => k.id === made.id);
       assert.deepEqual(listed, { id: made.id, name: 'reporting', scope: 'read', createdAt: made.createdAt });
-      assert.ok(!JSON.stringify(list).includes(made.key.split('_')[2]), 'no secret in the listing');
+      assert.ok(!JSON.stringify(list).includes(made.apiKey.split('_')[2]), 'no secret in the listing');
       assertError(await org.req('POST', '/v1/api-keys', { name: 'x', scope: 'agent' }), 400, 'validation_failed');
       assertError(await org.req('POST', '/v1/api-keys', { name: 'x', scope: 'read', extra: 1 }), 400, 'validation_failed');
     });
 
     test('a read key reads everything an admin key reads and changes nothing (403)', async () => {
-      const { key } = await org.ok('POST', '/v1/api-keys', { name: 'ro', scope: 'read' }, 201);
-      const read = as(key);
+      const { apiKey } = await org.ok('POST', '/v1/api-keys', { name: 'ro', scope: 'read' }, 201);
+      const read = as(apiKey);
       for (const path of ['/v1/users', `/v1/users/${alice}`, '/v1/providers', `/v1/providers/${provId}`, `/v1/providers/${provId}/users`, '/v1/calls', '/v1/audit', '/v1/api-keys', '/v1/dial-policy', '/v1/routing/policy', '/v1/providers/performance']) {
         const r = await read('GET', path);
         assert.equal(r.status, 200, `GET ${path} with a read key: ${r.status} ${r.text}`);
@@ -75,10 +75,10 @@ for (const store of STORES) {
 
     test('revoking a key: refused within a second; the last admin key is kept (409); unknown ids 404', async () => {
       const ro = await org.ok('POST', '/v1/api-keys', { name: 'short-lived', scope: 'read' }, 201);
-      assert.equal((await as(ro.key)('GET', '/v1/users')).status, 200);
+      assert.equal((await as(ro.apiKey)('GET', '/v1/users')).status, 200);
       await org.ok('DELETE', `/v1/api-keys/${ro.id}`, undefined, 204);
       const t0 = Date.now();
-      await eventually(async () => (await as(ro.key)('GET', '/v1/users')).status === 401, 1500, 'the revoked key refused');
+      await eventually(async () => (await as(ro.apiKey)('GET', '/v1/users')).status === 401, 1500, 'the revoked key refused');
       assert.ok(Date.now() - t0 < 1200, `refused after ${Date.now() - t0} ms`);
       assertError(await org.req('DELETE', `/v1/api-keys/${ro.id}`), 404, 'not_found');
       assertError(await org.req('DELETE', '/v1/api-keys/0000000000000000'), 404, 'not_found');
@@ -88,9 +88,9 @@ for (const store of STORES) {
       const firstId = solo.key.split('_')[1];
       assertError(await solo.req('DELETE', `/v1/api-keys/${firstId}`), 409, 'last_admin_key');
       const next = await solo.ok('POST', '/v1/api-keys', { name: 'rotated', scope: 'admin' }, 201);
-      await as(next.key)('DELETE', `/v1/api-keys/${firstId}`).then((r) => assert.equal(r.status, 204, r.text));
+      await as(next.apiKey)('DELETE', `/v1/api-keys/${firstId}`).then((r) => assert.equal(r.status, 204, r.text));
       await eventually(async () => (await solo.req('GET', '/v1/users')).status === 401, 1500, 'the rotated-out key refused');
-      assert.equal((await as(next.key)('GET', '/v1/users')).status, 200);
+      assert.equal((await as(next.apiKey)('GET', '/v1/users')).status, 200);
       // another org's key id is not this org's
       assertError(await org.req('DELETE', `/v1/api-keys/${next.id}`), 404, 'not_found');
     });
@@ -265,7 +265,7 @@ for (const store of STORES) {
       await org.ok('DELETE', `/v1/agent-tokens/${t.id}`, undefined, 204);
       const { items } = await org.ok('GET', '/v1/audit?limit=50', undefined, 200);
       const text = JSON.stringify(items);
-      assert.ok(!text.includes(made.key.split('_')[2]) && !text.includes(t.token.split('_')[2]) && !text.includes(org.key.split('_')[2]), 'no secret in the audit log');
+      assert.ok(!text.includes(made.apiKey.split('_')[2]) && !text.includes(t.token.split('_')[2]) && !text.includes(org.key.split('_')[2]), 'no secret in the audit log');
       const me = org.key.split('_')[1];
       const find = (action: string, id: string) => items.find((e: any) => e.action === action && e.target.id === id);
       for (const [action, id] of [['api_key.create', made.id], ['api_key.revoke', made.id], ['agent_token.create', t.id], ['agent_token.revoke', t.id]]) {

@@ -40,7 +40,7 @@ export function credentialRoutes(deps: AppDeps) {
             additionalProperties: false,
             properties: { name: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }, scope: { type: 'string', enum: ['admin', 'read'] } },
           },
-          response: withErrors({ 201: { type: 'object', required: ['id', 'name', 'scope', 'createdAt', 'key'], properties: { ...keyProps, key: { type: 'string' } } } }),
+          response: withErrors({ 201: { type: 'object', required: ['id', 'name', 'scope', 'createdAt', 'apiKey'], properties: { ...keyProps, apiKey: { type: 'string' } } } }),
         },
       },
       async (req, reply) => reply.code(201).send(await credentials.createKey(orgOf(req), req.body, actorOf(req))),

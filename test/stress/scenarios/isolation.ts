@@ -51,11 +51,11 @@ export async function isolatedOrg(cluster: Cluster, name: string, prefix: string
   // browsers pass it), so their secrets pass through the gateways' logs if they leak at all
   const ro = await send(base, 'POST', '/v1/api-keys', { key: org.key, body: { name: `${name} dashboard`, scope: 'read' } });
   if (ro.status !== 201) throw new Error(`read key: ${ro.status} ${ro.text}`);
-  sweep.add(`${name} read API key`, ro.body.key);
+  sweep.add(`${name} read API key`, ro.body.apiKey);
   const tok = await send(base, 'POST', '/v1/agent-tokens', { key: org.key, body: { userId: org.users[0].id } });
   if (tok.status !== 201) throw new Error(`agent token: ${tok.status} ${tok.text}`);
   sweep.add(`${name} agent token`, tok.body.token);
-  for (const [k, path] of [[ro.body.key, '/v1/users'], [tok.body.token, `/v1/calls/${out.body.id}`]]) {
+  for (const [k, path] of [[ro.body.apiKey, '/v1/users'], [tok.body.token, `/v1/calls/${out.body.id}`]]) {
     const r = await send(base, 'GET', path, { key: k });
     if (r.status !== 200) throw new Error(`GET ${path} with a new credential: ${r.status} ${r.text}`);
   }
