@@ -13,6 +13,7 @@
 import pino, { type Logger } from 'pino';
 import { ApiKeyVerifier } from './auth/api-keys.js';
 import { OrgService } from './auth/org-service.js';
+import { CredentialService } from './auth/credential-service.js';
 import { CallEvents, type CallObserver } from './calls/call-events.js';
 import { CallQueries } from './calls/call-queries.js';
 import { Dispatcher } from './calls/dispatch.js';
@@ -298,8 +299,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     config,
     logger,
     metrics,
-    keys: new ApiKeyVerifier(backend.orgs),
-    orgs: new OrgService(backend.orgs),
+    keys: new ApiKeyVerifier(backend.orgs, backend.directory),
+    orgs: new OrgService(backend.orgs, backend.audit),
+    credentials: new CredentialService({ orgs: backend.orgs, directory: backend.directory, audit: backend.audit }),
     directory: new DirectoryService({ directory: backend.directory, health: backend.health, providers, logger, audit: backend.audit, policy, configs, users, settings: backend.settings }),
     dispatcher,
     calls: new CallQueries(backend.calls),

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'forbidden'
+  | 'last_admin_key'
+  | 'upgrade_required'
   | 'internal';
 
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -45,8 +47,10 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   no_provider: 409,
   idempotency_in_progress: 409,
   call_not_active: 409,
+  last_admin_key: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  upgrade_required: 426,
   region_unavailable: 422,
   invalid_number: 422,
   idempotency_mismatch: 422,

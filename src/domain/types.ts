@@ -25,6 +25,8 @@ export interface ApiKeyRecord {
   userId?: string;
   /** agent tokens: when they stop working (ISO 8601) */
   expiresAt?: string;
+  /** agent tokens: the user's token version when minted (DirectoryStore.tokenVersion); a later one revokes it */
+  tokenVersion?: number;
 }
 
 export interface Regions {

@@ -1,14 +1,16 @@
 // WebSocket /v1/events: agent screens receive call events (call.created, call.status,
 // call.incoming, call.matched) for their org, optionally narrowed to one user. Authenticated with
-// an org key (Authorization header, or ?access_token= for browsers). Heartbeats drop dead
+// an org key or an agent token (Authorization header, or ?access_token= for browsers); an agent
+// token hears its own user only (another user's userId is refused with 403). Heartbeats drop dead
 // sockets; a consumer that cannot keep up is cut off instead of buffered without bound.
 
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { bearer, type ApiKeyVerifier } from '../auth/api-keys.js';
+import { agentMayActFor } from '../http/access.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { DeliveredEvent, EventBus } from '../store/events/port.js';
 
@@ -22,12 +24,17 @@ export interface EventsSocketServer {
 
 interface Alive extends WebSocket {
   isAlive?: boolean;
+  /** the credential it opened with: checked again while it is open */
+  credential?: string;
 }
+
+/** How often open sockets' credentials are checked again: a revoked or expired one is cut off. */
+const RECHECK_MS = 1000;
 
 function reject(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   socket.write(
-    `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
   socket.destroy();
@@ -47,15 +54,18 @@ export function eventsSocket(app: FastifyInstance, deps: EventsSocketDeps, opts:
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== '/v1/events') return reject(socket, 404, 'not_found', 'no WebSocket endpoint here');
-    const userId = url.searchParams.get('userId');
+    let userId = url.searchParams.get('userId');
     if (userId !== null && !USER_RE.test(userId)) return reject(socket, 400, 'validation_failed', 'userId is not a valid user id');
     const token = bearer(req.headers.authorization) ?? url.searchParams.get('access_token') ?? undefined;
     keys
       .verify(token)
       .then((principal) => {
-        if (!principal) return reject(socket, 401, 'unauthorized', 'a valid org API key is required');
+        if (!principal) return reject(socket, 401, 'unauthorized', 'a valid org API key or agent token is required');
+        if (!agentMayActFor(principal, userId)) return reject(socket, 403, 'forbidden', 'an agent token hears its own user only');
+        if (principal.scope === 'agent') userId = principal.userId ?? null;
         wss.handleUpgrade(req, socket, head, (ws: Alive) => {
           ws.isAlive = true;
+          ws.credential = token;
           metrics.wsConnections.inc();
           const send = (ev: DeliveredEvent) => {
             if (userId && ev.userId !== userId) return;
@@ -112,10 +122,28 @@ export function eventsSocket(app: FastifyInstance, deps: EventsSocketDeps, opts:
   }, opts.heartbeatMs ?? Number(process.env.DIALGATE_WS_HEARTBEAT_MS ?? 30_000));
   heartbeat.unref();
 
+  // a socket outlives its credential's revocation or expiry by about a second at most (the
+  // verifier's short cache keeps this to one store read per credential and second)
+  const recheck = setInterval(() => {
+    for (const ws of wss.clients as Set<Alive>) {
+      if (ws.readyState !== ws.OPEN) continue;
+      keys.verify(ws.credential).then(
+        (p) => {
+          if (p || ws.readyState !== ws.OPEN) return;
+          metrics.wsDropped.inc({ reason: 'revoked' });
+          ws.close(1008, 'credential revoked or expired');
+        },
+        () => {}, // the store unreachable: keep the socket, check again next time
+      );
+    }
+  }, RECHECK_MS);
+  recheck.unref();
+
   return {
     count: () => wss.clients.size,
     close: async () => {
       clearInterval(heartbeat);
+      clearInterval(recheck);
       for (const ws of wss.clients) ws.close(1001, 'gateway shutting down');
       await new Promise<void>((r) => wss.close(() => r()));
       for (const ws of wss.clients) ws.terminate();

@@ -5,10 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import swagger from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
-import { ApiKeyVerifier, bearer, type Principal } from '../auth/api-keys.js';
+import type { ApiKeyVerifier } from '../auth/api-keys.js';
+import type { CredentialService } from '../auth/credential-service.js';
 import type { OrgService } from '../auth/org-service.js';
 import type { CallQueries } from '../calls/call-queries.js';
 import type { Dispatcher } from '../calls/dispatch.js';
@@ -17,7 +17,7 @@ import type { Config } from '../config/config.js';
 import type { CrmService } from '../crm/crm-service.js';
 import type { DirectoryService } from '../directory/directory-service.js';
 import type { OrgConfigCache } from '../directory/org-config.js';
-import { DomainError, isDomainError } from '../domain/errors.js';
+import { isDomainError } from '../domain/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PerfService } from '../perf/perf-service.js';
 import type { EventBus } from '../store/events/port.js';
@@ -26,6 +26,8 @@ import type { TrialService } from '../trials/trial-service.js';
 import { ProviderError } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import { sharedSchemas } from './schemas.js';
+import { accessControl } from './access.js';
+import { registerOpenApi } from './openapi.js';
 import type { PolicyService } from '../policy/policy-service.js';
 import type { Router } from '../routing/router.js';
 import { policyRoutes } from './routes/policy.js';
@@ -44,13 +46,9 @@ import { costRoutes } from './routes/costs.js';
 import { dncRoutes } from './routes/dnc.js';
 import type { CostService } from '../costs/cost-service.js';
 import type { DncService } from '../policy/dnc.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { eventsRoutes } from './routes/events.js';
 import { eventsSocket, type EventsSocketServer } from '../events/ws-server.js';
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal;
-  }
-}
 
 export interface AppDeps {
   config: Config;
@@ -58,6 +56,7 @@ export interface AppDeps {
   metrics: Metrics;
   keys: ApiKeyVerifier;
   orgs: OrgService;
+  credentials: CredentialService;
   directory: DirectoryService;
   dispatcher: Dispatcher;
   calls: CallQueries;
@@ -95,25 +94,6 @@ const STORE_DOWN = /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRE
 
 export function sendError(reply: FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): FastifyReply {
   return reply.code(status).type('application/json').send({ error: { code, message, ...(extra ?? {}) } });
-}
-
-/** Hook for /v1 routes: an org key is required; the principal scopes every store access. */
-export function requireOrgKey(keys: ApiKeyVerifier) {
-  return async (req: FastifyRequest) => {
-    const principal = await keys.verify(bearer(req.headers.authorization));
-    if (!principal) throw new DomainError('unauthorized', 'a valid org API key is required (Authorization: Bearer dgk_...)');
-    req.principal = principal;
-  };
-}
-
-/** Who made a change, for the audit log: the API key id. */
-export function actorOf(req: FastifyRequest): string {
-  return req.principal?.keyId ?? 'unknown';
-}
-
-export function orgOf(req: FastifyRequest): string {
-  if (!req.principal) throw new DomainError('unauthorized', 'a valid org API key is required');
-  return req.principal.orgId;
 }
 
 function validationMessage(err: FastifyError): string {
@@ -191,17 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
   for (const s of sharedSchemas) app.addSchema(s);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: { title: 'dialgate', version: '1.0.0', description: 'Multi-provider telephony gateway for CRMs' },
-      components: { securitySchemes: { orgKey: { type: 'http', scheme: 'bearer' } } },
-      // every /v1 route takes a bearer token (an org key; the operator token for POST /v1/orgs)
-      security: [{ orgKey: [] }],
-    },
-    // shared schemas keep their names (Error, User, Provider...) for clients generated from the document
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-  });
+  await registerOpenApi(app);
 
   // while draining, clients are told to drop their keep-alive connection after each answer, so
   // the server can close every connection without resetting a request already on the wire; once
@@ -215,6 +185,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
       return sendError(reply, 503, 'shutting_down', 'this gateway instance is shutting down; retry (another instance will answer)');
     }
   });
+  // who may call each route: declared on the route (config.auth), checked once here
+  accessControl(app, { keys: deps.keys, adminToken: config.adminToken, calls: deps.calls });
   app.addHook('onSend', async (_req, reply) => {
     if (draining) reply.header('connection', 'close');
   });
@@ -270,6 +242,8 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   await app.register(trialRoutes(deps));
   await app.register(costRoutes(deps));
   await app.register(dncRoutes(deps));
+  await app.register(credentialRoutes(deps));
+  await app.register(eventsRoutes(deps));
 
   const sockets = eventsSocket(app, deps);
   return {

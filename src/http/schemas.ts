@@ -33,7 +33,7 @@ const errorRef = { $ref: 'Error#' };
 /** The error responses every route may give, merged into each route's response map. */
 export function withErrors(ok: Record<string, unknown>, ...codes: number[]): Record<string, unknown> {
   const out: Record<string, unknown> = { ...ok };
-  for (const c of [400, 401, ...codes]) out[String(c)] = errorRef;
+  for (const c of [400, 401, 403, ...codes]) out[String(c)] = errorRef;
   return out;
 }
 

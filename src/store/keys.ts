@@ -40,6 +40,9 @@
 //   dnc        set     do-not-call numbers (E.164); the click script refuses them
 //   cid        hash    "<providerId>|<E.164 destination>" → "<caller id>|<expiry ms>" (sticky
 //                      local-presence caller id; an expired or retired number is chosen anew)
+//   apikeyExp  zset    agent token id → ms it expires (expired ones are pruned from apikeys)
+//   tokver     hash    user id → agent-token version: bumped when the user is deleted, moved or
+//                      unassigned, which revokes every token minted at an older version
 //   events     shard channel of the org's call events (SPUBLISH / SSUBSCRIBE)
 //   perf:m:<minute>, perf:h:<hour>   figures per period (hash "<providerId>|<field>" → count)
 //   trial:<id>[:perf|:placed:<providerId>|:done:<providerId>|:parts]   a trial and its progress
@@ -76,6 +79,8 @@ export interface OrgKeys {
   readonly expiry: string;
   readonly audit: string;
   readonly apikeys: string;
+  readonly apikeyExp: string;
+  readonly tokver: string;
   readonly events: string;
   readonly rates: string;
   readonly costs: string;
@@ -122,6 +127,8 @@ function orgKeys(prefix: string, orgId: string): OrgKeys {
     expiry: `${tag}expiry`,
     audit: `${tag}audit`,
     apikeys: `${tag}apikeys`,
+    apikeyExp: `${tag}apikeyExp`,
+    tokver: `${tag}tokver`,
     events: `${tag}events`,
     rates: `${tag}rates`,
     costs: `${tag}costs`,

@@ -111,7 +111,8 @@ for (const store of STORES) {
       must(await gw.req('PUT', '/v1/routing/policy', { key: a.apiKey, body: { failover: { enabled: true } } }), 200, 'routing a');
       const seen: any[] = must(await gw.req('GET', '/v1/audit?limit=100', { key: b.apiKey }), 200, 'audit b').body.items;
       assert.deepEqual(seen.filter((e) => e.action === 'routing_policy.update'), []);
-      assert.ok(seen.every((e) => e.actor === b.apiKey.split('_')[1]), 'only b acted on b');
+      assert.deepEqual(seen.filter((e) => e.action === 'org.create').map((e) => e.actor), ['operator'], 'the operator made the org');
+      assert.ok(seen.filter((e) => e.action !== 'org.create').every((e) => e.actor === b.apiKey.split('_')[1]), 'only b acted on b');
       const own: any[] = must(await gw.req('GET', '/v1/audit?limit=100', { key: a.apiKey }), 200, 'audit a').body.items;
       assert.equal(own.filter((e) => e.action === 'routing_policy.update').length, 1);
       assert.equal((await gw.req('GET', '/v1/audit')).status, 401);

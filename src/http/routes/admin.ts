@@ -1,12 +1,14 @@
 // The admin console's static files at /admin (built into dist/admin by `npm run build:admin`).
-// No auth here: the files are public, the page signs in with an org key and sends it on each API
-// call. Hashed assets are cached for a year; index.html is revalidated so a new build shows up at
-// once. Unknown paths without an extension get index.html (the console routes on the client).
+// No auth here: the files are public (and not API: kept out of /openapi.json), the page signs in
+// with an org key and sends it on each API call. Hashed assets are cached for a year; index.html
+// is revalidated so a new build shows up at once. Unknown paths without an extension get
+// index.html (the console routes on the client).
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppDeps } from '../app.js';
+import { PUBLIC } from '../access.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -79,9 +81,9 @@ export function adminRoutes(_deps: AppDeps, opts: { dir?: string } = {}) {
       return reply.code(200).type(TYPES['.html']).send(html);
     };
 
-    app.get('/admin', { schema: { hide: true }, logLevel: 'warn' }, async (_req, reply) => sendIndex(reply));
+    app.get('/admin', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (_req, reply) => sendIndex(reply));
 
-    app.get<{ Params: { '*': string } }>('/admin/*', { schema: { hide: true }, logLevel: 'warn' }, async (req, reply) => {
+    app.get<{ Params: { '*': string } }>('/admin/*', { schema: { hide: true }, logLevel: 'warn', config: PUBLIC }, async (req, reply) => {
       // the router has already percent-decoded the wildcard; the containment check below is what
       // keeps "../" (in any encoding) inside the console's folder
       const rel = req.params['*'] ?? '';

@@ -1,11 +1,11 @@
 // GET /v1/audit: every admin change, newest first (actor = API key id, before/after redacted).
 import type { FastifyInstance } from 'fastify';
-import { orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { orgOf } from '../access.js';
 import { pageQuery, withErrors } from '../schemas.js';
 
 export function auditRoutes(deps: AppDeps) {
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', requireOrgKey(deps.keys));
     app.get<{ Querystring: { limit: number; cursor?: string } }>(
       '/v1/audit',
       {

@@ -1,23 +1,26 @@
 // Calls: POST /v1/calls (click-to-call, Idempotency-Key), GET /v1/calls/{id}, GET /v1/calls,
-// DELETE /v1/calls/{id} (hang up or cancel).
+// DELETE /v1/calls/{id} (hang up or cancel). Agent tokens place their user's calls and read and
+// hang up their user's calls (src/http/access.ts).
 import type { FastifyInstance } from 'fastify';
 import type { ClickToCallInput } from '../../calls/dispatch.js';
 import { toPublicCall } from '../../domain/types.js';
 import { CALL_STATUSES, type CallStatus } from '../../domain/types.js';
-import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, withErrors } from '../schemas.js';
 
 const callRef = { $ref: 'Call#' };
 
 export function callRoutes(deps: AppDeps) {
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', requireOrgKey(deps.keys));
 
     app.post<{ Body: ClickToCallInput }>(
       '/v1/calls',
       {
+        config: { auth: { agents: 'self' } },
         schema: {
           summary: "Click-to-call: ring the user's phone through their provider, then the customer",
+          description: 'With an agent token, `userId` may be left out (the token\'s user) and any other user is refused with 403.',
           headers: {
             type: 'object',
             properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' } },
@@ -50,7 +53,7 @@ export function callRoutes(deps: AppDeps) {
 
     app.get<{ Params: { id: string } }>(
       '/v1/calls/:id',
-      { schema: { params: idParam('id'), response: withErrors({ 200: callRef }, 404) } },
+      { config: { auth: { agents: 'ownCall' } }, schema: { params: idParam('id'), response: withErrors({ 200: callRef }, 404) } },
       async (req) => deps.calls.get(orgOf(req), req.params.id),
     );
 
@@ -72,6 +75,7 @@ export function callRoutes(deps: AppDeps) {
     app.delete<{ Params: { id: string } }>(
       '/v1/calls/:id',
       {
+        config: { auth: { agents: 'ownCall' } },
         schema: {
           params: idParam('id'),
           response: withErrors({ 202: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' } } } }, 404, 409, 502, 503),

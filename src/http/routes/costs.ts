@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { parseWindow } from '../../costs/cost-service.js';
 import { parseRateCsv, parseRateJson, rateCsv, type RateTable } from '../../costs/rates.js';
 import { DomainError } from '../../domain/errors.js';
-import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { actorOf, orgOf } from '../access.js';
 import { idParam, withErrors } from '../schemas.js';
 
 /** a rate table of MAX_RATE_ROWS rows as CSV is about 3 MB */
@@ -29,7 +30,6 @@ type IdParams = { id: string };
 export function costRoutes(deps: AppDeps) {
   const { costs, audit } = deps;
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', requireOrgKey(deps.keys));
     // CSV bodies here only (the rest of /v1 takes JSON)
     app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: RATES_BODY_LIMIT }, (_req, body, done) => done(null, body));
 

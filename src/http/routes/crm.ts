@@ -5,14 +5,15 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import type { WebhookRequest } from '../../providers/adapter.js';
-import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { actorOf, orgOf, PUBLIC } from '../access.js';
+import { textResponse } from '../openapi.js';
 import { ID_PATTERN, idParam, withErrors } from '../schemas.js';
 
 export function crmRoutes(deps: AppDeps) {
   const { crm } = deps;
   return async (app: FastifyInstance) => {
     await app.register(async (scope) => {
-      scope.addHook('onRequest', requireOrgKey(deps.keys));
       const configOut = { type: 'object', additionalProperties: true, properties: { kind: { type: 'string' } } };
 
       scope.put<{ Body: Record<string, unknown> }>(
@@ -69,8 +70,11 @@ export function crmRoutes(deps: AppDeps) {
       scope.route<{ Params: { kind: string; orgId: string; '*': string }; Querystring: Record<string, string | string[]>; Body: unknown }>({
         method: ['GET', 'POST'],
         url: '/webhooks/crm/:kind/:orgId/*',
+        // authenticated by the CRM kind's own scheme
+        config: { ...PUBLIC, docResponses: { 200: textResponse("the CRM kind's own reply", '*/*'), 404: { description: 'the org has no CRM connection of this kind taking requests', $ref: 'Error#' } } },
         schema: {
-          hide: true,
+          tags: ['webhooks'],
+          summary: "A CRM's requests to the gateway (e.g. Zoho PhoneBridge click-to-dial), authenticated by the CRM kind's own scheme",
           params: {
             type: 'object',
             required: ['kind', 'orgId'],

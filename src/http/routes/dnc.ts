@@ -3,7 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
 import type { DncChange } from '../../policy/dnc.js';
-import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { actorOf, orgOf } from '../access.js';
 import { COUNTRY, withErrors } from '../schemas.js';
 
 /** 100,000 numbers are about 1.3 MB; a million about 13 MB */
@@ -24,7 +25,6 @@ const resultSchema = {
 export function dncRoutes(deps: AppDeps) {
   const { dnc, audit } = deps;
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', requireOrgKey(deps.keys));
     app.addContentTypeParser(['text/csv', 'text/plain'], { parseAs: 'string', bodyLimit: DNC_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
     app.put<{ Body: DncChange | string; Querystring: { region?: string } }>(

@@ -2,6 +2,8 @@
 // metrics and the OpenAPI document.
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../app.js';
+import { PUBLIC } from '../access.js';
+import { textResponse } from '../openapi.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -27,8 +29,9 @@ async function runCheck(c: ReadinessCheck): Promise<{ name: string; ok: boolean;
 export function opsRoutes(deps: AppDeps) {
   return async (app: FastifyInstance) => {
     app.get('/healthz', {
-      schema: { hide: true, response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
+      schema: { tags: ['ops'], summary: 'Liveness: the process answers', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
       logLevel: 'warn',
+      config: PUBLIC,
     }, async () => ({ status: 'ok' }));
 
     const readySchema = {
@@ -38,18 +41,18 @@ export function opsRoutes(deps: AppDeps) {
         checks: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, ok: { type: 'boolean' }, detail: { type: 'string' } } } },
       },
     };
-    app.get('/readyz', { schema: { hide: true, response: { 200: readySchema, 503: readySchema } }, logLevel: 'warn' }, async (_req, reply) => {
+    app.get('/readyz', { schema: { tags: ['ops'], summary: 'Readiness: every dependency answers (503 not_ready, or draining while shutting down)', response: { 200: readySchema, 503: readySchema } }, logLevel: 'warn', config: PUBLIC }, async (_req, reply) => {
       if (deps.readiness.some((c) => c.draining)) return reply.code(503).send({ status: 'draining', checks: [] });
       const checks = await Promise.all(deps.readiness.map(runCheck));
       const ok = checks.every((c) => c.ok);
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
     });
 
-    app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_req, reply) => {
+    app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' }, logLevel: 'warn', config: { ...PUBLIC, docResponses: { 200: textResponse('Prometheus text exposition format') } } }, async (_req, reply) => {
       const body = await deps.metrics.registry.metrics();
       return reply.type(deps.metrics.registry.contentType).send(body);
     });
 
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    app.get('/openapi.json', { schema: { tags: ['ops'], summary: 'This document' }, config: { ...PUBLIC, docResponses: { 200: textResponse('the OpenAPI 3.1 document', 'application/json') } } }, async () => app.swagger());
   };
 }

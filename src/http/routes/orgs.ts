@@ -1,7 +1,5 @@
 // POST /v1/orgs: the operator token (DIALGATE_ADMIN_TOKEN) creates an org; its API key is shown once.
 import type { FastifyInstance } from 'fastify';
-import { bearer, operatorTokenMatches } from '../../auth/api-keys.js';
-import { DomainError } from '../../domain/errors.js';
 import type { AppDeps } from '../app.js';
 import { withErrors } from '../schemas.js';
 
@@ -26,11 +24,7 @@ export function orgRoutes(deps: AppDeps) {
             },
           }),
         },
-        onRequest: async (req) => {
-          if (!operatorTokenMatches(bearer(req.headers.authorization), deps.config.adminToken)) {
-            throw new DomainError('unauthorized', 'the operator token is required to create orgs');
-          }
-        },
+        config: { auth: { operator: true } },
       },
       async (req, reply) => {
         const org = await deps.orgs.create(req.body.name);

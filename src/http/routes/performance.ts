@@ -2,7 +2,8 @@
 // side by side (seconds). A static path, so fastify's router prefers it to /v1/providers/:id.
 import type { FastifyInstance } from 'fastify';
 import { PERF_WINDOWS, type PerfWindow } from '../../store/perf/port.js';
-import { orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { orgOf } from '../access.js';
 import { withErrors } from '../schemas.js';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
@@ -29,7 +30,6 @@ export const providerFiguresSchema = {
 export function performanceRoutes(deps: AppDeps) {
   const { perf } = deps;
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', requireOrgKey(deps.keys));
     app.get<{ Querystring: { window: PerfWindow } }>(
       '/v1/providers/performance',
       {

@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { DialPolicy } from '../../policy/dial-policy.js';
 import { effectiveLimits } from '../../policy/dial-policy.js';
 import type { RoutingPolicy } from '../../routing/router.js';
-import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, withErrors } from '../schemas.js';
 
 const dialPolicyRef = { $ref: 'DialPolicy#' };
@@ -29,7 +30,6 @@ const routingPolicySchema = {
 export function policyRoutes(deps: AppDeps) {
   const { policy, router, audit } = deps;
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', requireOrgKey(deps.keys));
 
     app.get(
       '/v1/dial-policy',

@@ -2,7 +2,8 @@
 // update, uninstall, and the provider's users.
 import type { FastifyInstance } from 'fastify';
 import type { ProviderBody, ProviderPatchBody } from '../../directory/directory-service.js';
-import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, regionsSchema, withErrors } from '../schemas.js';
 
 const providerRef = { $ref: 'Provider#' };
@@ -15,7 +16,6 @@ const callerIdPoolSchema = { oneOf: [{ type: 'array', maxItems: 1000, items: { t
 export function providerRoutes(deps: AppDeps) {
   const { directory } = deps;
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', requireOrgKey(deps.keys));
 
     app.post<{ Body: ProviderBody }>(
       '/v1/providers',

@@ -1,7 +1,8 @@
 // Users: PUT|GET|DELETE /v1/users/{id}, GET /v1/users, POST /v1/users/{id}/move (atomic).
 import type { FastifyInstance } from 'fastify';
 import type { UserBody } from '../../directory/directory-service.js';
-import { actorOf, orgOf, requireOrgKey, type AppDeps } from '../app.js';
+import type { AppDeps } from '../app.js';
+import { actorOf, orgOf } from '../access.js';
 import { COUNTRY, ID_PATTERN, idParam, pageOf, pageQuery, withErrors } from '../schemas.js';
 
 const userBody = {
@@ -25,7 +26,6 @@ type IdParams = { id: string };
 
 export function userRoutes(deps: AppDeps) {
   return async (app: FastifyInstance) => {
-    app.addHook('onRequest', requireOrgKey(deps.keys));
     const userRef = { $ref: 'User#' };
 
     app.put<{ Params: IdParams; Body: UserBody }>(

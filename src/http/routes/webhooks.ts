@@ -5,6 +5,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parse as parseQs } from 'node:querystring';
 import type { WebhookRequest } from '../../providers/adapter.js';
 import { sendError, type AppDeps } from '../app.js';
+import { PUBLIC } from '../access.js';
+import { textResponse } from '../openapi.js';
 import { ID_PATTERN } from '../schemas.js';
 
 function parseBody(contentType: string, raw: Buffer): { ok: true; body: unknown } | { ok: false } {
@@ -31,8 +33,21 @@ export function webhookRoutes(deps: AppDeps) {
     app.route<{ Params: { kind: string; providerId: string; '*': string } }>({
       method: ['GET', 'POST'],
       url: '/webhooks/:kind/:providerId/*',
+      // authenticated by the adapter, in the provider's own scheme (signatures, tokens)
+      config: {
+        ...PUBLIC,
+        docResponses: {
+          200: textResponse("the provider's own reply (TwiML, JSON or empty)", '*/*'),
+          400: { description: 'a body that does not parse', $ref: 'Error#' },
+          401: textResponse('a request the provider did not sign (bad or missing signature or token)', '*/*'),
+          404: { description: 'no such provider of this kind', $ref: 'Error#' },
+        },
+      },
       schema: {
-        hide: true,
+        tags: ['webhooks'],
+        summary: "A provider's requests to the gateway: call status callbacks, inbound calls, answer URLs",
+        description:
+          'Set up by the gateway when it installs the provider; each kind authenticates its own requests (Twilio: X-Twilio-Signature over PUBLIC_URL + path; RingCentral: the verification token; sim: none) and answers in its own format. The body is taken raw (form, JSON or anything), as the signature covers its bytes.',
         params: {
           type: 'object',
           properties: {

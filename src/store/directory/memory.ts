@@ -88,6 +88,10 @@ export class MemoryDirectory implements DirectoryStore {
     return done(u ? { user: clone(u), version: s!.userVersion.get(userId) ?? 0 } : null);
   }
 
+  tokenVersion(orgId: string, userId: string): Promise<number> {
+    return done(this.data.orgs.get(orgId)?.tokenVersion.get(userId) ?? 0);
+  }
+
   deleteUser(orgId: string, userId: string): Promise<boolean> {
     const s = this.org(orgId);
     const u = s.users.get(userId);
@@ -95,6 +99,7 @@ export class MemoryDirectory implements DirectoryStore {
     if (u.providerId) s.providerUsers.get(u.providerId)?.delete(userId);
     for (const n of u.numbers) if (s.dids.get(n) === userId) s.dids.delete(n);
     s.users.delete(userId);
+    s.revokeTokens(userId);
     // the version is kept: a user created again under this id goes on from it (a click decided
     // on the deleted user's snapshot is stale)
     s.countRegion(u.region, -1);
@@ -216,7 +221,10 @@ export class MemoryDirectory implements DirectoryStore {
       if (members.size > 0 && !force) throw storeErrors.providerHasUsers(providerId, members.size);
       for (const id of members) {
         const u = s.users.get(id);
-        if (u && u.providerId === providerId) u.providerId = null;
+        if (u && u.providerId === providerId) {
+          u.providerId = null;
+          s.revokeTokens(id);
+        }
       }
       s.providers.delete(providerId);
       s.providerUsers.delete(providerId);
@@ -265,6 +273,7 @@ export class MemoryDirectory implements DirectoryStore {
     if (!u || u.providerId !== providerId) return done(false);
     u.providerId = null;
     s.providerUsers.get(providerId)?.delete(userId);
+    s.revokeTokens(userId);
     return done(true);
   }
 
@@ -279,6 +288,7 @@ export class MemoryDirectory implements DirectoryStore {
       if (u.providerId) s.providerUsers.get(u.providerId)?.delete(userId);
       u.providerId = toProviderId;
       s.providerSet(toProviderId).add(userId);
+      s.revokeTokens(userId);
       return clone(u);
     });
   }

@@ -63,6 +63,13 @@ export interface DirectoryStore {
   putUser(orgId: string, userId: string, input: UserInput, now: string): Promise<PutUserResult>;
   getUser(orgId: string, userId: string): Promise<User | null>;
   getUserVersioned(orgId: string, userId: string): Promise<VersionedUser | null>;
+  /**
+   * The user's agent-token version: 0 at first, bumped by deleteUser, moveUser (when the user
+   * actually moves), unassignUser and a forced deleteProvider, and kept when the user is deleted
+   * (a user created again under the id does not revive old tokens). A token minted at an older
+   * version is revoked.
+   */
+  tokenVersion(orgId: string, userId: string): Promise<number>;
   /** Removes the user, their assignment and their DIDs. false when there was none. */
   deleteUser(orgId: string, userId: string): Promise<boolean>;
   listUsers(orgId: string, q: UserQuery): Promise<Page<User>>;

@@ -99,9 +99,13 @@ export class RedisDirectory implements DirectoryStore {
     return (await this.loadUsers(orgId, [userId]))[0];
   }
 
+  async tokenVersion(orgId: string, userId: string): Promise<number> {
+    return Number((await this.redis.hget(this.k(orgId).tokver, userId)) ?? 0);
+  }
+
   async deleteUser(orgId: string, userId: string): Promise<boolean> {
     const k = this.k(orgId);
-    const r = await this.conn.run('delete_user', [k.profile, k.uver, k.users, k.dids, k.region, k.prov, k.regions, k.pu, k.ver], [userId]);
+    const r = await this.conn.run('delete_user', [k.profile, k.uver, k.users, k.dids, k.region, k.prov, k.regions, k.pu, k.ver, k.tokver], [userId]);
     return Number(r) === 1;
   }
 
@@ -217,7 +221,7 @@ export class RedisDirectory implements DirectoryStore {
   async deleteProvider(orgId: string, providerId: string, force: boolean): Promise<boolean> {
     const k = this.k(orgId);
     const range = providerUserRange(providerId);
-    const r = (await this.conn.run('delete_provider', [k.providers, k.pmeta, k.pu, k.prov, k.health, k.ver], [providerId, force ? '1' : '0', range.min, range.max])) as Reply;
+    const r = (await this.conn.run('delete_provider', [k.providers, k.pmeta, k.pu, k.prov, k.health, k.ver, k.tokver], [providerId, force ? '1' : '0', range.min, range.max])) as Reply;
     if (r[0] === '!') throw storeErrors.providerHasUsers(providerId, Number(r[2]));
     if (Number(r[1]) !== 1) return false;
     // only after the org no longer has it, so webhooks never resolve to a half-deleted provider's org
@@ -256,12 +260,12 @@ export class RedisDirectory implements DirectoryStore {
 
   async unassignUser(orgId: string, providerId: string, userId: string): Promise<boolean> {
     const k = this.k(orgId);
-    return Number(await this.conn.run('unassign_user', [k.prov, k.pu], [providerId, userId])) === 1;
+    return Number(await this.conn.run('unassign_user', [k.prov, k.pu, k.tokver], [providerId, userId])) === 1;
   }
 
   async moveUser(orgId: string, userId: string, toProviderId: string): Promise<User> {
     const k = this.k(orgId);
-    const r = (await this.conn.run('move_user', [k.pmeta, k.pu, k.region, k.prov, k.profile, k.uver], [userId, toProviderId])) as Reply;
+    const r = (await this.conn.run('move_user', [k.pmeta, k.pu, k.region, k.prov, k.profile, k.uver, k.tokver], [userId, toProviderId])) as Reply;
     if (r[0] === '!') {
       if (r[1] === 'user_not_found') throw storeErrors.userNotFound(userId);
       if (r[1] === 'provider_not_found') throw storeErrors.providerNotFound(toProviderId);

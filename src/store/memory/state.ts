@@ -57,6 +57,13 @@ export class OrgData {
   readonly dnc = new Set<string>();
   /** sticky caller ids: stickyField(providerId, to) → "<number>|<expiry ms>" */
   readonly callerIds = new Map<string, string>();
+  /** user id → agent-token version (see src/store/keys.ts: tokver) */
+  readonly tokenVersion = new Map<string, number>();
+
+  /** the user's agent tokens minted so far stop working */
+  revokeTokens(userId: string): void {
+    this.tokenVersion.set(userId, (this.tokenVersion.get(userId) ?? 0) + 1);
+  }
 
   /** a user's region joins or leaves the org's set: the config the click path caches changed */
   countRegion(region: string, delta: 1 | -1): void {

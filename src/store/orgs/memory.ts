@@ -2,7 +2,7 @@
 
 import type { ApiKeyRecord, Org } from '../../domain/types.js';
 import { byCodeUnit, clone, done, type MemoryData } from '../memory/state.js';
-import type { OrgStore } from './port.js';
+import { expired, type OrgStore } from './port.js';
 
 export class MemoryOrgs implements OrgStore {
   constructor(private readonly data: MemoryData) {}
@@ -30,18 +30,26 @@ export class MemoryOrgs implements OrgStore {
   getApiKey(keyId: string): Promise<ApiKeyRecord | null> {
     const k = this.data.apiKeys.get(keyId);
     // an agent token is found until its expiresAt, like its Redis key, which expires then
-    if (!k || (k.expiresAt !== undefined && !(Date.parse(k.expiresAt) > Date.now()))) return done(null);
+    if (!k || expired(k, Date.now())) return done(null);
     return done(clone(k));
   }
 
   putApiKey(key: ApiKeyRecord): Promise<void> {
-    this.data.org(key.orgId).apiKeys.set(key.keyId, clone(key));
+    const own = this.data.org(key.orgId).apiKeys;
+    const now = Date.now();
+    for (const [id, k] of own) {
+      if (!expired(k, now)) continue;
+      own.delete(id);
+      this.data.apiKeys.delete(id);
+    }
+    own.set(key.keyId, clone(key));
     this.data.apiKeys.set(key.keyId, clone(key));
     return done(undefined);
   }
 
   listApiKeys(orgId: string): Promise<ApiKeyRecord[]> {
-    const list = [...(this.data.orgs.get(orgId)?.apiKeys.values() ?? [])];
+    const now = Date.now();
+    const list = [...(this.data.orgs.get(orgId)?.apiKeys.values() ?? [])].filter((k) => !expired(k, now));
     return done(list.sort((a, b) => byCodeUnit(a.createdAt, b.createdAt) || byCodeUnit(a.keyId, b.keyId)).map(clone));
   }
 

@@ -5,7 +5,9 @@
 import type { ApiKeyRecord, Org } from '../../domain/types.js';
 import type { KeyLayout } from '../keys.js';
 import type { RedisConn } from '../redis/connection.js';
-import type { OrgStore } from './port.js';
+import { expired, type OrgStore } from './port.js';
+
+const PRUNE_BATCH = 500;
 
 export class RedisOrgs implements OrgStore {
   constructor(
@@ -41,21 +43,35 @@ export class RedisOrgs implements OrgStore {
 
   async putApiKey(key: ApiKeyRecord): Promise<void> {
     const json = JSON.stringify(key);
-    await this.redis.hset(this.keys.org(key.orgId).apikeys, key.keyId, json);
+    const k = this.keys.org(key.orgId);
+    await this.redis.hset(k.apikeys, key.keyId, json);
     if (key.expiresAt === undefined) {
       await this.redis.set(this.keys.apiKey(key.keyId), json);
       return;
     }
     // an agent token: its global key expires with it; one already expired (or unparseable) is not findable at all
-    const ttlMs = Date.parse(key.expiresAt) - Date.now();
+    const expiresMs = Date.parse(key.expiresAt);
+    const ttlMs = expiresMs - Date.now();
     if (ttlMs > 0) await this.redis.set(this.keys.apiKey(key.keyId), json, 'PX', Math.ceil(ttlMs));
     else await this.redis.del(this.keys.apiKey(key.keyId));
+    await this.redis.zadd(k.apikeyExp, Number.isFinite(expiresMs) ? expiresMs : 0, key.keyId);
+    await this.pruneExpired(key.orgId);
+  }
+
+  /** Agents sign in all day: expired tokens leave the org's listing (a bounded batch per put), or it grows for ever. */
+  private async pruneExpired(orgId: string): Promise<void> {
+    const k = this.keys.org(orgId);
+    const gone = await this.redis.zrangebyscore(k.apikeyExp, '-inf', Date.now(), 'LIMIT', 0, PRUNE_BATCH);
+    if (gone.length === 0) return;
+    await this.redis.multi().hdel(k.apikeys, ...gone).zrem(k.apikeyExp, ...gone).exec();
   }
 
   async listApiKeys(orgId: string): Promise<ApiKeyRecord[]> {
     const h = await this.redis.hgetall(this.keys.org(orgId).apikeys);
+    const now = Date.now();
     return Object.values(h)
       .map((v) => JSON.parse(v) as ApiKeyRecord)
+      .filter((r) => !expired(r, now))
       .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.keyId < b.keyId ? -1 : 1));
   }
 
@@ -63,7 +79,7 @@ export class RedisOrgs implements OrgStore {
     const k = this.keys.org(orgId);
     if (!(await this.redis.hexists(k.apikeys, keyId))) return false;
     await this.redis.del(this.keys.apiKey(keyId));
-    await this.redis.hdel(k.apikeys, keyId);
+    await this.redis.multi().hdel(k.apikeys, keyId).zrem(k.apikeyExp, keyId).exec();
     return true;
   }
 }

@@ -469,6 +469,44 @@ export function runDirectoryContract(f: BackendFactory): void {
         assert.equal((await s.moveUser(org, 'free', P.pa)).providerId, P.pa, 'an unassigned user can be moved in');
       });
 
+      test("tokenVersion: bumped by delete, move, unassign and a forced uninstall, only for that user, and kept across a re-create", async () => {
+        const org = rid('org');
+        const P = pids('pa', 'pb', 'pc');
+        for (const p of [P.pa, P.pb, P.pc]) await s.createProvider(org, p, providerInput(), t(0));
+        for (const u of ['u1', 'u2', 'u3']) await s.putUser(org, u, userInput('CA'), t(1));
+        await s.assignUsers(org, P.pa, ['u1', 'u2']);
+        await s.assignUsers(org, P.pc, ['u3']);
+        const v = async () => [await s.tokenVersion(org, 'u1'), await s.tokenVersion(org, 'u2'), await s.tokenVersion(org, 'u3')];
+        assert.deepEqual(await v(), [0, 0, 0], 'assigning and profile puts leave it alone');
+        await s.putUser(org, 'u1', userInput('CA', { name: 'again' }), t(2));
+        assert.deepEqual(await v(), [0, 0, 0]);
+
+        await s.moveUser(org, 'u1', P.pb);
+        assert.deepEqual(await v(), [1, 0, 0], 'a move');
+        await s.moveUser(org, 'u1', P.pb);
+        assert.deepEqual(await v(), [1, 0, 0], 'moving to the current provider is no move');
+        await rejectsWith(s.moveUser(org, 'u1', 'nope'), 'provider_not_found');
+        assert.deepEqual(await v(), [1, 0, 0], 'a refused move');
+
+        assert.equal(await s.unassignUser(org, P.pc, 'u2'), false);
+        assert.deepEqual(await v(), [1, 0, 0], 'an unassign that finds nothing');
+        assert.equal(await s.unassignUser(org, P.pa, 'u2'), true);
+        assert.deepEqual(await v(), [1, 1, 0], 'an unassign');
+
+        await rejectsWith(s.deleteProvider(org, P.pc, false), 'provider_has_users');
+        assert.deepEqual(await v(), [1, 1, 0], 'a refused uninstall');
+        assert.equal(await s.deleteProvider(org, P.pc, true), true);
+        assert.deepEqual(await v(), [1, 1, 1], 'a forced uninstall, for its users only');
+
+        assert.equal(await s.deleteUser(org, 'u1'), true);
+        assert.deepEqual(await v(), [2, 1, 1], 'a delete');
+        await s.putUser(org, 'u1', userInput('CA'), t(3));
+        assert.equal(await s.tokenVersion(org, 'u1'), 2, 'a user created again under the id goes on from it');
+        assert.equal(await s.deleteUser(org, 'ghost'), false);
+        assert.equal(await s.tokenVersion(org, 'ghost'), 0);
+        assert.equal(await s.tokenVersion(rid('org'), 'u1'), 0, 'per org');
+      });
+
       test('install-all: scope all, futureUsers set, unassigned served users join, nobody is moved', async () => {
         const org = rid('org');
         const P = pids('other', 'p');

@@ -64,6 +64,24 @@ export function runOrgsContract(f: BackendFactory): void {
       assert.equal(await b.orgs.getApiKey(soon.keyId), null);
     });
 
+    test('expired agent tokens leave the listing, and putting a credential forgets them', async () => {
+      const org = rid('org');
+      const admin = key(org, { scope: 'admin', createdAt: t(0) });
+      const soon = key(org, { scope: 'agent', userId: 'u1', createdAt: t(1), expiresAt: new Date(Date.now() + 150).toISOString() });
+      const later = key(org, { scope: 'agent', userId: 'u1', createdAt: t(2), expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+      await b.orgs.createOrg({ id: org, name: 'o', createdAt: t(0) }, admin);
+      await b.orgs.putApiKey(soon);
+      await b.orgs.putApiKey(later);
+      assert.deepEqual((await b.orgs.listApiKeys(org)).map((k) => k.keyId), [admin.keyId, soon.keyId, later.keyId]);
+      await sleep(250);
+      assert.deepEqual((await b.orgs.listApiKeys(org)).map((k) => k.keyId), [admin.keyId, later.keyId], 'an expired token is not listed');
+      const next = key(org, { scope: 'agent', userId: 'u2', createdAt: t(3), expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+      await b.orgs.putApiKey(next);
+      assert.equal(await b.orgs.deleteApiKey(org, soon.keyId), false, 'the expired token was forgotten by the put');
+      assert.equal(await b.orgs.deleteApiKey(org, later.keyId), true);
+      assert.deepEqual((await b.orgs.listApiKeys(org)).map((k) => k.keyId), [admin.keyId, next.keyId]);
+    });
+
     test('listOrgIds walks every org once, a page at a time', async () => {
       const fresh = await f.create(); // an org list of its own
       const made = new Set<string>();

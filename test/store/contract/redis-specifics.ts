@@ -21,6 +21,7 @@ const ORG_KEYS = new Set([
   'org', 'ver', 'users', 'profile', 'uver', 'region', 'prov', 'regions', 'dids', 'providers', 'pmeta', 'pu', 'settings',
   'calls', 'ucalls', 'pc', 'livecalls', 'idem', 'idemExp', 'rl', 'live', 'health', 'outbox', 'expiry', 'audit', 'apikeys',
   'rates', 'costs', 'costIdx', 'dnc', 'cid',
+  'apikeyExp', 'tokver',
 ]);
 const ORG_ITEM_KEYS = [/^c:[^:]+$/, /^perf:[mh]:\d+$/, /^trial:[^:]+(:perf|:parts|:placed:.+|:done:.+)?$/];
 /** The few global keys (found by an id alone). */

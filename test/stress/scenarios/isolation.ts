@@ -15,6 +15,9 @@ export interface IsolatedOrg extends OrgSetup {
   name: string;
   twilioProviderId: string;
   callIds: string[];
+  /** a read key's id and an agent token's id of this org (their secrets are in the sweep) */
+  readKeyId: string;
+  agentTokenId: string;
   /** strings that identify this org's data: ids, names, numbers */
   markers: string[];
 }
@@ -44,11 +47,26 @@ export async function isolatedOrg(cluster: Cluster, name: string, prefix: string
     const rs = await Promise.all(callIds.map((id) => send(base, 'GET', `/v1/calls/${id}`, { key: org.key })));
     return rs.every((r) => ['completed', 'failed', 'busy', 'no-answer', 'canceled'].includes(r.body?.status) && r.body?.crmLog?.status === 'logged');
   }, 60_000, `${name}'s calls ended and logged`, 200);
+  // the new secrets: a read key and an agent token, each used once (the token also in a URL, as
+  // browsers pass it), so their secrets pass through the gateways' logs if they leak at all
+  const ro = await send(base, 'POST', '/v1/api-keys', { key: org.key, body: { name: `${name} dashboard`, scope: 'read' } });
+  if (ro.status !== 201) throw new Error(`read key: ${ro.status} ${ro.text}`);
+  sweep.add(`${name} read API key`, ro.body.apiKey);
+  const tok = await send(base, 'POST', '/v1/agent-tokens', { key: org.key, body: { userId: org.users[0].id } });
+  if (tok.status !== 201) throw new Error(`agent token: ${tok.status} ${tok.text}`);
+  sweep.add(`${name} agent token`, tok.body.token);
+  for (const [k, path] of [[ro.body.apiKey, '/v1/users'], [tok.body.token, `/v1/calls/${out.body.id}`]]) {
+    const r = await send(base, 'GET', path, { key: k });
+    if (r.status !== 200) throw new Error(`GET ${path} with a new credential: ${r.status} ${r.text}`);
+  }
+  await send(base, 'GET', `/v1/events?access_token=${encodeURIComponent(tok.body.token)}`);
   return {
     ...org,
     name,
     twilioProviderId: tw.body.id,
     callIds,
+    readKeyId: ro.body.id,
+    agentTokenId: tok.body.id,
     markers: [org.orgId, name, org.providerId, tw.body.id, ...callIds, ...org.users.flatMap((u) => [u.id, u.phone, u.did])],
   };
 }
@@ -73,6 +91,7 @@ export async function snapshot(base: string, key: string): Promise<Record<string
     dialPolicy: await get('/v1/dial-policy'),
     routing: await get('/v1/routing/policy'),
     audit: await get('/v1/audit?limit=200'),
+    apiKeys: await get('/v1/api-keys'),
   };
 }
 
@@ -86,7 +105,17 @@ interface RouteTry {
 /** Fills a route template with the victim's ids; the body names the victim's ids too. */
 function tryFor(method: string, template: string, v: IsolatedOrg): RouteTry | null {
   const ids: Record<string, string> = {
-    '{id}': template.startsWith('/v1/users') ? v.users[0].id : template.startsWith('/v1/calls') ? v.callIds[0] : template.startsWith('/v1/trials') ? 'trl_doesnotexist' : v.providerId,
+    '{id}': template.startsWith('/v1/users')
+      ? v.users[0].id
+      : template.startsWith('/v1/calls')
+        ? v.callIds[0]
+        : template.startsWith('/v1/trials')
+          ? 'trl_doesnotexist'
+          : template.startsWith('/v1/api-keys')
+            ? v.readKeyId
+            : template.startsWith('/v1/agent-tokens')
+              ? v.agentTokenId
+              : v.providerId,
     '{userId}': v.users[0].id,
     '{callId}': v.callIds[0],
   };
@@ -99,6 +128,7 @@ function tryFor(method: string, template: string, v: IsolatedOrg): RouteTry | nu
     'POST /v1/calls': { userId: v.users[0].id, to: '+19059671234' },
     'POST /v1/trials': { providerIds: [v.providerId], to: '+19059671234' },
     'PUT /v1/users/{id}': { region: 'CA', name: 'taken over' },
+    'POST /v1/agent-tokens': { userId: v.users[0].id },
   };
   const key = `${method.toUpperCase()} ${template}`;
   if (template === '/v1/routing/explain') return { method: method.toUpperCase(), path, query: `?userId=${v.users[0].id}&to=%2B19059671234` };

@@ -1,5 +1,5 @@
 -- Remove a user with their assignment and DIDs (DirectoryStore.deleteUser).
--- KEYS: 1 profile, 2 uver, 3 users, 4 dids, 5 region, 6 prov, 7 regions, 8 pu, 9 ver
+-- KEYS: 1 profile, 2 uver, 3 users, 4 dids, 5 region, 6 prov, 7 regions, 8 pu, 9 ver, 10 tokver
 -- ARGV: 1 user id
 -- Reply: 1 deleted, 0 no such user
 local uid = ARGV[1]
@@ -21,4 +21,7 @@ redis.call('HDEL', KEYS[1], uid)
 redis.call('HDEL', KEYS[5], uid)
 redis.call('HDEL', KEYS[6], uid)
 redis.call('ZREM', KEYS[3], uid)
+-- the user's agent tokens stop working (kept, not removed: a user created again under this id
+-- must not revive them)
+redis.call('HINCRBY', KEYS[10], uid, 1)
 return 1
