@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'forbidden'
+  | 'wrapup_closed'
+  | 'capability_unsupported'
   | 'internal';
 
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -45,6 +47,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   no_provider: 409,
   idempotency_in_progress: 409,
   call_not_active: 409,
+  wrapup_closed: 409,
+  capability_unsupported: 422,
   payload_too_large: 413,
   unsupported_media_type: 415,
   region_unavailable: 422,

@@ -210,6 +210,11 @@ export function callLogJobId(orgId: string, callId: string): string {
   return `${encodeURIComponent(orgId)}|${encodeURIComponent(callId)}`;
 }
 
+/** The job id of one change of a logged call: one per (call, group, count). */
+export function logUpdateJobId(orgId: string, callId: string, group: string, n: number): string {
+  return `${callLogJobId(orgId, callId)}|${encodeURIComponent(group)}|${n}`;
+}
+
 /** A trial run's job id: one per (trial, provider). */
 export function trialJobId(orgId: string, trialId: string, providerId: string): string {
   return [orgId, trialId, providerId].map(encodeURIComponent).join('|');
