@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import { toE164 } from '../domain/phone.js';
 import { isCountryCode } from '../domain/regions.js';
-import type { AssignResult, Page, Provider, Regions, User, UserInput } from '../domain/types.js';
+import type { AssignResult, MediaSetting, Page, Provider, Regions, User, UserInput } from '../domain/types.js';
 import { newId } from '../domain/random.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import type { AuditLog } from '../store/audit/port.js';
@@ -38,6 +38,8 @@ export interface ProviderBody {
   dialPolicy?: DialPolicy | null;
   /** the provider account's own dial rate (e.g. Twilio CPS): dials beyond it queue briefly */
   callsPerSecond?: number | null;
+  recording?: MediaSetting;
+  voicemail?: MediaSetting;
 }
 
 export interface ProviderPatchBody {
@@ -48,6 +50,8 @@ export interface ProviderPatchBody {
   futureUsers?: boolean;
   dialPolicy?: DialPolicy | null;
   callsPerSecond?: number | null;
+  recording?: MediaSetting;
+  voicemail?: MediaSetting;
 }
 
 export interface ProviderView {
@@ -64,6 +68,8 @@ export interface ProviderView {
   health: { state: string };
   dialPolicy?: DialPolicy;
   callsPerSecond?: number;
+  recording: MediaSetting;
+  voicemail: MediaSetting;
   createdAt: string;
   updatedAt: string;
 }
@@ -210,6 +216,8 @@ export class DirectoryService {
       health: { state: (health ?? (await this.deps.health.get(orgId, p.id))).state },
       ...(dialPolicy ? { dialPolicy } : {}),
       ...(limits?.callsPerSecond ? { callsPerSecond: limits.callsPerSecond } : {}),
+      recording: p.recording ?? 'off',
+      voicemail: p.voicemail ?? 'off',
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
     };
@@ -228,6 +236,7 @@ export class DirectoryService {
 
   async createProvider(orgId: string, body: ProviderBody, actor = 'api'): Promise<{ provider: Provider; install: AssignResult }> {
     this.providers.validateConfig(body.kind, body.config);
+    this.providers.checkCapabilities(body.kind, body);
     const regions = checkRegions(body.regions);
     const install = body.install ?? { scope: 'specific', userIds: [] };
     if (install.scope === 'all' && install.userIds?.length) {
@@ -245,6 +254,8 @@ export class DirectoryService {
         priority: body.priority ?? 0,
         scope: 'specific',
         futureUsers: false,
+        ...(body.recording ? { recording: body.recording } : {}),
+        ...(body.voicemail ? { voicemail: body.voicemail } : {}),
       },
       now,
     );
@@ -276,6 +287,7 @@ export class DirectoryService {
 
   async updateProvider(orgId: string, providerId: string, patch: ProviderPatchBody, actor = 'api'): Promise<Provider> {
     const cur = await this.getProvider(orgId, providerId);
+    this.providers.checkCapabilities(cur.kind, patch);
     const before = await this.snapshot(orgId, cur);
     const { dialPolicy, callsPerSecond, ...rest } = patch;
     const next: ProviderPatchBody = { ...rest };

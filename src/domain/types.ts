@@ -64,9 +64,14 @@ export interface Provider {
   priority: number;
   scope: InstallScope;
   futureUsers: boolean;
+  /** record bridged calls / take unanswered inbound calls to voicemail (absent: off); the kind must be capable */
+  recording?: MediaSetting;
+  voicemail?: MediaSetting;
   createdAt: string;
   updatedAt: string;
 }
+
+export type MediaSetting = 'off' | 'on';
 
 export type ConflictReason = 'assigned_elsewhere' | 'region_unavailable' | 'unknown_user';
 

@@ -137,6 +137,8 @@ export const providerSchema = {
     install: { $ref: 'AssignResult#' },
     dialPolicy: { $ref: 'DialPolicy#' },
     callsPerSecond: { type: 'number' },
+    recording: { type: 'string', enum: ['off', 'on'] },
+    voicemail: { type: 'string', enum: ['off', 'on'] },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },

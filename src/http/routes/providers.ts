@@ -34,6 +34,8 @@ export function providerRoutes(deps: AppDeps) {
               priority: { type: 'integer', minimum: -1_000_000, maximum: 1_000_000 },
               dialPolicy: { oneOf: [{ $ref: 'DialPolicy#' }, { type: 'null' }] },
               callsPerSecond: { oneOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 10_000 }, { type: 'null' }] },
+              recording: { type: 'string', enum: ['off', 'on'] },
+              voicemail: { type: 'string', enum: ['off', 'on'] },
               install: {
                 type: 'object',
                 required: ['scope'],
@@ -88,6 +90,8 @@ export function providerRoutes(deps: AppDeps) {
               futureUsers: { type: 'boolean' },
               dialPolicy: { oneOf: [{ $ref: 'DialPolicy#' }, { type: 'null' }] },
               callsPerSecond: { oneOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 10_000 }, { type: 'null' }] },
+              recording: { type: 'string', enum: ['off', 'on'] },
+              voicemail: { type: 'string', enum: ['off', 'on'] },
             },
           },
           response: withErrors({ 200: providerRef }, 404, 422),
