@@ -16,6 +16,9 @@ import { OrgService } from './auth/org-service.js';
 import { CredentialService } from './auth/credential-service.js';
 import { CallEvents, type CallObserver } from './calls/call-events.js';
 import { CallQueries } from './calls/call-queries.js';
+import { CallUpdates } from './calls/call-updates.js';
+import { Recordings } from './calls/recordings.js';
+import { RecordingLinks, recordingLinkKey } from './calls/recording-links.js';
 import { Dispatcher } from './calls/dispatch.js';
 import { WebhookIngress } from './calls/webhook-ingress.js';
 import type { Config } from './config/config.js';
@@ -240,6 +243,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const callLog = callLogQueue(backend, { logger, registry: metrics.registry });
   if (config.inProcessWorker) startCallLogWorker(callLog, backend, crm, { logger, registry: metrics.registry, concurrency: config.workerConcurrency });
 
+  // changes beside the status (wrap-up, recordings, the pop's match) and the recording links
+  const callUpdates = new CallUpdates({ calls: backend.calls, callLog, logger, wrapupSec: config.wrapupSec });
+  const recordingLinks = new RecordingLinks(recordingLinkKey(config.adminToken), config.recordingLinkTtlSec, () => publicUrl.get());
+
   // who watches every call: live figures, trial progress, the CRM's live notifications
   const waiters = new CallWaiters();
   const recorder = new PerfRecorder(backend.perf, metrics.registry, backend.health, logger);
@@ -257,7 +264,12 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
     callLog,
     observers: [crmNotify, recorder, trialObserver(backend.trials, waiters, logger), ...(opts.observers ?? [])],
-    matcher: (orgId, call) => (call.from ? crm.match(orgId, call.from, 1500) : Promise.resolve(null)),
+    matcher: (orgId, call) => {
+      const number = call.direction === 'outbound' ? call.to : call.from;
+      return number ? crm.matchAll(orgId, number, call.id, 1500) : Promise.resolve(null);
+    },
+    updates: callUpdates,
+    mediaLink: (orgId, callId, kind) => recordingLinks.url(orgId, callId, kind),
   });
   const providers = new ProviderRuntime({
     kinds: opts.providerKinds,
@@ -305,6 +317,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     directory: new DirectoryService({ directory: backend.directory, health: backend.health, providers, logger, audit: backend.audit, policy, configs, users, settings: backend.settings }),
     dispatcher,
     calls: new CallQueries(backend.calls),
+    callUpdates,
+    recordings: new Recordings({ links: recordingLinks, calls: backend.calls, configs, providers }),
+    providerKinds: opts.providerKinds.map((k) => ({ kind: k.kind, name: k.displayName ?? k.kind, capabilities: k.capabilities ?? { recording: false, voicemail: false, inbound: false } })),
     providers,
     events: backend.events,
     webhooks: new WebhookIngress(configs, providers, metrics),

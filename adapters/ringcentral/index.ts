@@ -8,6 +8,9 @@ import { configSchema, DEFAULT_SERVER_URL, secretFields } from './config.js';
 
 export const ringcentralKind: ProviderKindDefinition = {
   kind: 'ringcentral',
+  displayName: 'RingCentral',
+  // recordings and voicemail are not wired to RingCentral yet (issue 16 remainder): refused until they are
+  capabilities: { recording: false, voicemail: false, inbound: true },
   configSchema,
   secretFields,
   create: (ctx) => createRingCentralAdapter(ctx),

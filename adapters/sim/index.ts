@@ -2,8 +2,12 @@
 // delays, an outcome, an outage switch) and reports progress through the same webhook ingress as
 // the real providers (ctx.deliverWebhook), so the core cannot tell it apart.
 //
-// POST /webhooks/sim/{providerId}/inbound {from, to} simulates an inbound call to DID `to`; it
-// needs no signature (it is a simulator), while /status is accepted only from the simulator itself.
+// POST /webhooks/sim/{providerId}/inbound {from, to, agentAnswers?} simulates an inbound call to
+// DID `to`; it needs no signature (it is a simulator), while /status is accepted only from the
+// simulator itself. With the provider's `recording: "on"` an answered call is recorded (a real
+// 8 kHz WAV, a tone for the talk time, at most 10 s, ready `recordingDelayMs` after the end); with
+// `agentAnswers: false` the agent never answers and, with `voicemail: "on"`, the caller leaves a
+// voicemail (a 3 s WAV) — the ring timeout is simulated by answerAfterMs.
 
 import { randomHex } from '../../src/domain/random.js';
 import type {
@@ -17,6 +21,8 @@ import type {
   WebhookRequest,
 } from '../../src/providers/adapter.js';
 import { ProviderError } from '../../src/providers/adapter.js';
+import type { MediaStream } from '../../src/providers/adapter.js';
+import { bufferMedia, toneWav } from '../../src/providers/media.js';
 import type { Call, CallStatus } from '../../src/domain/types.js';
 
 export interface SimConfig {
@@ -28,7 +34,13 @@ export interface SimConfig {
   failDial?: boolean;
   /** the number trial calls show; optional */
   callerId?: string;
+  /** a recording or voicemail is ready this long after the call ends (default 200) */
+  recordingDelayMs?: number;
 }
+
+/** the longest recording the simulator makes */
+const MAX_RECORDING_SEC = 10;
+const VOICEMAIL_SEC = 3;
 
 const ms = { type: 'integer', minimum: 0, maximum: 3_600_000 };
 
@@ -43,6 +55,7 @@ const configSchema = {
     apiLatencyMs: { type: 'integer', minimum: 0, maximum: 60_000 },
     failDial: { type: 'boolean' },
     callerId: { type: 'string', pattern: '^\\+[1-9][0-9]{6,14}$' },
+    recordingDelayMs: { type: 'integer', minimum: 0, maximum: 60_000 },
   },
 };
 
@@ -60,8 +73,10 @@ const REPORT_RETRY_MS = 10 * 60_000;
 const STATUS_EVENTS: ReadonlySet<string> = new Set(['ringing', 'answered', 'completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
 class SimAdapter implements ProviderAdapter {
-  private readonly cfg: Required<Omit<SimConfig, 'failDial' | 'callerId'>> & { failDial: boolean };
+  private readonly cfg: Required<Omit<SimConfig, 'failDial' | 'callerId' | 'recordingDelayMs'>> & { failDial: boolean };
   private readonly callerId?: string;
+  private readonly recordingDelayMs: number;
+  private readonly media = new Set<NodeJS.Timeout>();
   private readonly live = new Map<string, Live>();
   private closed = false;
 
@@ -76,6 +91,7 @@ class SimAdapter implements ProviderAdapter {
       failDial: c.failDial ?? false,
     };
     this.callerId = c.callerId;
+    this.recordingDelayMs = c.recordingDelayMs ?? 200;
   }
 
   async dial(req: DialRequest): Promise<DialResult> {
@@ -97,9 +113,11 @@ class SimAdapter implements ProviderAdapter {
    * per live call at a time (each step arms the next): a simulator holding thousands of long
    * calls should not hold three timers for each.
    */
-  private schedule(providerCallId: string, callId: string, hangUpAfterMs: number | undefined, ring: boolean): void {
+  private schedule(providerCallId: string, callId: string, hangUpAfterMs: number | undefined, ring: boolean, agentAnswers = true): void {
     if (this.closed) return;
-    const { ringAfterMs, answerAfterMs, outcome } = this.cfg;
+    const { ringAfterMs, answerAfterMs } = this.cfg;
+    const outcome = agentAnswers ? this.cfg.outcome : 'no-answer';
+    const voicemail = !agentAnswers && this.ctx.provider.voicemail === 'on';
     const durationMs = hangUpAfterMs ?? this.cfg.durationMs;
     // [delay after the previous step, status, extra fields]
     const steps: [number, CallStatus, Record<string, unknown>?][] = [];
@@ -107,7 +125,7 @@ class SimAdapter implements ProviderAdapter {
     if (outcome === 'answered') {
       steps.push([answerAfterMs, 'answered'], [durationMs, 'completed', { durationSec: Math.round(durationMs / 1000) }]);
     } else {
-      steps.push([answerAfterMs, outcome]);
+      steps.push([answerAfterMs, outcome, voicemail ? { cause: 'voicemail' } : undefined]);
     }
     const live: Live = { callId, timer: undefined, answered: false };
     this.live.set(providerCallId, live);
@@ -121,7 +139,7 @@ class SimAdapter implements ProviderAdapter {
         }
         if (i + 1 < steps.length) next(i + 1);
         else this.live.delete(providerCallId);
-        void this.report(providerCallId, callId, status, extra);
+        void this.report(providerCallId, callId, status, extra).then(() => this.recordAfter(callId, status, live, voicemail));
       }, delay);
     };
     next(0);
@@ -151,6 +169,40 @@ class SimAdapter implements ProviderAdapter {
     }
   }
 
+  /** The recording of an answered call (provider recording on), or the voicemail of an unanswered one. */
+  private recordAfter(callId: string, status: CallStatus, live: Live, voicemail: boolean): void {
+    const sink = this.ctx.sink;
+    if (!sink.media || this.closed) return;
+    let kind: 'recording' | 'voicemail';
+    let seconds: number;
+    if (status === 'answered' && this.ctx.provider.recording === 'on') {
+      void sink.media({ callId, kind: 'recording', status: 'pending' });
+      return;
+    }
+    if (status === 'completed' && live.answeredAt !== undefined && this.ctx.provider.recording === 'on') {
+      kind = 'recording';
+      seconds = Math.max(1, Math.round((Date.now() - live.answeredAt) / 1000));
+    } else if (status === 'no-answer' && voicemail) {
+      kind = 'voicemail';
+      seconds = VOICEMAIL_SEC;
+      void sink.media({ callId, kind, status: 'pending' });
+    } else return;
+    const t = setTimeout(() => {
+      this.media.delete(t);
+      void sink.media!({ callId, kind, status: 'available', durationSec: seconds, ref: `sim:${Math.min(seconds, MAX_RECORDING_SEC)}` }).catch((e: Error) =>
+        this.ctx.logger.warn({ err: e.message }, 'sim recording report failed'),
+      );
+    }, this.recordingDelayMs);
+    this.media.add(t);
+  }
+
+  /** A real WAV: 8 kHz mono PCM, a tone as long as the reference says (at most 10 s). */
+  async fetchMedia(_call: Call, _kind: 'recording' | 'voicemail', ref: string, range?: string): Promise<MediaStream> {
+    const m = /^sim:(\d{1,2})$/.exec(ref);
+    if (!m) return { status: 404, contentType: 'application/json' };
+    return bufferMedia(toneWav(Math.min(Number(m[1]), MAX_RECORDING_SEC)), 'audio/wav', range);
+  }
+
   async hangUp(call: Call): Promise<void> {
     const pcid = call.providerCallId;
     if (!pcid) return;
@@ -161,6 +213,7 @@ class SimAdapter implements ProviderAdapter {
     if (live.answered) {
       const durationSec = Math.round((Date.now() - (live.answeredAt ?? Date.now())) / 1000);
       await this.report(pcid, live.callId, 'completed', { durationSec, cause: 'hung_up_by_api' });
+      this.recordAfter(live.callId, 'completed', live, false);
     } else {
       await this.report(pcid, live.callId, 'canceled', { cause: 'canceled_by_api' });
     }
@@ -190,11 +243,14 @@ class SimAdapter implements ProviderAdapter {
       if (typeof from !== 'string' || typeof to !== 'string' || from.length > 64 || to.length > 64) {
         return { statusCode: 400, body: { error: { code: 'validation_failed', message: 'body must be {from, to} phone numbers' } } };
       }
+      if (body.agentAnswers !== undefined && typeof body.agentAnswers !== 'boolean') {
+        return { statusCode: 400, body: { error: { code: 'validation_failed', message: 'agentAnswers must be a boolean' } } };
+      }
       const providerCallId = 'SIMIN' + randomHex(10);
       const route = await this.ctx.sink.inbound({ providerCallId, from, to, at: new Date().toISOString() });
       if (!route) return { statusCode: 404, body: { error: { code: 'unknown_number', message: `no user of this provider owns ${to}` } } };
       // the agent's phone now rings: play the configured answer / talk time like an outbound call
-      this.schedule(providerCallId, route.call.id, undefined, false);
+      this.schedule(providerCallId, route.call.id, undefined, false, body.agentAnswers !== false);
       return { statusCode: 200, body: { callId: route.call.id, userId: route.user.id } };
     }
     return { statusCode: 404, body: { error: { code: 'not_found', message: `no sim webhook at ${req.subpath}` } } };
@@ -206,6 +262,8 @@ class SimAdapter implements ProviderAdapter {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const t of this.media) clearTimeout(t);
+    this.media.clear();
     for (const l of this.live.values()) clearTimeout(l.timer);
     this.live.clear();
   }
@@ -213,6 +271,8 @@ class SimAdapter implements ProviderAdapter {
 
 export const simKind: ProviderKindDefinition = {
   kind: 'sim',
+  displayName: 'Simulator',
+  capabilities: { recording: true, voicemail: true, inbound: true },
   configSchema,
   secretFields: [],
   create: (ctx) => new SimAdapter(ctx),

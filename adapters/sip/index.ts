@@ -165,6 +165,9 @@ export function createSipKind(opts: { pool?: SipConnectionPool } = {}): Provider
   const pool = opts.pool ?? defaultSipPool;
   return {
     kind: 'sip',
+    displayName: 'SIP trunk (drachtio)',
+    // drachtio signals only: without a media server there is nothing to record and no voicemail to play
+    capabilities: { recording: false, voicemail: false, inbound: true },
     configSchema,
     secretFields,
     create: (ctx) => new SipAdapter(ctx, pool),

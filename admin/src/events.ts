@@ -87,6 +87,12 @@ export class LiveFeed {
       } catch {
         return;
       }
+      // the live calls first (a reloaded console shows its ringing and answered calls again)
+      const snapshot = ev as unknown as { type: string; calls?: CallEvent['call'][] };
+      if (snapshot.type === 'calls.snapshot') {
+        for (const c of snapshot.calls ?? []) if (c) this.upsert(c);
+        return;
+      }
       if (ev.type === 'hello') {
         this.retryMs = 1000;
         this.setState('live');

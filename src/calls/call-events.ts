@@ -7,9 +7,10 @@
 import type { Logger } from 'pino';
 import { newId } from '../domain/random.js';
 import { toE164 } from '../domain/phone.js';
-import { toPublicCall, type Call, type CallStatus, type Provider } from '../domain/types.js';
+import { toPublicCall, type Call, type CallStatus, type CrmCandidate, type MediaState, type Provider } from '../domain/types.js';
+import type { CallUpdates } from './call-updates.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { CallEventSink, InboundEvent, InboundRoute, StatusEvent } from '../providers/adapter.js';
+import type { CallEventSink, InboundEvent, InboundRoute, MediaEvent, StatusEvent } from '../providers/adapter.js';
 import type { CallStore, TransitionInput, TransitionResult } from '../store/calls/port.js';
 import type { DirectoryStore } from '../store/directory/port.js';
 import { callEventJson, type EventBus } from '../store/events/port.js';
@@ -26,8 +27,17 @@ export interface CallObserver {
   transitioned(call: Call, status: CallStatus): void;
 }
 
-/** Finds the caller's CRM record for a screen pop, time-boxed by the caller. */
-export type CallerMatcher = (orgId: string, call: Call) => Promise<unknown | null>;
+/** What a screen pop's search found: one match, or several candidates (no guess). */
+export interface CallerMatch {
+  match: CrmCandidate | null;
+  candidates: CrmCandidate[];
+}
+
+/** Finds the customer's CRM records for a screen pop, time-boxed by the caller; null when the org's CRM cannot search. */
+export type CallerMatcher = (orgId: string, call: Call) => Promise<CallerMatch | null>;
+
+/** The gateway's own link to a recording or voicemail (src/calls/recording-links.ts). */
+export type MediaLinker = (orgId: string, callId: string, kind: 'recording' | 'voicemail') => string;
 
 export interface CallEventsDeps {
   calls: CallStore;
@@ -39,6 +49,9 @@ export interface CallEventsDeps {
   callLog?: CallLogQueue;
   observers?: CallObserver[];
   matcher?: CallerMatcher;
+  /** the screen pop's match, recordings: changes beside the status */
+  updates?: CallUpdates;
+  mediaLink?: MediaLinker;
 }
 
 const MATCH_TIMEOUT_MS = 2000;
@@ -128,6 +141,7 @@ export class CallEvents {
     return {
       status: (ev) => this.onStatus(provider, ev),
       inbound: (ev) => this.onInbound(provider, ev),
+      media: (ev) => this.onMedia(provider, ev),
       findCall: async (pcid) => {
         const id = await calls.callIdByProviderCallId(orgId, provider.id, pcid);
         return id ? calls.getCall(orgId, id) : null;
@@ -197,11 +211,36 @@ export class CallEvents {
     return route;
   }
 
-  private async matchLater(orgId: string, call: Call): Promise<void> {
-    let match: unknown = null;
+  /**
+   * A recording or voicemail a provider reports: stored with the gateway's own link once it is
+   * available (call.recording goes out), and sent to the CRM as an update when the call is logged.
+   */
+  private async onMedia(provider: Provider, ev: MediaEvent): Promise<Call | null> {
+    const orgId = provider.orgId;
+    const callId = ev.callId ?? (ev.providerCallId ? await this.deps.calls.callIdByProviderCallId(orgId, provider.id, ev.providerCallId) : null);
+    if (!callId || !this.deps.updates) return null;
+    const state: MediaState = { status: ev.status };
+    if (ev.durationSec !== undefined) state.durationSec = ev.durationSec;
+    if (ev.status === 'available' && this.deps.mediaLink) state.url = this.deps.mediaLink(orgId, callId, ev.kind);
+    const set: Record<string, unknown> = { [ev.kind]: state };
+    if (ev.ref) set[`${ev.kind}Ref`] = ev.ref;
+    const r = await this.deps.updates.apply(orgId, callId, set, { event: 'call.recording' });
+    return r.kind === 'ok' ? r.call : null;
+  }
+
+  /**
+   * The screen pop of a click without a CRM record: the customer's number searched like an
+   * inbound caller's (only when the org's CRM can search), so the log is linked the same way.
+   */
+  searchLater(orgId: string, call: Call): void {
+    if (this.deps.matcher && !call.crmRecord && !call.trial) void this.matchLater(orgId, call, true);
+  }
+
+  private async matchLater(orgId: string, call: Call, onlyIfSearched = false): Promise<void> {
+    let found: CallerMatch | null = null;
     try {
       let timer: NodeJS.Timeout | undefined;
-      match = await Promise.race([
+      found = await Promise.race([
         this.deps.matcher!(orgId, call),
         new Promise<null>((r) => {
           timer = setTimeout(() => r(null), MATCH_TIMEOUT_MS);
@@ -211,6 +250,19 @@ export class CallEvents {
     } catch (e) {
       this.deps.logger.warn({ callId: call.id, err: (e as Error).message }, 'caller match failed');
     }
-    this.deps.events.publish(orgId, 'call.matched', call.userId, callEventJson('call.matched', toPublicCall(call), { match: match ?? null }));
+    if (!found && onlyIfSearched) return;
+    // one match links the pop and the log; several are no guess: the agent picks (PATCH crmRecord)
+    const several = (found?.candidates.length ?? 0) > 1;
+    const extra = several ? { match: null, candidates: found!.candidates } : { match: found?.match ?? null };
+    let shown = call;
+    if (this.deps.updates && (found?.match || several)) {
+      try {
+        const r = await this.deps.updates.apply(orgId, call.id, several ? { match: null, candidates: found!.candidates } : { match: found!.match });
+        if (r.kind === 'ok') shown = r.call;
+      } catch (e) {
+        this.deps.logger.warn({ callId: call.id, err: (e as Error).message }, 'storing the caller match failed');
+      }
+    }
+    this.deps.events.publish(orgId, 'call.matched', call.userId, callEventJson('call.matched', toPublicCall(shown), extra));
   }
 }

@@ -5,8 +5,21 @@ import { DomainError } from '../domain/errors.js';
 import { toPublicCall, type CallStatus, type Page, type PublicCall } from '../domain/types.js';
 import type { CallStore } from '../store/calls/port.js';
 
+/** at most this many calls in a new agent screen's snapshot */
+const LIVE_SNAPSHOT_MAX = 1000;
+
 export class CallQueries {
-  constructor(private readonly calls: Pick<CallStore, 'getCall' | 'listCalls'>) {}
+  constructor(private readonly calls: Pick<CallStore, 'getCall' | 'listCalls' | 'unresolved' | 'liveCalls'>) {}
+
+  /** Calls whose CRM record is still to be picked among several candidates (GET /v1/crm/unresolved). */
+  async unresolved(orgId: string, limit: number): Promise<PublicCall[]> {
+    return (await this.calls.unresolved(orgId, limit)).map(toPublicCall);
+  }
+
+  /** The live calls a new agent screen is shown first (the org's, or one user's). */
+  async live(orgId: string, userId?: string): Promise<PublicCall[]> {
+    return (await this.calls.liveCalls(orgId, { ...(userId !== undefined ? { userId } : {}), limit: LIVE_SNAPSHOT_MAX })).map(toPublicCall);
+  }
 
   async get(orgId: string, callId: string): Promise<PublicCall> {
     const call = await this.calls.getCall(orgId, callId);

@@ -155,6 +155,8 @@ export class Dispatcher {
         case 'created': {
           if (res.call.failedOverFrom) this.deps.metrics.failovers.inc({ provider_kind: d.plan.assigned?.kind ?? 'unknown' });
           const call = await this.dial(snap, vu.user, d, res, idempotencyKey, started, actor);
+          // a click without a CRM record: the customer's number is searched like a caller's (issue 16)
+          this.deps.events.searchLater(orgId, call);
           return { call, replayed: false };
         }
         case 'stale':

@@ -29,6 +29,10 @@ export interface Config {
   reconcileAfterSec: number;
   /** a call answered longer than this is hung up */
   maxCallSec: number;
+  /** PATCH /v1/calls/{id} is accepted this long after the call ended */
+  wrapupSec: number;
+  /** a recording link works this long after it was made */
+  recordingLinkTtlSec: number;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +64,8 @@ const FILE_KEYS: Record<string, string> = {
   reconcileEverySec: 'DIALGATE_RECONCILE_EVERY_SEC',
   reconcileAfterSec: 'DIALGATE_RECONCILE_AFTER_SEC',
   maxCallSec: 'DIALGATE_MAX_CALL_SEC',
+  wrapupSec: 'DIALGATE_WRAPUP_SEC',
+  recordingLinkTtlSec: 'DIALGATE_RECORDING_LINK_TTL_SEC',
 };
 
 function readFile(path: string): Source {
@@ -194,5 +200,7 @@ export function loadConfig(env: Source = process.env, role: 'gateway' | 'worker'
     reconcileEverySec: int(src, 'DIALGATE_RECONCILE_EVERY_SEC', 30, 1, 3600),
     reconcileAfterSec: int(src, 'DIALGATE_RECONCILE_AFTER_SEC', 300, 1, 86_400),
     maxCallSec: int(src, 'DIALGATE_MAX_CALL_SEC', 14_400, 10, 7 * 86_400),
+    wrapupSec: int(src, 'DIALGATE_WRAPUP_SEC', 600, 0, 30 * 86_400),
+    recordingLinkTtlSec: int(src, 'DIALGATE_RECORDING_LINK_TTL_SEC', 7 * 86_400, 60, 365 * 86_400),
   };
 }

@@ -11,6 +11,24 @@ export interface CrmMatch {
   module: string; // e.g. "Contacts", "Leads", "Accounts"
   id: string;
   name?: string;
+  /** where the record opens in the CRM, when the CRM says */
+  url?: string;
+}
+
+/** One change of a call after its log was written (src/domain/call-updates.ts). */
+export interface CallLogUpdate {
+  call: Call;
+  user: User | null;
+  /** the CRM's id of the call's log record, when it gave one */
+  recordId?: string;
+  /** the record the call is linked to now */
+  record: CrmMatch | null;
+  group: string;
+  n: number;
+  /** `<callId>:<group>:<n>`: stable for this change, so a redelivery is recognised */
+  idempotencyKey: string;
+  /** the group's fields as they stand (null: removed) */
+  fields: Record<string, unknown>;
 }
 
 export interface CallLog {
@@ -54,6 +72,13 @@ export interface CrmAdapter {
   findByPhone(e164: string): Promise<CrmMatch | null>;
   /** Writes the call log exactly once per call id (look before writing again on retry). */
   writeCallLog(log: CallLog): Promise<CrmWriteResult>;
+  /**
+   * Every record matching the number (several: the agent picks). Optional: without it the
+   * single findByPhone match is the only candidate.
+   */
+  findMatches?(e164: string, callId: string): Promise<CrmMatch[]>;
+  /** Sends one change of an already-logged call (never writes a second log); optional. */
+  updateCallLog?(u: CallLogUpdate): Promise<void>;
   /** Live call events (PhoneBridge callnotify); optional. */
   notify?(call: Call, user: User | null): Promise<void>;
 }

@@ -31,6 +31,9 @@ const MAX_CACHED_ADAPTERS = 1000;
 const DEFAULT_MATCH_TTL_MS = 5 * 60_000;
 const MISS_TTL_MS = 60_000;
 
+/** the shared cache entry of a phone match */
+const matchKey = (orgId: string, e164: string): string => `crm:${orgId}:match:${e164}`;
+
 /** An error message safe to store on a call and show through the API. */
 export function safeReason(e: unknown): string {
   if (e instanceof CrmError) return e.message.slice(0, 500);
@@ -87,7 +90,7 @@ export class CrmConnectors {
   /** findByPhone through a short shared cache (hits and misses). */
   async findByPhone(orgId: string, adapter: CrmAdapter, e164: string): Promise<CrmMatch | null> {
     if (!searchesByPhone(adapter)) return null;
-    const key = `crm:${orgId}:match:${e164}`;
+    const key = matchKey(orgId, e164);
     const { shared, matchCacheTtlMs } = this.deps;
     const hit = await shared.get(key);
     if (hit) {
@@ -118,6 +121,38 @@ export class CrmConnectors {
     });
     const timeout = new Promise<null>((r) => {
       timer = setTimeout(() => r(null), timeoutMs);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Every record matching the customer's number, for a screen pop: one match, or several
+   * candidates (no guess). Time-boxed like match(); null when the org's CRM cannot search at all.
+   * One match is cached like findByPhone's, so the log and the next pop reuse it.
+   */
+  async matchAll(orgId: string, e164: string, callId: string, timeoutMs: number): Promise<{ match: CrmMatch | null; candidates: CrmMatch[] } | null> {
+    const crm = await this.forOrg(orgId).catch(() => null);
+    if (!crm || !searchesByPhone(crm.adapter)) return null;
+    const { adapter } = crm;
+    let timer: NodeJS.Timeout | undefined;
+    const work = (async () => {
+      if (!adapter.findMatches) {
+        const m = await this.findByPhone(orgId, adapter, e164);
+        return { match: m, candidates: m ? [m] : [] };
+      }
+      const all = await adapter.findMatches(e164, callId);
+      if (all.length === 1) await this.deps.shared.set(matchKey(orgId, e164), JSON.stringify({ m: all[0] }), this.deps.matchCacheTtlMs ?? DEFAULT_MATCH_TTL_MS);
+      return { match: all.length === 1 ? all[0] : null, candidates: all };
+    })().catch((e) => {
+      this.deps.logger.warn({ orgId, reason: safeReason(e) }, 'caller lookup failed');
+      return { match: null, candidates: [] };
+    });
+    const timeout = new Promise<{ match: null; candidates: CrmMatch[] }>((r) => {
+      timer = setTimeout(() => r({ match: null, candidates: [] }), timeoutMs);
     });
     try {
       return await Promise.race([work, timeout]);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import { toE164 } from '../domain/phone.js';
 import { isCountryCode } from '../domain/regions.js';
-import type { AssignResult, Page, Provider, Regions, User, UserInput } from '../domain/types.js';
+import type { AssignResult, MediaSetting, Page, Provider, Regions, User, UserInput } from '../domain/types.js';
 import { newId } from '../domain/random.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import type { AuditLog } from '../store/audit/port.js';
@@ -42,6 +42,8 @@ export interface ProviderBody {
   callsPerSecond?: number | null;
   /** local-presence numbers (E.164): each call shows the best match for its destination */
   callerIdPool?: string[] | null;
+  recording?: MediaSetting;
+  voicemail?: MediaSetting;
 }
 
 export interface ProviderPatchBody {
@@ -53,6 +55,8 @@ export interface ProviderPatchBody {
   dialPolicy?: DialPolicy | null;
   callsPerSecond?: number | null;
   callerIdPool?: string[] | null;
+  recording?: MediaSetting;
+  voicemail?: MediaSetting;
 }
 
 export interface ProviderView {
@@ -70,6 +74,8 @@ export interface ProviderView {
   dialPolicy?: DialPolicy;
   callsPerSecond?: number;
   callerIdPool?: string[];
+  recording: MediaSetting;
+  voicemail: MediaSetting;
   createdAt: string;
   updatedAt: string;
 }
@@ -220,6 +226,8 @@ export class DirectoryService {
       ...(dialPolicy ? { dialPolicy } : {}),
       ...(limits?.callsPerSecond ? { callsPerSecond: limits.callsPerSecond } : {}),
       ...(pool?.length ? { callerIdPool: pool } : {}),
+      recording: p.recording ?? 'off',
+      voicemail: p.voicemail ?? 'off',
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
     };
@@ -243,6 +251,7 @@ export class DirectoryService {
   async createProvider(orgId: string, body: ProviderBody, actor = 'api'): Promise<{ provider: Provider; install: AssignResult }> {
     this.providers.validateConfig(body.kind, body.config);
     if (body.callerIdPool) checkPool(body.callerIdPool);
+    this.providers.checkCapabilities(body.kind, body);
     const regions = checkRegions(body.regions);
     const install = body.install ?? { scope: 'specific', userIds: [] };
     if (install.scope === 'all' && install.userIds?.length) {
@@ -260,6 +269,8 @@ export class DirectoryService {
         priority: body.priority ?? 0,
         scope: 'specific',
         futureUsers: false,
+        ...(body.recording ? { recording: body.recording } : {}),
+        ...(body.voicemail ? { voicemail: body.voicemail } : {}),
       },
       now,
     );
@@ -291,6 +302,7 @@ export class DirectoryService {
 
   async updateProvider(orgId: string, providerId: string, patch: ProviderPatchBody, actor = 'api'): Promise<Provider> {
     const cur = await this.getProvider(orgId, providerId);
+    this.providers.checkCapabilities(cur.kind, patch);
     const before = await this.snapshot(orgId, cur);
     const { dialPolicy, callsPerSecond, callerIdPool, ...rest } = patch;
     const next: ProviderPatchBody = { ...rest };

@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'forbidden'
   | 'last_admin_key'
   | 'upgrade_required'
+  | 'wrapup_closed'
+  | 'capability_unsupported'
   | 'internal';
 
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -48,6 +50,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   idempotency_in_progress: 409,
   call_not_active: 409,
   last_admin_key: 409,
+  wrapup_closed: 409,
+  capability_unsupported: 422,
   payload_too_large: 413,
   unsupported_media_type: 415,
   upgrade_required: 426,

@@ -66,9 +66,14 @@ export interface Provider {
   priority: number;
   scope: InstallScope;
   futureUsers: boolean;
+  /** record bridged calls / take unanswered inbound calls to voicemail (absent: off); the kind must be capable */
+  recording?: MediaSetting;
+  voicemail?: MediaSetting;
   createdAt: string;
   updatedAt: string;
 }
+
+export type MediaSetting = 'off' | 'on';
 
 export type ConflictReason = 'assigned_elsewhere' | 'region_unavailable' | 'unknown_user';
 
@@ -128,6 +133,26 @@ export interface CrmLogState {
   recordId?: string;
   attempts: number;
   lastError?: string;
+  /**
+   * The change counters (Call.changes) the first log already carried: a later update of a group
+   * at or below its count was folded into the log and is not sent again.
+   */
+  covers?: Record<string, number>;
+}
+
+/** A recording or a voicemail of a call: `url` is the gateway's own signed, expiring link. */
+export interface MediaState {
+  status: 'pending' | 'available' | 'absent' | 'failed';
+  durationSec?: number;
+  url?: string;
+}
+
+/** A CRM record a phone search found (screen pops, candidates when there are several). */
+export interface CrmCandidate {
+  module: string;
+  id: string;
+  name?: string;
+  url?: string;
 }
 
 export interface Call {
@@ -160,12 +185,32 @@ export interface Call {
   /** true for trial calls, which have no user (userId is "") */
   trial?: boolean;
   trialId?: string;
+  /** wrap-up (PATCH /v1/calls/{id}) */
+  disposition?: string;
+  notes?: string;
+  subject?: string;
+  recording?: MediaState;
+  voicemail?: MediaState;
+  /** an inbound call nobody answered */
+  missed?: boolean;
+  /** the screen pop's CRM match (null: none, or several: see candidates) */
+  match?: CrmCandidate | null;
+  /** several records matched the customer's number: no guess, the agent picks (crmRecord) */
+  candidates?: CrmCandidate[];
+  /**
+   * Internal, never shown: per change group (src/domain/call-updates.ts) how many times its
+   * fields changed, so each change reaches the CRM once (job and Idempotency-Key carry the count).
+   */
+  changes?: Record<string, number>;
+  /** Internal: the provider's reference to the recording / voicemail (a sid, a content URI), for streaming it */
+  recordingRef?: string;
+  voicemailRef?: string;
 }
 
 /** A call as clients see it (API responses, events): everything but the org, which they know. */
-export type PublicCall = Omit<Call, 'orgId'>;
+export type PublicCall = Omit<Call, 'orgId' | 'changes' | 'recordingRef' | 'voicemailRef'>;
 
 export function toPublicCall(call: Call): PublicCall {
-  const { orgId: _org, ...rest } = call;
+  const { orgId: _org, changes: _changes, recordingRef: _rr, voicemailRef: _vr, ...rest } = call;
   return rest;
 }

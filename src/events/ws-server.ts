@@ -1,5 +1,8 @@
 // WebSocket /v1/events: agent screens receive call events (call.created, call.status,
-// call.incoming, call.matched) for their org, optionally narrowed to one user. Authenticated with
+// call.incoming, call.matched, call.recording, call.missed, call.updated) for their org,
+// optionally narrowed to one user. The first message is always `calls.snapshot`: the live calls
+// this client may see, read once the subscription is in place (events arriving meanwhile wait
+// behind it), so a reloaded screen shows its ringing and answered calls again. Authenticated with
 // an org key or an agent token (Authorization header, or ?access_token= for browsers); an agent
 // token hears its own user only (another user's userId is refused with 403). Heartbeats drop dead
 // sockets; a consumer that cannot keep up is cut off instead of buffered without bound.
@@ -12,6 +15,7 @@ import type { Logger } from 'pino';
 import { bearer, type ApiKeyVerifier } from '../auth/api-keys.js';
 import { agentMayActFor } from '../http/access.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { PublicCall } from '../domain/types.js';
 import type { DeliveredEvent, EventBus } from '../store/events/port.js';
 
 const USER_RE = /^[A-Za-z0-9._@-]{1,128}$/;
@@ -45,11 +49,13 @@ export interface EventsSocketDeps {
   events: EventBus;
   keys: ApiKeyVerifier;
   logger: Logger;
+  /** the live calls of the org (one user's when userId is set), for the first message */
+  snapshot?: (orgId: string, userId?: string) => Promise<PublicCall[]>;
 }
 
 export function eventsSocket(app: FastifyInstance, deps: EventsSocketDeps, opts: { heartbeatMs?: number } = {}): EventsSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false });
-  const { metrics, events, keys, logger } = deps;
+  const { metrics, events, keys, logger, snapshot } = deps;
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -67,8 +73,14 @@ export function eventsSocket(app: FastifyInstance, deps: EventsSocketDeps, opts:
           ws.isAlive = true;
           ws.credential = token;
           metrics.wsConnections.inc();
+          // events that arrive before the snapshot is sent wait behind it
+          let held: DeliveredEvent[] | null = [];
           const send = (ev: DeliveredEvent) => {
             if (userId && ev.userId !== userId) return;
+            if (held) {
+              held.push(ev);
+              return;
+            }
             // once cut off, events keep arriving until 'close' unsubscribes: count the drop once
             if (ws.readyState !== ws.OPEN) return;
             if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
@@ -90,10 +102,21 @@ export function eventsSocket(app: FastifyInstance, deps: EventsSocketDeps, opts:
           });
           // hello once the subscription is in place: from then on nothing of the org is missed
           events.subscribe(principal.orgId, send).then(
-            (off) => {
+            async (off) => {
               if (closed) return off();
               unsubscribe = off;
+              let calls: PublicCall[] = [];
+              try {
+                calls = snapshot ? await snapshot(principal.orgId, userId ?? undefined) : [];
+              } catch (e) {
+                logger.warn({ err: (e as Error).message }, 'live-calls snapshot failed; sending an empty one');
+              }
+              if (closed || ws.readyState !== ws.OPEN) return;
+              ws.send(JSON.stringify({ type: 'calls.snapshot', calls }));
               ws.send(JSON.stringify({ type: 'hello', orgId: principal.orgId, userId: userId ?? null }));
+              const queued = held ?? [];
+              held = null;
+              for (const ev of queued) send(ev);
             },
             (e: Error) => {
               logger.warn({ err: e.message }, 'events subscription failed');

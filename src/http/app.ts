@@ -11,6 +11,9 @@ import type { ApiKeyVerifier } from '../auth/api-keys.js';
 import type { CredentialService } from '../auth/credential-service.js';
 import type { OrgService } from '../auth/org-service.js';
 import type { CallQueries } from '../calls/call-queries.js';
+import type { CallUpdates } from '../calls/call-updates.js';
+import type { Recordings } from '../calls/recordings.js';
+import { recordingRoutes, type ProviderKindInfo } from './routes/recordings.js';
 import type { Dispatcher } from '../calls/dispatch.js';
 import type { WebhookIngress } from '../calls/webhook-ingress.js';
 import type { Config } from '../config/config.js';
@@ -60,6 +63,9 @@ export interface AppDeps {
   directory: DirectoryService;
   dispatcher: Dispatcher;
   calls: CallQueries;
+  callUpdates: CallUpdates;
+  recordings: Recordings;
+  providerKinds: ProviderKindInfo[];
   providers: ProviderRuntime;
   events: EventBus;
   webhooks: WebhookIngress;
@@ -244,8 +250,9 @@ export async function buildApp(deps: AppDeps): Promise<BuiltApp> {
   await app.register(dncRoutes(deps));
   await app.register(credentialRoutes(deps));
   await app.register(eventsRoutes(deps));
+  await app.register(recordingRoutes(deps));
 
-  const sockets = eventsSocket(app, deps);
+  const sockets = eventsSocket(app, { ...deps, snapshot: (orgId, userId) => deps.calls.live(orgId, userId) });
   return {
     app,
     sockets,

@@ -150,6 +150,8 @@ export const providerSchema = {
     dialPolicy: { $ref: 'DialPolicy#' },
     callsPerSecond: { type: 'number' },
     callerIdPool: { type: 'array', items: { type: 'string' } },
+    recording: { type: 'string', enum: ['off', 'on'] },
+    voicemail: { type: 'string', enum: ['off', 'on'] },
     createdAt: { type: 'string' },
     updatedAt: { type: 'string' },
   },
@@ -202,7 +204,33 @@ export const callSchema = {
         lastError: { type: 'string' },
       },
     },
+    disposition: { type: 'string' },
+    notes: { type: 'string' },
+    subject: { type: 'string' },
+    recording: { $ref: 'Media#' },
+    voicemail: { $ref: 'Media#' },
+    missed: { type: 'boolean' },
+    match: { anyOf: [{ $ref: 'CrmCandidate#' }, { type: 'null' }] },
+    candidates: { type: 'array', items: { $ref: 'CrmCandidate#' } },
   },
+} as const;
+
+export const mediaSchema = {
+  $id: 'Media',
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { type: 'string', enum: ['pending', 'available', 'absent', 'failed'] },
+    durationSec: { type: 'number' },
+    url: { type: 'string' },
+  },
+} as const;
+
+export const crmCandidateSchema = {
+  $id: 'CrmCandidate',
+  type: 'object',
+  required: ['module', 'id'],
+  properties: { module: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, url: { type: 'string' } },
 } as const;
 
 export const pageOf = (ref: string) =>
@@ -220,4 +248,4 @@ export const pageQuery = {
   cursor: { type: 'string', maxLength: 512 },
 } as const;
 
-export const sharedSchemas = [dialPolicySchema, errorSchema, userSchema, conflictsSchema, providerSchema, callSchema];
+export const sharedSchemas = [dialPolicySchema, errorSchema, userSchema, conflictsSchema, providerSchema, mediaSchema, crmCandidateSchema, callSchema];

@@ -9,6 +9,7 @@ import { TERMINAL_STATUSES, type Call, type CrmLogState } from '../domain/types.
 import type { CallStore } from '../store/calls/port.js';
 import type { CallLogJob, CallLogProcessor } from '../store/queues/port.js';
 import type { CallLogMetrics } from './metrics.js';
+import { groupFields, updateKey, type UpdateGroup } from '../domain/call-updates.js';
 
 export interface CallLogDeps {
   calls: Pick<CallStore, 'callLogContext' | 'setCrmLog'>;
@@ -28,6 +29,9 @@ export function customerNumber(call: Call): string | undefined {
 
 async function findRecord(deps: CallLogDeps, orgId: string, adapter: CrmAdapter, call: Call): Promise<CrmMatch | null> {
   if (call.crmRecord) return { module: call.crmRecord.module, id: call.crmRecord.id };
+  // the screen pop's search: its one match, or no guess among several (the agent's pick links it later)
+  if (call.match) return call.match;
+  if (call.candidates?.length) return null;
   const number = customerNumber(call);
   if (!number) return null;
   try {
@@ -72,9 +76,11 @@ export async function processCallLog(deps: CallLogDeps, job: CallLogJob): Promis
     crm = kind;
     const record = await findRecord(deps, orgId, adapter, call);
     const result = await adapter.writeCallLog({ call, user, record, attempt: runNo });
+    // the changes this log carries: their updates, queued or to come, are folded into it
+    const covers = call.changes ? { covers: call.changes } : {};
     const state: CrmLogState = result.skipped
       ? { status: 'skipped', attempts: runNo }
-      : { status: 'logged', attempts: runNo, ...(result.recordId ? { recordId: result.recordId } : {}) };
+      : { status: 'logged', attempts: runNo, ...(result.recordId ? { recordId: result.recordId } : {}), ...covers };
     await deps.calls.setCrmLog(orgId, callId, state);
     const outcome: CallLogOutcome = result.skipped ? 'skipped' : result.alreadyLogged ? 'already_logged' : 'logged';
     deps.metrics?.logs.inc({ crm, outcome });
@@ -92,9 +98,52 @@ export async function processCallLog(deps: CallLogDeps, job: CallLogJob): Promis
   }
 }
 
-/** The queue's processor for these deps. */
+export type LogUpdateOutcome = 'sent' | 'folded' | 'superseded' | 'not_logged' | 'unsupported';
+
+/**
+ * Sends one change of a call after its log (job update = {group, n}), never a second log: while
+ * the log is pending it waits (retried); a change the log already carried (crmLog.covers) or
+ * one a later change supersedes sends nothing; else the group's current values go to the CRM
+ * with Idempotency-Key `<callId>:<group>:<n>`.
+ */
+export async function processLogUpdate(deps: CallLogDeps, job: CallLogJob): Promise<LogUpdateOutcome> {
+  const { orgId, callId } = job;
+  const { group, n } = job.update!;
+  const { call, user, crmConfig: config, crmConfigJson } = await deps.calls.callLogContext(orgId, callId);
+  if (!call) throw new CrmError(`call ${callId} not found`, false, undefined, 'call_not_found');
+  const log = call.crmLog;
+  if (!log || log.status === 'pending') throw new CrmError(`the log of call ${callId} is not written yet`, true, 1000, 'log_pending');
+  if (log.status === 'failed') throw new CrmError(`the log of call ${callId} failed; its retry carries this change`, false, undefined, 'log_failed');
+  if (log.status !== 'logged' || !config) return 'not_logged';
+  if ((log.covers?.[group] ?? 0) >= n) return 'folded';
+  if ((call.changes?.[group] ?? 0) > n) return 'superseded';
+  const crm = deps.crm.adapterFor(orgId, config, crmConfigJson ?? undefined);
+  if (!crm.adapter.updateCallLog) return 'unsupported';
+  const record = call.crmRecord ? { module: call.crmRecord.module, id: call.crmRecord.id } : (call.match ?? null);
+  try {
+    await crm.adapter.updateCallLog({
+      call,
+      user,
+      ...(log.recordId ? { recordId: log.recordId } : {}),
+      record,
+      group,
+      n,
+      idempotencyKey: updateKey(callId, group, n),
+      fields: groupFields(call, group as UpdateGroup),
+    });
+  } catch (e) {
+    deps.metrics?.logs.inc({ crm: crm.kind, outcome: 'update_retry' });
+    deps.logger.info({ orgId, callId, group, reason: safeReason(e) }, 'call log update will be retried');
+    throw e;
+  }
+  deps.metrics?.logs.inc({ crm: crm.kind, outcome: 'updated' });
+  return 'sent';
+}
+
+/** The queue's processor for these deps: a call's log, or one change after it. */
 export function callLogProcessor(deps: CallLogDeps): CallLogProcessor {
   return async (job) => {
-    await processCallLog(deps, job);
+    if (job.update) await processLogUpdate(deps, job);
+    else await processCallLog(deps, job);
   };
 }

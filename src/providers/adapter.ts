@@ -3,7 +3,7 @@
 // registered in adapters/registry.ts. The core never imports an adapter.
 
 import type { Logger } from 'pino';
-import type { Call, CallStatus, Provider, User } from '../domain/types.js';
+import type { Call, CallStatus, MediaState, Provider, User } from '../domain/types.js';
 import type { SharedState } from '../store/shared/port.js';
 
 /** A request to start a click-to-call: ring the agent, then the customer, and connect them. */
@@ -53,6 +53,34 @@ export interface InboundEvent {
   at: string;
 }
 
+/** A recording or voicemail of a call: pending, then available (or absent / failed). */
+export interface MediaEvent {
+  /** our call id when the adapter knows it, else found by providerCallId */
+  callId?: string;
+  providerCallId?: string;
+  kind: 'recording' | 'voicemail';
+  status: MediaState['status'];
+  durationSec?: number;
+  /** the provider's reference to fetch it later (a recording sid, a content URI); never shown */
+  ref?: string;
+}
+
+/** A recording streamed from the provider (the gateway relays it: provider credentials stay here). */
+export interface MediaStream {
+  /** 200, 206 for a range, 404 when the provider has none, 416 for a range past its end */
+  status: number;
+  contentType: string;
+  headers?: Record<string, string>;
+  body?: Buffer | NodeJS.ReadableStream;
+}
+
+/** What a provider kind can do (GET /v1/provider-kinds); a setting it cannot honour is refused. */
+export interface ProviderCapabilities {
+  recording: boolean;
+  voicemail: boolean;
+  inbound: boolean;
+}
+
 export interface InboundRoute {
   call: Call;
   user: User;
@@ -67,6 +95,8 @@ export interface CallEventSink {
    * provider's way: TwiML <Reject/>, SIP 404...).
    */
   inbound(ev: InboundEvent): Promise<InboundRoute | null>;
+  /** A recording or voicemail became pending, available, absent or failed. */
+  media?(ev: MediaEvent): Promise<Call | null>;
   /** Looks a call up by the provider's id (e.g. for TwiML requests on an existing call). */
   findCall(providerCallId: string): Promise<Call | null>;
   /** Looks one of our calls up by its id (adapters put it in callback URLs). */
@@ -131,6 +161,11 @@ export interface ProviderAdapter {
   /** Verifies the provider's authentication (403 if wrong), then parses and feeds ctx.sink. */
   handleWebhook(req: WebhookRequest): Promise<WebhookReply>;
   health(): Promise<ProviderHealth>;
+  /**
+   * Streams a recording or voicemail of one of its calls (`ref` as the adapter reported it),
+   * honouring an HTTP Range; optional (kinds without recordings).
+   */
+  fetchMedia?(call: Call, kind: 'recording' | 'voicemail', ref: string, range?: string): Promise<MediaStream>;
   /** Called once when the provider is installed or its config changed (e.g. create a subscription). */
   install?(): Promise<void>;
   /** Called when it is uninstalled. */
@@ -141,6 +176,10 @@ export interface ProviderAdapter {
 
 export interface ProviderKindDefinition {
   kind: string;
+  /** a human name for the kind (GET /v1/provider-kinds) */
+  displayName?: string;
+  /** absent: none of the optional features */
+  capabilities?: ProviderCapabilities;
   /** JSON Schema of the config object (validated on create and update). */
   configSchema: Record<string, unknown>;
   /** Config keys (dotted paths) that are secrets: write-only, redacted on every read. */

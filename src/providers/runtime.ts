@@ -61,6 +61,16 @@ export class ProviderRuntime {
     }
   }
 
+  /** 422 capability_unsupported when a provider asks for what its kind cannot do (e.g. recording on SIP). */
+  checkCapabilities(kind: string, want: { recording?: string; voicemail?: string }): void {
+    const caps = this.definition(kind)?.capabilities;
+    for (const f of ['recording', 'voicemail'] as const) {
+      if (want[f] === 'on' && !caps?.[f]) {
+        throw new DomainError('capability_unsupported', `provider kind ${kind} cannot do ${f} (GET /v1/provider-kinds lists what each kind can do)`, { capability: f });
+      }
+    }
+  }
+
   redactConfig(provider: Provider): Record<string, unknown> {
     return redact(provider.config, this.kinds.get(provider.kind)?.secretFields ?? []);
   }

@@ -26,6 +26,7 @@
 //   ucalls     zset    "<userId> <15-digit ms>:<callId>": one user's calls
 //   pc         hash    "<providerId>:<providerCallId>" → call id
 //   livecalls  zset    call id → ms of its last news (live calls only; the reconciler reads it)
+//   unresolved zset    call id → ms it got candidates: calls whose CRM record the agent has to pick
 //   idem       hash    Idempotency-Key → {fp, callId?, error?} JSON   idemExp zset key → expiry ms
 //   rl         hash    token buckets: "u:<userId>" | "org" | "d:<E.164>" | "p:<providerId>" →
 //                      "tokens:ms:capacity:refillPerMs"
@@ -70,6 +71,7 @@ export interface OrgKeys {
   readonly ucalls: string;
   readonly pc: string;
   readonly livecalls: string;
+  readonly unresolved: string;
   readonly idem: string;
   readonly idemExp: string;
   readonly rl: string;
@@ -118,6 +120,7 @@ function orgKeys(prefix: string, orgId: string): OrgKeys {
     ucalls: `${tag}ucalls`,
     pc: `${tag}pc`,
     livecalls: `${tag}livecalls`,
+    unresolved: `${tag}unresolved`,
     idem: `${tag}idem`,
     idemExp: `${tag}idemExp`,
     rl: `${tag}rl`,
@@ -227,6 +230,11 @@ export function queueShardPrefix(base: string, shard: number, shards: number): s
 /** A call-log job's id (= the call): BullMQ refuses ':' in job ids, and URI-encoding both parts keeps it unambiguous. */
 export function callLogJobId(orgId: string, callId: string): string {
   return `${encodeURIComponent(orgId)}|${encodeURIComponent(callId)}`;
+}
+
+/** The job id of one change of a logged call: one per (call, group, count). */
+export function logUpdateJobId(orgId: string, callId: string, group: string, n: number): string {
+  return `${callLogJobId(orgId, callId)}|${encodeURIComponent(group)}|${n}`;
 }
 
 /** A trial run's job id: one per (trial, provider). */

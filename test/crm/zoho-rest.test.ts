@@ -81,6 +81,29 @@ describe('Zoho REST mode', () => {
     assert.equal(formatDuration(125, 'hh:mm'), '00:03');
   });
 
+  test('a change after the log updates the same Calls record (PUT), never inserts a second one', async () => {
+    const { orgId, userId } = await setupOrg(ts.backend, null);
+    const call = await finishedCall(ts.backend, orgId, userId, { customer: '+14155550155', durationSec: 30 });
+    const a = adapter(orgId);
+    const { recordId } = await a.writeCallLog({ call, user: null, record: null });
+    const count = fake.calls().length;
+    const noted = { ...call, notes: 'Asked for a callback', disposition: 'callback', subject: 'Callback' };
+    const base = { user: null, recordId: recordId!, n: 1, idempotencyKey: `${call.id}:notes:1`, fields: {} };
+    await a.updateCallLog!({ ...base, call: noted, record: null, group: 'notes' });
+    const deal = fake.addRecord('Deals', { Deal_Name: 'Big one' });
+    await a.updateCallLog!({ ...base, call: noted, record: { module: 'Deals', id: deal.id }, group: 'record' });
+    const withRec = { ...noted, recording: { status: 'available' as const, url: 'https://gw.example/v1/recordings/c?token=t' } };
+    await a.updateCallLog!({ ...base, call: withRec, record: null, group: 'recording' });
+    assert.equal(fake.calls().length, count, 'no second record');
+    const rec = fake.calls().find((c) => c.id === recordId)!;
+    assert.match(String(rec.Description), /Asked for a callback/);
+    assert.match(String(rec.Description), new RegExp(`^dialgate-call-id: ${call.id}$`, 'm'), 'the marker survives');
+    assert.deepEqual([rec.Subject, rec.Call_Result], ['Callback', 'callback']);
+    assert.deepEqual([rec.What_Id, rec.$se_module], [{ id: deal.id }, 'Deals']);
+    assert.equal(rec.Voice_Recording__s, withRec.recording.url);
+    assert.deepEqual(fake.callUpdates.filter((u) => u.id === recordId).length, 3);
+  });
+
   test('inserts one Calls record with the documented fields, linked to a contact, owned by the user', async () => {
     const { orgId, userId } = await setupOrg(ts.backend, null, { crmUserId: 'zu-1' });
     const contact = fake.addRecord('Contacts', { Last_Name: 'Link', Phone: '+14155550144' });

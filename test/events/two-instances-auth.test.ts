@@ -66,12 +66,13 @@ describe('credentials across two gateway processes on one Redis', () => {
         const messages: any[] = [];
         ws.on('message', (d) => {
           messages.push(JSON.parse(String(d)));
-          if (messages.length === 1) resolve({ ws, messages });
+          if (messages.length === 2) resolve({ ws, messages });
         });
         ws.once('error', reject);
         ws.once('unexpected-response', (_q, r) => reject(new Error(`refused ${r.statusCode}`)));
       });
-      assert.deepEqual(sock.messages[0], { type: 'hello', orgId: org.body.id, userId: alice });
+      assert.equal(sock.messages[0].type, 'calls.snapshot', 'the live-calls snapshot comes first');
+      assert.deepEqual(sock.messages[1], { type: 'hello', orgId: org.body.id, userId: alice });
       await assert.rejects(connectEvents(b!.url, token, bob), /refused: 403/, "bob's events are refused");
 
       const own = await B('POST', '/v1/calls', token, { to: '+14165550199' });

@@ -11,14 +11,21 @@ import { FROZEN, STORES, must, putUser, randomDid, simOrg, uid } from '../calls/
 
 const wsUrl = (gw: TestGateway, query = '') => gw.url.replace(/^http/, 'ws') + '/v1/events' + query;
 
-/** Opens a socket and resolves with the first message, or rejects with the refusal status. */
-function open(url: string, opts: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket; hello: any; pings: () => number }> {
+/** Opens a socket and resolves with its first two messages (the live-calls snapshot, then hello), or rejects with the refusal status. */
+function open(url: string, opts: WebSocket.ClientOptions = {}): Promise<{ ws: WebSocket; snapshot: any; hello: any; pings: () => number }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, opts);
     // counted from the start: a ping can arrive in the same read as the hello
     let pings = 0;
     ws.on('ping', () => pings++);
-    ws.once('message', (d) => resolve({ ws, hello: JSON.parse(String(d)), pings: () => pings }));
+    const first: any[] = [];
+    const onMessage = (d: WebSocket.RawData) => {
+      first.push(JSON.parse(String(d)));
+      if (first.length < 2) return;
+      ws.off('message', onMessage);
+      resolve({ ws, snapshot: first[0], hello: first[1], pings: () => pings });
+    };
+    ws.on('message', onMessage);
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (c) => (body += c));
@@ -62,6 +69,7 @@ for (const store of STORES) {
     test('authenticated by Authorization header or ?access_token=; refused without a valid key', async () => {
       const o = await simOrg(gw, FROZEN);
       const byHeader = await open(wsUrl(gw), { headers: { authorization: `Bearer ${o.apiKey}` } });
+      assert.deepEqual(byHeader.snapshot, { type: 'calls.snapshot', calls: [] }, 'the live calls come first');
       assert.deepEqual(byHeader.hello, { type: 'hello', orgId: o.orgId, userId: null });
       const byQuery = await open(wsUrl(gw, `?access_token=${encodeURIComponent(o.apiKey)}&userId=${o.userId}`));
       assert.deepEqual(byQuery.hello, { type: 'hello', orgId: o.orgId, userId: o.userId });
@@ -98,9 +106,9 @@ for (const store of STORES) {
         const c2 = must(await gw.req('POST', '/v1/calls', { key: o2.apiKey, body: { userId: o2.userId, to: '+14169671111' } }), 201, 'dial 2');
         await s2.next((m) => m.type === 'call.created' && m.call.id === c2.body.id);
         await new Promise((r) => setTimeout(r, 100));
-        const foreign = s2.messages.filter((m) => m.type !== 'hello' && m.call.userId !== o2.userId);
+        const foreign = s2.messages.filter((m) => m.type !== 'hello' && m.type !== 'calls.snapshot' && m.call.userId !== o2.userId);
         assert.deepEqual(foreign, []);
-        for (const m of s1.messages) assert.equal(m.orgId === undefined || m.type === 'hello', true, 'no org id inside call events');
+        for (const m of s1.messages) assert.equal(m.orgId === undefined || m.type === 'hello' || m.type === 'calls.snapshot', true, 'no org id inside call events');
       } finally {
         s1.close();
         s2.close();
@@ -118,7 +126,7 @@ for (const store of STORES) {
         const mine = must(await gw.req('POST', '/v1/calls', { key: o.apiKey, body: { userId: other, to: '+14169671111' } }), 201, 'dial 2');
         await narrow.next((m) => m.type === 'call.status' && m.call.id === mine.body.id);
         assert.ok(narrow.messages.length >= 2);
-        for (const m of narrow.messages.filter((x) => x.type !== 'hello')) assert.equal(m.call.userId, other);
+        for (const m of narrow.messages.filter((x) => x.type !== 'hello' && x.type !== 'calls.snapshot')) assert.equal(m.call.userId, other);
       } finally {
         narrow.close();
       }

@@ -171,7 +171,9 @@ for (const store of STORES) {
         await all.next((m) => m.type === 'call.created' && m.call.id === bobs.id);
         await mine.next((m) => m.type === 'call.created' && m.call.id === alices.id);
         await mineExplicit.next((m) => m.type === 'call.created' && m.call.id === alices.id);
-        assert.equal(mine.messages[0].userId, alice, 'the hello names the user');
+        assert.equal(mine.messages[0].type, 'calls.snapshot', 'the live-calls snapshot comes first');
+        assert.ok(mine.messages[0].calls.every((c: { userId: string }) => c.userId === alice), "the snapshot holds the agent's own calls only");
+        assert.equal(mine.messages[1].userId, alice, 'the hello names the user');
         assert.ok(!mine.messages.some((m) => m.call?.userId === bob), "nothing of bob's");
         await org.ok('DELETE', `/v1/calls/${bobs.id}`, undefined, 202);
         await org.ok('DELETE', `/v1/calls/${alices.id}`, undefined, 202);

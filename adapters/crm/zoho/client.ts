@@ -7,7 +7,7 @@ import { isInvalidToken, responseError } from './errors.js';
 import type { ZohoTokenSource } from './oauth.js';
 
 export interface ZohoRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   /** path on the API domain, e.g. /crm/v8/Calls */
   path: string;
   query?: Record<string, string>;

@@ -5,6 +5,7 @@ import type { Call, User } from '../../../src/domain/types.js';
 import {
   CrmError,
   type CallLog,
+  type CallLogUpdate,
   type CrmAdapter,
   type CrmContext,
   type CrmKindDefinition,
@@ -101,6 +102,12 @@ class Zoho implements ZohoAdapter {
   writeCallLog(log: CallLog): Promise<CrmWriteResult> {
     if (this.mode === 'phonebridge') return this.bridge.writeCallLog(log);
     return this.rest.writeCallLog(log, (log.attempt ?? 1) > 1);
+  }
+
+  /** REST mode updates the Calls record; PhoneBridge logs calls itself and takes no later changes. */
+  async updateCallLog(u: CallLogUpdate): Promise<void> {
+    if (this.mode === 'phonebridge') return;
+    await this.rest.updateCallLog(u);
   }
 
   async notify(call: Call, user: User | null): Promise<void> {

@@ -3,7 +3,8 @@
 // attempt after the first looks for that marker before inserting, because an earlier attempt may
 // have been committed by Zoho and lost on the way back (dropped connection, crashed worker).
 
-import type { CallLog, CrmMatch, CrmWriteResult } from '../../../src/crm/adapter.js';
+import type { CallLog, CallLogUpdate, CrmMatch, CrmWriteResult } from '../../../src/crm/adapter.js';
+import type { Call } from '../../../src/domain/types.js';
 import { CrmError } from '../../../src/crm/adapter.js';
 import { parseJson } from '../shared/http.js';
 import type { ZohoClient } from './client.js';
@@ -28,6 +29,22 @@ export const SEARCH_MODULES: Array<{ module: string; fields: string[]; nameField
 
 /** Modules linked through Who_Id; every other module goes to What_Id + $se_module. */
 const WHO_MODULES = new Set(['Contacts']);
+
+/** Who_Id, or What_Id + $se_module, for the linked record. */
+function recordLink(record: CrmMatch | null): Record<string, unknown> {
+  if (!record) return {};
+  return WHO_MODULES.has(record.module) ? { Who_Id: { id: record.id } } : { What_Id: { id: record.id }, $se_module: record.module };
+}
+
+/** What the call was, the agent's notes and disposition, and our call id marker (found again by it on a retry). */
+function description(call: Call): string {
+  const lines = [`Call ${call.status} (${call.direction}, via ${call.providerKind}).`];
+  if (call.cost) lines.push(`Cost: ${call.cost.amount} ${call.cost.currency} (${call.cost.source === 'provider' ? "the provider's price" : 'rate table'}).`);
+  if (call.disposition) lines.push(`Disposition: ${call.disposition}`);
+  if (call.notes) lines.push(call.notes);
+  lines.push(callIdMarker(call.id));
+  return lines.join('\n');
+}
 
 export interface RestOptions {
   apiVersion: string;
@@ -95,30 +112,48 @@ export class ZohoRest {
       type === 'Outbound' ? `Outbound call to ${other}` : type === 'Inbound' ? `Inbound call from ${other}` : `Missed call from ${other}`;
     const startedAt = call.answeredAt ?? call.createdAt;
     const rec: Record<string, unknown> = {
-      Subject: subject,
+      Subject: call.subject ?? subject,
       Call_Type: type,
       Call_Start_Time: zohoDateTime(startedAt),
-      Description: [
-        `Call ${call.status} (${call.direction}, via ${call.providerKind}).`,
-        ...(call.cost ? [`Cost: ${call.cost.amount} ${call.cost.currency} (${call.cost.source === 'provider' ? "the provider's price" : 'rate table'}).`] : []),
-        callIdMarker(call.id),
-      ].join('\n'),
+      Description: description(call),
     };
     if (type !== 'Missed') {
       // a logged (completed) call must carry a duration; an unanswered outbound attempt lasted 0
       rec.Call_Duration = formatDuration(call.durationSec ?? 0, this.opts.durationFormat);
-      rec.Call_Result = call.status;
+      rec.Call_Result = call.disposition ?? call.status;
     }
     if (type === 'Outbound') rec.Outbound_Call_Status = 'Completed';
-    if (record) {
-      if (WHO_MODULES.has(record.module)) rec.Who_Id = { id: record.id };
-      else {
-        rec.What_Id = { id: record.id };
-        rec.$se_module = record.module;
-      }
-    }
+    Object.assign(rec, recordLink(record));
+    const media = call.recording?.url ?? call.voicemail?.url;
+    if (media) rec.Voice_Recording__s = media;
     if (user?.crmUserId) rec.Owner = { id: user.crmUserId };
     return rec;
+  }
+
+  /** One change after the log: the Calls record updated in place (PUT), never a second record. */
+  async updateCallLog(u: CallLogUpdate): Promise<void> {
+    if (!u.recordId) return;
+    const { call } = u;
+    const rec: Record<string, unknown> = {};
+    if (u.group === 'notes') {
+      rec.Description = description(call);
+      if (call.subject !== undefined) rec.Subject = call.subject;
+      if (call.disposition !== undefined && callType(call) !== 'Missed') rec.Call_Result = call.disposition;
+    } else if (u.group === 'record') {
+      Object.assign(rec, recordLink(u.record));
+    } else if (u.group === 'recording' || u.group === 'voicemail') {
+      const url = (u.group === 'recording' ? call.recording : call.voicemail)?.url;
+      if (!url) return;
+      rec.Voice_Recording__s = url;
+    }
+    if (Object.keys(rec).length === 0) return;
+    const label = 'zoho update Calls';
+    const res = await this.client.call({ method: 'PUT', path: this.path('Calls', `/${encodeURIComponent(u.recordId)}`), json: { data: [rec] } }, label);
+    const body = parseJson(res.text) as ({ data?: ZohoErrorBody[] } & ZohoErrorBody) | undefined;
+    const first = body?.data?.[0];
+    if (res.status >= 200 && res.status < 300 && first?.status === 'success') return;
+    if (first && first.status === 'error') throw recordError(first, label);
+    throw responseError(res, label);
   }
 
   async writeCallLog(log: CallLog, lookFirst: boolean): Promise<CrmWriteResult> {

@@ -1,8 +1,10 @@
 // Calls: POST /v1/calls (click-to-call, Idempotency-Key), GET /v1/calls/{id}, GET /v1/calls,
-// DELETE /v1/calls/{id} (hang up or cancel). Agent tokens place their user's calls and read and
-// hang up their user's calls (src/http/access.ts).
+// DELETE /v1/calls/{id} (hang up or cancel), PATCH /v1/calls/{id} (wrap-up). Agent tokens place
+// their user's calls and read, hang up and wrap up their user's calls (src/http/access.ts).
 import type { FastifyInstance } from 'fastify';
+import type { WrapupInput } from '../../calls/call-updates.js';
 import type { ClickToCallInput } from '../../calls/dispatch.js';
+import { WRAPUP_LIMITS } from '../../domain/call-updates.js';
 import { toPublicCall } from '../../domain/types.js';
 import { CALL_STATUSES, type CallStatus } from '../../domain/types.js';
 import type { AppDeps } from '../app.js';
@@ -10,6 +12,12 @@ import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, withErrors } from '../schemas.js';
 
 const callRef = { $ref: 'Call#' };
+const crmRecordSchema = {
+  type: 'object',
+  required: ['module', 'id'],
+  additionalProperties: false,
+  properties: { module: { type: 'string', minLength: 1, maxLength: 64, pattern: ID_PATTERN }, id: { type: 'string', minLength: 1, maxLength: 128, pattern: ID_PATTERN } },
+} as const;
 
 export function callRoutes(deps: AppDeps) {
   return async (app: FastifyInstance) => {
@@ -32,12 +40,7 @@ export function callRoutes(deps: AppDeps) {
             properties: {
               userId: { type: 'string', pattern: ID_PATTERN },
               to: { type: 'string', minLength: 1, maxLength: 64 },
-              crmRecord: {
-                type: 'object',
-                required: ['module', 'id'],
-                additionalProperties: false,
-                properties: { module: { type: 'string', minLength: 1, maxLength: 64, pattern: ID_PATTERN }, id: { type: 'string', minLength: 1, maxLength: 128, pattern: ID_PATTERN } },
-              },
+              crmRecord: crmRecordSchema,
             },
           },
           response: withErrors({ 201: callRef }, 403, 404, 409, 422, 429, 502, 503),
@@ -70,6 +73,30 @@ export function callRoutes(deps: AppDeps) {
         },
       },
       async (req) => deps.calls.list(orgOf(req), req.query),
+    );
+
+    app.patch<{ Params: { id: string }; Body: WrapupInput }>(
+      '/v1/calls/:id',
+      {
+        config: { auth: { agents: 'ownCall' } },
+        schema: {
+          summary: "The call's wrap-up: disposition, notes, subject, the CRM record (while live and DIALGATE_WRAPUP_SEC after the end)",
+          params: idParam('id'),
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: {
+              disposition: { type: 'string', maxLength: WRAPUP_LIMITS.disposition },
+              notes: { type: 'string', maxLength: WRAPUP_LIMITS.notes },
+              subject: { type: 'string', maxLength: WRAPUP_LIMITS.subject },
+              crmRecord: crmRecordSchema,
+            },
+          },
+          response: withErrors({ 200: callRef }, 404, 409),
+        },
+      },
+      async (req) => toPublicCall(await deps.callUpdates.wrapup(orgOf(req), req.params.id, req.body)),
     );
 
     app.delete<{ Params: { id: string } }>(

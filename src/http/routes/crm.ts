@@ -1,5 +1,5 @@
 // The org's CRM connection and its failed call logs: PUT|GET /v1/crm, GET /v1/crm/failed,
-// POST /v1/crm/failed/{callId}/retry; and the CRM's own requests to the gateway,
+// POST /v1/crm/failed/{callId}/retry, GET /v1/crm/unresolved (calls awaiting the agent's pick); and the CRM's own requests to the gateway,
 // /webhooks/crm/{kind}/{orgId}/... (Zoho PhoneBridge's click-to-dial), authenticated by the CRM
 // kind's own scheme rather than an org key.
 import formbody from '@fastify/formbody';
@@ -8,7 +8,7 @@ import type { WebhookRequest } from '../../providers/adapter.js';
 import type { AppDeps } from '../app.js';
 import { actorOf, orgOf, PUBLIC } from '../access.js';
 import { textResponse } from '../openapi.js';
-import { ID_PATTERN, idParam, withErrors } from '../schemas.js';
+import { ID_PATTERN, idParam, pageQuery, withErrors } from '../schemas.js';
 
 export function crmRoutes(deps: AppDeps) {
   const { crm } = deps;
@@ -52,6 +52,18 @@ export function crmRoutes(deps: AppDeps) {
           },
         },
         async (req) => ({ items: await crm.listFailed(orgOf(req)) }),
+      );
+
+      scope.get<{ Querystring: { limit: number } }>(
+        '/v1/crm/unresolved',
+        {
+          schema: {
+            summary: 'Calls whose CRM record is still to be picked among several candidates (PATCH /v1/calls/{id} crmRecord links them)',
+            querystring: { type: 'object', additionalProperties: false, properties: { limit: pageQuery.limit } },
+            response: withErrors({ 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'Call#' } } } } }),
+          },
+        },
+        async (req) => ({ items: await deps.calls.unresolved(orgOf(req), req.query.limit) }),
       );
 
       scope.post<{ Params: { callId: string } }>(

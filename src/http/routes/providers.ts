@@ -36,6 +36,8 @@ export function providerRoutes(deps: AppDeps) {
               dialPolicy: { oneOf: [{ $ref: 'DialPolicy#' }, { type: 'null' }] },
               callsPerSecond: { oneOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 10_000 }, { type: 'null' }] },
               callerIdPool: callerIdPoolSchema,
+              recording: { type: 'string', enum: ['off', 'on'] },
+              voicemail: { type: 'string', enum: ['off', 'on'] },
               install: {
                 type: 'object',
                 required: ['scope'],
@@ -91,6 +93,8 @@ export function providerRoutes(deps: AppDeps) {
               dialPolicy: { oneOf: [{ $ref: 'DialPolicy#' }, { type: 'null' }] },
               callsPerSecond: { oneOf: [{ type: 'number', exclusiveMinimum: 0, maximum: 10_000 }, { type: 'null' }] },
               callerIdPool: callerIdPoolSchema,
+              recording: { type: 'string', enum: ['off', 'on'] },
+              voicemail: { type: 'string', enum: ['off', 'on'] },
             },
           },
           response: withErrors({ 200: providerRef }, 404, 422),

@@ -5,11 +5,15 @@
 //                in `_j` raw JSON (history_j, crmLog_j, ...)
 //   _<name>      internal: _sk (sort key), _pcl (its provider link fields, "\n"-joined), _idem (its Idempotency-Key),
 //                _ams (answered at, ms), _hms (the last history entry's time, ms: notBefore),
-//                _trial ('1' for trial calls)
+//                _trial ('1' for trial calls), _live; and the internal fields of Call, never
+//                public (INTERNAL): _u (changes, JSON), _rr / _rv (recordingRef / voicemailRef)
 
 import type { Call } from '../../domain/types.js';
 
 const BASE_FIELDS = new Set<string>(['id', 'direction', 'to', 'createdAt', 'trial', 'trialId']);
+/** Call fields stored under an internal name (left out of the public JSON the scripts build) */
+const INTERNAL: Record<string, string> = { changes: '_u', recordingRef: '_rr', voicemailRef: '_rv' };
+const INTERNAL_BY_FIELD: Record<string, string> = Object.fromEntries(Object.entries(INTERNAL).map(([k, v]) => [v, k]));
 
 /** The hash's field/value pairs for a call (orgId is the key's, never stored); `omit` leaves fields out. */
 export function encodeCall(call: Call, omit?: ReadonlySet<string>): string[] {
@@ -17,6 +21,10 @@ export function encodeCall(call: Call, omit?: ReadonlySet<string>): string[] {
   const fv: string[] = [];
   for (const [k, v] of Object.entries(call)) {
     if (v === undefined || k === 'orgId' || omit?.has(k)) continue;
+    if (INTERNAL[k]) {
+      fv.push(INTERNAL[k], typeof v === 'string' ? v : JSON.stringify(v));
+      continue;
+    }
     if (BASE_FIELDS.has(k)) {
       base[k] = v;
       continue;
@@ -47,6 +55,8 @@ export function decodeCall(orgId: string, flat: readonly unknown[], from = 0): C
     const f = String(flat[i]);
     const v = String(flat[i + 1]);
     if (f === '_base') out = JSON.parse(v) as Record<string, unknown>;
+    else if (f === '_u') fields.changes = JSON.parse(v);
+    else if (INTERNAL_BY_FIELD[f]) fields[INTERNAL_BY_FIELD[f]] = v;
     else if (f.charCodeAt(0) === 95 /* _ */) continue;
     else if (f.endsWith('_j')) fields[f.slice(0, -2)] = JSON.parse(v);
     else if (f.endsWith('_n')) fields[f.slice(0, -2)] = Number(v);
@@ -62,4 +72,29 @@ export function decodeCallHash(orgId: string, h: Record<string, string>): Call |
   const flat: string[] = [];
   for (const [k, v] of Object.entries(h)) flat.push(k, v);
   return decodeCall(orgId, flat);
+}
+
+/** How a field is stored, by the type its values have (so a removal names the right hash field). */
+const FIELD_SUFFIX: Record<string, '' | '_j' | '_n'> = {
+  notes: '',
+  disposition: '',
+  subject: '',
+  crmRecord: '_j',
+  recording: '_j',
+  voicemail: '_j',
+  missed: '_j',
+  match: '_j',
+  candidates: '_j',
+};
+
+/**
+ * One field of a call update as [hash field, encoded value | null (remove)]. Values are encoded exactly as encodeCall does, so
+ * "unchanged" is a string comparison in the script.
+ */
+export function encodeFieldUpdate(name: string, value: unknown): [string, string | null] {
+  const internal = INTERNAL[name];
+  if (internal) return [internal, value === null || value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value)];
+  const suffix = FIELD_SUFFIX[name] ?? (typeof value === 'string' ? '' : typeof value === 'number' ? '_n' : '_j');
+  if (value === null || value === undefined) return [name + suffix, null];
+  return [name + suffix, suffix === '' ? String(value) : JSON.stringify(value)];
 }

@@ -10,7 +10,10 @@ import { releaseLive, takeLimits } from '../limits/memory.js';
 import { atomic, byCodeUnit, clone, done, type MemoryData, type OrgData } from '../memory/state.js';
 import { stickyField, unexpiredSticky } from '../compliance/port.js';
 import { callSortKey, clampLimit, decodeCursor, encodeCursor } from '../rules.js';
+import { encodeFieldUpdate } from './codec.js';
 import type {
+  CallFieldsResult,
+  CallFieldsUpdate,
   CallLogContext,
   CallQuery,
   CallStore,
@@ -163,6 +166,7 @@ export class MemoryCalls implements CallStore {
     if (input.providerPrice) c.providerPrice = clone(input.providerPrice);
     const becameTerminal = applied && isTerminal(input.status);
     if (becameTerminal) {
+      if (c.direction === 'inbound' && !c.answeredAt) c.missed = true;
       s.liveCalls.delete(callId);
       if (c.userId) releaseLive(s, c.userId, callId);
       if (!c.trial) {
@@ -188,6 +192,7 @@ export class MemoryCalls implements CallStore {
       }
     }
     if (applied) this.emit(c, 'call.status');
+    if (becameTerminal && c.missed) this.emit(c, 'call.missed');
     return done({ applied, call: clone(c), becameTerminal });
   }
 
@@ -239,6 +244,66 @@ export class MemoryCalls implements CallStore {
 
   staleLiveCalls(orgId: string, beforeMs: number, limit: number): Promise<string[]> {
     return done(due(this.data.orgs.get(orgId)?.liveCalls, beforeMs, limit));
+  }
+
+  updateCall(orgId: string, callId: string, u: CallFieldsUpdate): Promise<CallFieldsResult> {
+    const s = this.data.orgs.get(orgId);
+    const c = s?.calls.get(callId);
+    if (!s || !c) return done({ kind: 'none' });
+    const now = Date.now();
+    if (u.wrapupMs !== undefined && isTerminal(c.status)) {
+      const ended = Date.parse(c.history[c.history.length - 1]?.at ?? c.endedAt ?? '');
+      if (Number.isFinite(ended) && now > ended + u.wrapupMs) return done({ kind: 'closed', call: clone(c) });
+    }
+    const rec = c as unknown as Record<string, unknown>;
+    const order: string[] = [];
+    let changed = false;
+    for (const [name, value] of Object.entries(u.set)) {
+      if (value === undefined) continue;
+      // compared as stored on Redis (the same encoding), so both backends agree on "unchanged"
+      const before = rec[name] === undefined ? null : encodeFieldUpdate(name, rec[name])[1];
+      if (before === encodeFieldUpdate(name, value)[1]) continue;
+      if (value === null) delete rec[name];
+      else rec[name] = clone(value);
+      changed = true;
+      const g = u.groups?.[name] ?? '';
+      if (g && !order.includes(g)) order.push(g);
+    }
+    const bumped = order.map((group) => {
+      c.changes ??= {};
+      c.changes[group] = (c.changes[group] ?? 0) + 1;
+      return { group, n: c.changes[group] };
+    });
+    if (c.candidates && c.candidates.length > 0 && !c.crmRecord) {
+      if (!s.unresolved.has(callId)) s.unresolved.set(callId, now);
+    } else s.unresolved.delete(callId);
+    if (changed && u.event) this.emit(c, u.event);
+    return done({ kind: 'ok', changed, bumped, call: clone(c) });
+  }
+
+  liveCalls(orgId: string, q: { userId?: string; limit: number }): Promise<Call[]> {
+    const s = this.data.orgs.get(orgId);
+    if (!s) return done([]);
+    const out: Call[] = [];
+    for (const [id] of [...s.liveCalls].sort((a, b) => a[1] - b[1])) {
+      const c = s.calls.get(id);
+      if (!c || isTerminal(c.status) || (q.userId !== undefined && c.userId !== q.userId)) continue;
+      if (out.length >= q.limit) break;
+      out.push(clone(c));
+    }
+    return done(out);
+  }
+
+  unresolved(orgId: string, limit: number): Promise<Call[]> {
+    const s = this.data.orgs.get(orgId);
+    if (!s) return done([]);
+    const out: Call[] = [];
+    for (const id of due(s.unresolved, Infinity, limit)) {
+      const c = s.calls.get(id);
+      if (c) out.push(clone(c));
+      else s.unresolved.delete(id);
+    }
+    return done(out);
   }
 
   purge(orgId: string, now: number, limit: number): Promise<number> {

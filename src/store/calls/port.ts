@@ -8,6 +8,7 @@ import type { Admission } from '../../domain/limits.js';
 import type { Call, CallStatus, CrmLogState, Page, User } from '../../domain/types.js';
 import type { BreakerPolicy } from '../health/port.js';
 import type { VersionedUser } from '../directory/port.js';
+import type { EventType } from '../events/port.js';
 
 /** A click-to-call as decided in Node on snapshots; the script checks the snapshots and commits it. */
 export interface ClickRequest {
@@ -112,6 +113,32 @@ export interface CallLogContext {
   crmConfigJson: string | null;
 }
 
+/**
+ * A change of a call's fields other than its status (wrap-up notes, a recording, the screen pop's
+ * match...), applied in one atomic step.
+ */
+export interface CallFieldsUpdate {
+  /**
+   * Public fields to set (null removes one) and internal ones (`_name`: strings). A field whose
+   * value is unchanged is not written; the groups (src/domain/call-updates.ts) of the fields that
+   * did change move their counter (Call.changes) by one.
+   */
+  set: Record<string, unknown>;
+  /** field name → change group ('' or absent: none) */
+  groups?: Record<string, string>;
+  /** refuse (closed) when the call ended longer ago than this many ms (absent: no window) */
+  wrapupMs?: number;
+  /** published with the call when anything changed */
+  event?: EventType;
+}
+
+export type CallFieldsResult =
+  | { kind: 'none' }
+  /** the wrap-up window is over: nothing written */
+  | { kind: 'closed'; call: Call }
+  /** `bumped`: the groups that changed with their new counts (empty: nothing changed) */
+  | { kind: 'ok'; call: Call; changed: boolean; bumped: { group: string; n: number }[] };
+
 export interface CallStore {
   /** A click-to-call in one round trip: snapshots checked, idempotency, health, limits, the call and its event. */
   click(req: ClickRequest): Promise<ClickResult>;
@@ -150,6 +177,15 @@ export interface CallStore {
   outboxDue(orgId: string, beforeMs: number, limit: number): Promise<string[]>;
   /** Live calls with no news since `beforeMs` (the reconciler asks their providers). */
   staleLiveCalls(orgId: string, beforeMs: number, limit: number): Promise<string[]>;
+  /**
+   * Changes a call's fields (see CallFieldsUpdate) and its place in the unresolved index: a call
+   * with candidates and no crmRecord is listed there until it gets one.
+   */
+  updateCall(orgId: string, callId: string, u: CallFieldsUpdate): Promise<CallFieldsResult>;
+  /** The org's live calls (one user's when given), at most `limit`: what a new agent screen is shown first. */
+  liveCalls(orgId: string, q: { userId?: string; limit: number }): Promise<Call[]>;
+  /** Calls whose CRM record is still to be picked among several candidates, oldest first. */
+  unresolved(orgId: string, limit: number): Promise<Call[]>;
   /** Purges calls whose retention ended, with their links, index entries and idempotency keys, and expired idempotency keys. */
   purge(orgId: string, now: number, limit: number): Promise<number>;
 }

@@ -10,8 +10,10 @@ import { storeErrors } from '../errors.js';
 import type { KeyLayout, OrgKeys } from '../keys.js';
 import type { RedisConn } from '../redis/connection.js';
 import { callSortKey, clampLimit, decodeCursor, encodeCursor } from '../rules.js';
-import { decodeCall, decodeCallHash, encodeCall } from './codec.js';
+import { decodeCall, decodeCallHash, encodeCall, encodeFieldUpdate } from './codec.js';
 import type {
+  CallFieldsResult,
+  CallFieldsUpdate,
   CallLogContext,
   CallQuery,
   CallStore,
@@ -29,6 +31,8 @@ type Reply = (string | number | null)[];
 const CLICK_OMITS: ReadonlySet<string> = new Set(['providerId', 'providerKind', 'failedOverFrom']);
 /** the inbound script sets the user from the DID */
 const INBOUND_OMITS: ReadonlySet<string> = new Set(['userId']);
+/** live calls read at most for a snapshot */
+const LIVE_SCAN = 5000;
 /** calls read per round trip while a filtered listing fills its page */
 const LIST_CHUNK = 200;
 
@@ -263,6 +267,61 @@ export class RedisCalls implements CallStore {
 
   staleLiveCalls(orgId: string, beforeMs: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.k(orgId).livecalls, '-inf', beforeMs, 'LIMIT', 0, limit);
+  }
+
+  async updateCall(orgId: string, callId: string, u: CallFieldsUpdate): Promise<CallFieldsResult> {
+    const k = this.k(orgId);
+    const args: (string | number)[] = [];
+    let n = 0;
+    for (const [name, value] of Object.entries(u.set)) {
+      if (value === undefined) continue;
+      const [field, enc] = encodeFieldUpdate(name, value);
+      args.push(field, enc ?? '', enc === null ? '1' : '', u.groups?.[name] ?? '');
+      n++;
+    }
+    const r = (await this.conn.run(
+      'update_call',
+      [k.call(callId), k.unresolved, k.events],
+      [Date.now(), u.wrapupMs !== undefined ? String(u.wrapupMs) : '', u.event ?? '', callId, n, ...args],
+    )) as Reply;
+    if (r[0] === 'none') return { kind: 'none' };
+    if (r[0] === 'closed') return { kind: 'closed', call: decodeCall(orgId, r, 1)! };
+    const bumped = String(r[2] ?? '')
+      .split('\n')
+      .filter(Boolean)
+      .map((x) => ({ group: x.slice(0, x.lastIndexOf(':')), n: Number(x.slice(x.lastIndexOf(':') + 1)) }));
+    return { kind: 'ok', changed: Number(r[1]) === 1, bumped, call: decodeCall(orgId, r, 3)! };
+  }
+
+  async liveCalls(orgId: string, q: { userId?: string; limit: number }): Promise<Call[]> {
+    const k = this.k(orgId);
+    // filtered by user while reading: the index is per org (an org's live calls are few)
+    const ids = await this.redis.zrange(k.livecalls, '0', String(LIVE_SCAN - 1));
+    return (await this.readCalls(orgId, ids)).filter((c) => !isTerminal(c.status) && (q.userId === undefined || c.userId === q.userId)).slice(0, q.limit);
+  }
+
+  async unresolved(orgId: string, limit: number): Promise<Call[]> {
+    const k = this.k(orgId);
+    const ids = await this.redis.zrange(k.unresolved, '0', String(limit - 1));
+    const calls = await this.readCalls(orgId, ids);
+    // a purged call leaves its entry behind (retention does not know this index): drop it here
+    const gone = ids.filter((id) => !calls.some((c) => c.id === id));
+    if (gone.length) await this.redis.zrem(k.unresolved, ...gone);
+    return calls;
+  }
+
+  private async readCalls(orgId: string, ids: string[]): Promise<Call[]> {
+    if (ids.length === 0) return [];
+    const k = this.k(orgId);
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(k.call(id));
+    const out: Call[] = [];
+    for (const [err, h] of (await pipe.exec()) ?? []) {
+      if (err) throw err;
+      const c = decodeCallHash(orgId, h as Record<string, string>);
+      if (c) out.push(c);
+    }
+    return out;
   }
 
   async purge(orgId: string, now: number, limit: number): Promise<number> {

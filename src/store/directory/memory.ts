@@ -204,6 +204,8 @@ export class MemoryDirectory implements DirectoryStore {
       }
       if (patch.name !== undefined) p.name = patch.name;
       if (patch.config !== undefined) p.config = clone(patch.config);
+      if (patch.recording !== undefined) p.recording = patch.recording;
+      if (patch.voicemail !== undefined) p.voicemail = patch.voicemail;
       if (patch.regions !== undefined) p.regions = clone(patch.regions);
       if (patch.priority !== undefined) p.priority = patch.priority;
       if (patch.futureUsers !== undefined) p.futureUsers = patch.futureUsers;

@@ -11,6 +11,8 @@ export interface ProviderInput {
   priority: number;
   scope: 'all' | 'specific';
   futureUsers: boolean;
+  recording?: 'off' | 'on';
+  voicemail?: 'off' | 'on';
 }
 
 export interface ProviderPatch {
@@ -19,6 +21,8 @@ export interface ProviderPatch {
   regions?: { allow?: string[]; deny?: string[] };
   priority?: number;
   futureUsers?: boolean;
+  recording?: 'off' | 'on';
+  voicemail?: 'off' | 'on';
 }
 
 export interface PutUserResult {

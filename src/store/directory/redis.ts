@@ -199,6 +199,8 @@ export class RedisDirectory implements DirectoryStore {
         ...(patch.priority !== undefined ? { priority: patch.priority } : {}),
         ...(patch.futureUsers !== undefined ? { futureUsers: patch.futureUsers } : {}),
         ...(patch.scope !== undefined ? { scope: patch.scope } : {}),
+        ...(patch.recording !== undefined ? { recording: patch.recording } : {}),
+        ...(patch.voicemail !== undefined ? { voicemail: patch.voicemail } : {}),
         updatedAt: now,
       };
       const range = providerUserRange(providerId);

@@ -45,6 +45,8 @@ export class OrgData {
   readonly health = new Map<string, HealthRecord>();
   /** call id → ms it was handed to the call log */
   readonly outbox = new Map<string, number>();
+  /** call id → ms it got candidates without a crmRecord (Redis: unresolved) */
+  readonly unresolved = new Map<string, number>();
   /** call id → ms it is purged */
   readonly expiry = new Map<string, number>();
   readonly audit: AuditEntry[] = [];

@@ -6,12 +6,13 @@
 // survives a restart: local mode is for demos, not production.
 
 import type { Logger } from 'pino';
-import { callLogJobId } from '../keys.js';
-import type { CallLogProcessor, CallLogQueue, CallLogQueueOptions, FailedCallLog, PartRunner, QueueFactory, TrialQueue } from './port.js';
+import { callLogJobId, logUpdateJobId } from '../keys.js';
+import type { CallLogProcessor, CallLogQueue, CallLogQueueOptions, FailedCallLog, LogUpdateRef, PartRunner, QueueFactory, TrialQueue } from './port.js';
 
 interface LocalJob {
   orgId: string;
   callId: string;
+  update?: LogUpdateRef;
   attemptsMade: number;
   state: 'waiting' | 'delayed' | 'active' | 'failed';
   timer?: NodeJS.Timeout;
@@ -30,11 +31,11 @@ export class LocalCallLogQueue implements CallLogQueue {
 
   constructor(private readonly opts: CallLogQueueOptions) {}
 
-  async enqueue(orgId: string, callId: string): Promise<void> {
+  async enqueue(orgId: string, callId: string, update?: LogUpdateRef): Promise<void> {
     if (this.closed) throw new Error('call-log queue is closed');
-    const id = callLogJobId(orgId, callId);
+    const id = update ? logUpdateJobId(orgId, callId, update.group, update.n) : callLogJobId(orgId, callId);
     if (this.jobs.has(id)) return;
-    const job: LocalJob = { orgId, callId, attemptsMade: 0, state: 'waiting' };
+    const job: LocalJob = { orgId, callId, attemptsMade: 0, state: 'waiting', ...(update ? { update } : {}) };
     this.jobs.set(id, job);
     this.waiting.push(id);
     this.pump();
@@ -54,7 +55,7 @@ export class LocalCallLogQueue implements CallLogQueue {
 
   async listFailed(orgId: string): Promise<FailedCallLog[]> {
     return [...this.jobs.values()]
-      .filter((j) => j.state === 'failed' && j.orgId === orgId)
+      .filter((j) => j.state === 'failed' && j.orgId === orgId && !j.update)
       .map((j) => ({ orgId, callId: j.callId, reason: j.reason ?? 'failed', attempts: j.attemptsMade, failedAt: j.failedAt ?? null }))
       .reverse();
   }
@@ -95,7 +96,7 @@ export class LocalCallLogQueue implements CallLogQueue {
   private async run(id: string, job: LocalJob): Promise<void> {
     job.state = 'active';
     try {
-      await this.processor!({ orgId: job.orgId, callId: job.callId, attempt: job.attemptsMade + 1, maxAttempts: this.opts.attempts });
+      await this.processor!({ orgId: job.orgId, callId: job.callId, attempt: job.attemptsMade + 1, maxAttempts: this.opts.attempts, ...(job.update ? { update: job.update } : {}) });
       // done: forgotten at once (BullMQ: removeOnComplete)
       if (this.jobs.get(id) === job) this.jobs.delete(id);
     } catch (e) {

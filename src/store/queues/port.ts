@@ -14,6 +14,14 @@ export interface CallLogJob {
   maxAttempts: number;
   /** runs started, this one included, crashed ones too (decides whether to look before writing) */
   started?: number;
+  /** absent: the call's log; set: one change of a logged call (its group and count), sent once */
+  update?: LogUpdateRef;
+}
+
+/** One change of a call after its log: job id and Idempotency-Key derive from it. */
+export interface LogUpdateRef {
+  group: string;
+  n: number;
 }
 
 /** Runs one job; throws to retry (CrmError.retryable) or fail it (any non-retryable CrmError). */
@@ -32,7 +40,8 @@ export interface FailedCallLog {
 }
 
 export interface CallLogQueue {
-  enqueue(orgId: string, callId: string): Promise<void>;
+  /** the call's log, or with `update` one change to send after it (one job per call and change) */
+  enqueue(orgId: string, callId: string, update?: LogUpdateRef): Promise<void>;
   /** runs jobs in this process: `concurrency` at once per shard */
   startWorker(processor: CallLogProcessor, concurrency: number): void;
   /** jobs waiting, delayed for a retry, or running */

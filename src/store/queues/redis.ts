@@ -7,15 +7,16 @@
 
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { callLogJobId, queueShardOf, queueShardPrefix, trialJobId } from '../keys.js';
+import { callLogJobId, logUpdateJobId, queueShardOf, queueShardPrefix, trialJobId } from '../keys.js';
 import type { Client, RedisConn } from '../redis/connection.js';
 import { closeBullParts } from './bounded-close.js';
-import type { CallLogProcessor, CallLogQueue, CallLogQueueOptions, FailedCallLog, PartRunner, QueueFactory, TrialQueue } from './port.js';
+import type { CallLogProcessor, CallLogQueue, CallLogQueueOptions, FailedCallLog, LogUpdateRef, PartRunner, QueueFactory, TrialQueue } from './port.js';
 
 interface JobData {
   orgId: string;
   callId: string;
   enqueuedAt: number;
+  update?: LogUpdateRef;
 }
 
 const BACKOFF_TYPE = 'dialgate';
@@ -49,6 +50,7 @@ class Shard {
             // attemptsStarted also counts runs whose worker died (stalled jobs), which attemptsMade does not
             started: Math.max(job.attemptsMade + 1, job.attemptsStarted ?? 0),
             maxAttempts: job.opts.attempts ?? opts.attempts,
+            ...(job.data.update ? { update: job.data.update } : {}),
           });
         } catch (e) {
           if (opts.isPermanent(e)) throw new UnrecoverableError((e as Error).message);
@@ -92,12 +94,12 @@ export class BullCallLogQueue implements CallLogQueue {
     return this.shards[queueShardOf(orgId, this.shards.length)];
   }
 
-  async enqueue(orgId: string, callId: string): Promise<void> {
+  async enqueue(orgId: string, callId: string, update?: LogUpdateRef): Promise<void> {
     await this.shardOf(orgId).queue.add(
-      'call-log',
-      { orgId, callId, enqueuedAt: Date.now() },
+      update ? 'call-log-update' : 'call-log',
+      { orgId, callId, enqueuedAt: Date.now(), ...(update ? { update } : {}) },
       {
-        jobId: callLogJobId(orgId, callId),
+        jobId: update ? logUpdateJobId(orgId, callId, update.group, update.n) : callLogJobId(orgId, callId),
         attempts: this.opts.attempts,
         backoff: { type: BACKOFF_TYPE },
         // a finished job goes at once: the call itself records that its log is settled, so a
@@ -125,7 +127,8 @@ export class BullCallLogQueue implements CallLogQueue {
       const jobs = await queue.getFailed(start, start + page - 1);
       for (const j of jobs) {
         const job = j as Job<JobData>;
-        if (!job?.data || job.data.orgId !== orgId) continue;
+        // a failed update is retried with its log (which folds it in or sends it again)
+        if (!job?.data || job.data.orgId !== orgId || job.data.update) continue;
         out.push({
           orgId,
           callId: job.data.callId,

@@ -1,11 +1,15 @@
 // A receiver for the signed-webhook CRM: checks Dialgate-Signature (timestamp freshness and
-// HMAC-SHA256 over "t.body", compared in constant time) and Idempotency-Key, stores each call log
-// once per key and counts the duplicates it was sent. Knobs: 503 for a period, random failures,
-// and "commit, then drop the connection" to exercise the sender's exactly-once path.
+// HMAC-SHA256 over "t.body", compared in constant time) and Idempotency-Key, stores each delivery
+// (call.logged and call.log.updated alike) once per key and counts the duplicates it was sent.
+// Knobs: 503 for a period, random failures, and "commit, then drop the connection" to exercise
+// the sender's exactly-once path. Its search endpoint (`/dialgate/search`, signed the same way)
+// answers {matches} from `contacts`, comparing numbers in E.164; it can be slow, down or answer
+// garbage.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
 
 export interface Delivery {
   key: string;
@@ -34,6 +38,13 @@ export class WebhookCrmFake {
   readonly arrivals: number[] = [];
   private server: Server | null = null;
   url = '';
+  searchUrl = '';
+  /** the CRM's records with their phone numbers as people typed them */
+  readonly contacts: { module: string; id: string; name: string; phone: string; url?: string }[] = [];
+  /** search requests received (their parsed bodies) */
+  readonly searches: Record<string, any>[] = [];
+  searchDelayMs = 0;
+  searchMode: 'ok' | 'garbage' | 'down' = 'ok';
 
   constructor(secret = `whsec_${randomBytes(12).toString('hex')}`) {
     this.secret = secret;
@@ -42,8 +53,20 @@ export class WebhookCrmFake {
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/dialgate/calls`;
+    const base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${base}/dialgate/calls`;
+    this.searchUrl = `${base}/dialgate/search`;
     return this;
+  }
+
+  /** first deliveries (call.logged) of a call: exactly one when all is well */
+  logsOf(callId: string): Delivery[] {
+    return [...this.deliveries.values()].filter((d) => d.body.type === 'call.logged' && d.body.callId === callId);
+  }
+
+  /** call.log.updated deliveries of a call, in arrival order */
+  updatesOf(callId: string): Delivery[] {
+    return [...this.deliveries.values()].filter((d) => d.body.type === 'call.log.updated' && d.body.callId === callId).sort((a, b) => a.receivedAt - b.receivedAt);
   }
 
   async close(): Promise<void> {
@@ -53,8 +76,8 @@ export class WebhookCrmFake {
     this.server = null;
   }
 
-  config(): Record<string, unknown> {
-    return { kind: 'webhook', url: this.url, secret: this.secret };
+  config(opts: { search?: boolean } = {}): Record<string, unknown> {
+    return { kind: 'webhook', url: this.url, secret: this.secret, ...(opts.search ? { searchUrl: this.searchUrl } : {}) };
   }
 
   /** Verifies a Dialgate-Signature header against a body; exported logic for tests. */
@@ -68,6 +91,25 @@ export class WebhookCrmFake {
     const expected = createHmac('sha256', this.secret).update(`${t}.${body}`).digest();
     if (!timingSafeEqual(expected, Buffer.from(parts.v1, 'hex'))) return 'signature mismatch';
     return null;
+  }
+
+  private async search(body: string, res: ServerResponse): Promise<void> {
+    const q = JSON.parse(body) as { phone?: string; callId?: string };
+    this.searches.push(q);
+    if (this.searchDelayMs) await new Promise((r) => setTimeout(r, this.searchDelayMs));
+    if (this.searchMode === 'down') {
+      res.socket?.destroy();
+      return;
+    }
+    if (this.searchMode === 'garbage') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"matches": [{"module": 42}');
+      return;
+    }
+    // both sides in E.164: "(416) 555-0123" on a Canadian record is +14165550123
+    const e164 = (p: string) => parsePhoneNumberFromString(p, 'CA')?.number ?? p;
+    const matches = this.contacts.filter((c) => e164(c.phone) === q.phone).map(({ module, id, name, url }) => ({ module, id, name, ...(url ? { url } : {}) }));
+    this.reply(res, 200, { matches });
   }
 
   private reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -88,6 +130,7 @@ export class WebhookCrmFake {
       this.rejected++;
       return this.reply(res, 401, { error: bad });
     }
+    if (req.url === '/dialgate/search') return this.search(body, res);
     const key = req.headers['idempotency-key'];
     if (typeof key !== 'string' || key.length === 0) {
       this.rejected++;
@@ -102,6 +145,10 @@ export class WebhookCrmFake {
       parsed = JSON.parse(body);
     } catch {
       return this.reply(res, 400, { error: 'invalid json' });
+    }
+    if (typeof parsed.callId !== 'string' || !['call.logged', 'call.log.updated'].includes(parsed.type)) {
+      this.rejected++;
+      return this.reply(res, 422, { error: 'type call.logged | call.log.updated and callId required' });
     }
     if (this.deliveries.has(key)) {
       this.duplicates++;

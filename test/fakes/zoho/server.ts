@@ -60,6 +60,8 @@ export class ZohoFake {
   /** valid tokens → expiry (epoch ms) */
   private readonly tokens = new Map<string, number>();
   readonly callnotifies: Array<Record<string, string>> = [];
+  /** PUT updates of Calls records (one per change after the log) */
+  readonly callUpdates: Array<{ id: string; fields: Record<string, unknown> }> = [];
   readonly clickToDial: Array<Record<string, string>> = [];
   /** every request after auth: method, path, status */
   readonly log: Array<{ method: string; path: string; status: number; at: number; query?: Record<string, string> }> = [];
@@ -202,6 +204,8 @@ export class ZohoFake {
       return this.json(res, injected.status, { code: 'INTERNAL_ERROR', details: {}, message: 'Internal Server Error', status: 'error' }, headers);
     }
 
+    const one = new RegExp(`^/crm/${this.apiVersion}/Calls/([0-9]+)$`).exec(u.pathname);
+    if (one && req.method === 'PUT') return this.updateCall(one[1], raw, res, record);
     const crm = new RegExp(`^/crm/${this.apiVersion}/([A-Za-z_]+)(/search)?$`).exec(u.pathname);
     if (crm) {
       const module = crm[1];
@@ -360,6 +364,32 @@ export class ZohoFake {
     const status = ok === results.length ? 201 : ok === 0 ? 400 : 207;
     record(status);
     this.json(res, status, { data: results });
+  }
+
+  /** PUT /crm/{v}/Calls/{id} {data: [fields]}: updates one Calls record in place (Zoho "Update Specific Record"). */
+  private updateCall(id: string, raw: string, res: ServerResponse, record: (s: number) => void): void {
+    let body: { data?: Record<string, unknown>[] } | undefined;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      record(400);
+      return this.json(res, 400, { code: 'INVALID_DATA', details: {}, message: 'body is not a valid JSON', status: 'error' });
+    }
+    const fields = body?.data?.[0];
+    if (!Array.isArray(body?.data) || body.data.length !== 1 || !fields || typeof fields !== 'object') {
+      record(400);
+      return this.json(res, 400, { code: 'MANDATORY_NOT_FOUND', details: { api_name: 'data' }, message: 'required field not found', status: 'error' });
+    }
+    const rec = this.calls().find((r) => r.id === id);
+    if (!rec) {
+      record(400);
+      return this.json(res, 400, { data: [{ code: 'INVALID_DATA', details: { api_name: 'id' }, message: 'the related id given seems to be invalid', status: 'error' }] });
+    }
+    Object.assign(rec, fields);
+    this.callUpdates.push({ id, fields });
+    const now = new Date().toISOString().slice(0, 19) + '+00:00';
+    record(200);
+    this.json(res, 200, { data: [{ code: 'SUCCESS', details: { Modified_Time: now, Modified_By: { name: 'Fake Admin', id: '1' }, id }, message: 'record updated', status: 'success' }] });
   }
 
   private callnotify(raw: string, req: IncomingMessage, res: ServerResponse, record: (s: number) => void): void {

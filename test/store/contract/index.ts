@@ -5,6 +5,7 @@ import { after, describe } from 'node:test';
 import type { BackendFactory } from './backends.js';
 import { runAuditContract } from './audit.js';
 import { runCallsContract } from './calls.js';
+import { runCallUpdatesContract } from './call-updates.js';
 import { runDirectoryContract } from './directory.js';
 import { runEventsContract } from './events.js';
 import { runHealthContract } from './health.js';
@@ -23,6 +24,7 @@ export function runAllContracts(f: BackendFactory, more?: () => void): void {
     after(() => f.closeAll());
     runDirectoryContract(f);
     runCallsContract(f);
+    runCallUpdatesContract(f);
     runSettingsContract(f);
     runCostsContract(f);
     runComplianceContract(f);

@@ -1,7 +1,8 @@
 -- One status event applied to a call (CallStore.transition), with everything that follows from
 -- it in the same step: the provider link (a dial's answer), the caller id, the breaker's success,
 -- the click's idempotency outcome, the call.status event, and on the terminal move the user's
--- live-call slot freed and the call handed to the call log (outbox; crmLog pending).
+-- live-call slot freed and the call handed to the call log (outbox; crmLog pending); an inbound
+-- call that ends never answered is marked missed (and call.missed goes out after call.status).
 -- KEYS: 1 call, 2 pc, 3 live, 4 livecalls, 5 outbox, 6 idem, 7 idemExp, 8 health, 9 events channel
 -- ARGV: 1 now, 2 status, 3 at (ISO), 4 at in epoch ms ('' if unparseable), 5 cause ('' = none),
 --       6 providerCallId ('' = none), 7 durationSec ('' = none), 8 link field ('' = none),
@@ -32,8 +33,13 @@ if ARGV[18] ~= '' then redis.call('HSET', ck, 'providerPrice_j', ARGV[18]) end
 local before = redis.call('HGET', ck, 'status')
 local applied = apply_transition(ck, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[15] == '1')
 local terminal = 0
+local missed = false
 if applied == 1 and RANK[ARGV[2]] == 4 then
   terminal = 1
+  if not redis.call('HGET', ck, '_ams') and string.find(redis.call('HGET', ck, '_base') or '', '"direction":"inbound"', 1, true) then
+    redis.call('HSET', ck, 'missed_j', 'true')
+    missed = true
+  end
   redis.call('ZREM', KEYS[4], callId)
   release_live(KEYS[3], ck, redis.call('HGET', ck, 'userId'))
   if redis.call('HGET', ck, '_trial') ~= '1' then
@@ -54,5 +60,6 @@ if ARGV[10] ~= '' then
 end
 if ARGV[12] ~= '' then breaker_success(KEYS[8], ARGV[12], now, tonumber(ARGV[13])) end
 if applied == 1 then publish_call(KEYS[9], 'call.status', ck) end
+if missed then publish_call(KEYS[9], 'call.missed', ck) end
 if applied == 1 and ARGV[17] ~= '' and before == ARGV[17] then return {'ok', applied, terminal} end
 return append({'ok', applied, terminal}, redis.call('HGETALL', ck))
