@@ -284,9 +284,13 @@ export class Dispatcher {
         if (next < 0) break;
         const to = d.plan.chain[next];
         const from = call.failedOverFrom ?? call.providerId;
-        if (!(await calls.reassign(orgId, call.id, { providerId: to.id, providerKind: to.kind, failedOverFrom: from }))) break;
+        // the customer sees the number of the provider that dials: its own pool's (sticky) choice
+        const cid = callerIdFor(snap, to, d.e164);
+        const moved = await calls.reassign(orgId, call.id, { providerId: to.id, providerKind: to.kind, failedOverFrom: from, callerId: { callerId: cid.callerId, pool: cid.pool, to: d.e164, stickyMs: CALLER_ID_STICKY_MS } });
+        if (!moved) break;
         metrics.failovers.inc({ provider_kind: call.providerKind });
-        call = { ...call, providerId: to.id, providerKind: to.kind, failedOverFrom: from };
+        const { callerId: _first, ...rest } = call;
+        call = { ...rest, providerId: to.id, providerKind: to.kind, failedOverFrom: from, ...(moved.callerId ? { callerId: moved.callerId } : {}) };
         i = next;
       }
     }

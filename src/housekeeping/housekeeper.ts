@@ -1,8 +1,8 @@
 // The work no single request owns, done by one gateway instance at a time (a lock in the
 // backend; whoever holds it walks every org): call logs handed off but never queued (a crash
 // between a call's end and its enqueue: the outbox says so) are enqueued again; ended calls whose
-// retention is over are purged with their links and keys; token buckets that refilled are
-// dropped. Each step is idempotent, so a lock lost midway costs nothing but repeated work.
+// retention is over are purged with their links and keys; token buckets that refilled and
+// sticky caller ids that expired are dropped. Each step is idempotent, so a lock lost midway costs nothing but repeated work.
 
 import type { Logger } from 'pino';
 import type { Backend } from '../store/backend.js';
@@ -83,7 +83,7 @@ export class Housekeeper {
   }
 
   private async org(orgId: string): Promise<void> {
-    const { calls, limits } = this.backend;
+    const { calls, limits, compliance } = this.backend;
     const now = Date.now();
     if (this.callLog) {
       const due = await calls.outboxDue(orgId, now - this.graceMs, BATCH);
@@ -94,6 +94,7 @@ export class Housekeeper {
       // a backlog of expired calls: keep going, a batch at a time
     }
     await limits.sweep(orgId);
+    await compliance.sweepCallerIds(orgId, now);
     for (const task of this.opts.tasks ?? []) await task(orgId);
   }
 

@@ -190,4 +190,29 @@ describe('costs, local presence, do-not-call, calling hours (HTTP, Redis, sim)',
       must(await policy(), 200, 'hours lifted');
     }
   });
+
+  test("a failover shows the caller id of the provider that dials (its own pool's, sticky there)", async () => {
+    const u = uid();
+    must(await putUser(gw, key, u, { region: 'US', phone: '+13125550100' }), 201, 'user');
+    const f = must(
+      await req('POST', '/v1/providers', { body: { kind: 'sim', name: 'sim down', config: { ...TALK, failDial: true }, callerIdPool: ['+12125550199'], install: { scope: 'specific', userIds: [u] } } }),
+      201,
+      'failing provider',
+    ).body.id;
+    must(await req('PATCH', `/v1/providers/${b}`, { body: { callerIdPool: ['+12125550155', '+442070000155'] } }), 200, 'pool on B');
+    must(await req('PUT', '/v1/routing/policy', { body: { failover: { enabled: true, order: [f, b] } } }), 200, 'failover on');
+    try {
+      for (const to of [NY, '+12125550188']) {
+        const call = must(await req('POST', '/v1/calls', { body: { userId: u, to } }), 201, 'failed over').body;
+        assert.deepEqual([call.providerId, call.failedOverFrom], [b, f]);
+        assert.equal(call.callerId, '+12125550155', "B's pool number, not the failing provider's");
+        assert.equal(call.from, '+12125550155', 'B dialled with it');
+        assert.equal((await ended(call.id)).callerId, '+12125550155');
+      }
+      const ex = await req('GET', `/v1/routing/explain?userId=${u}&to=${encodeURIComponent(NY)}`);
+      assert.equal(ex.body.providerId, f, 'explain is about the assigned provider');
+    } finally {
+      must(await req('PUT', '/v1/routing/policy', { body: { failover: { enabled: false } } }), 200, 'failover off');
+    }
+  });
 });

@@ -1,6 +1,7 @@
 // The hand-off of an ended call to the call log survives Redis blinking: a failed enqueue is
 // tried again in the background within seconds (not left for the next housekeeping round), and
-// housekeeping re-drives a hand-off lost with its process after a short grace.
+// housekeeping re-drives a hand-off lost with its process after a short grace (and sweeps expired
+// sticky caller ids).
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,6 +73,31 @@ describe('call-log hand-off', () => {
       }
       await new Housekeeper(t.backend, q.queue, silentLogger).round();
       assert.deepEqual(q.enqueued, [id]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("housekeeping sweeps the org's expired sticky caller ids (the click only ever reads its own)", async () => {
+    const t = await backendFor('memory');
+    try {
+      const { orgId, userId } = await setupOrg(t.backend, null);
+      const id = rid('call_');
+      const at = new Date().toISOString();
+      await t.backend.calls.createCall({
+        id, orgId, userId, providerId: 'prov_test', providerKind: 'sim', direction: 'outbound', to: '+14155550100',
+        status: 'queued', createdAt: at, updatedAt: at, history: [{ status: 'queued', at }],
+      });
+      const pool = ['+14155550111'];
+      const remember = (to: string, stickyMs: number) =>
+        t.backend.calls.reassign(orgId, id, { providerId: 'prov_b', providerKind: 'sim', failedOverFrom: 'prov_test', callerId: { callerId: pool[0], pool, to, stickyMs } });
+      await remember('+14155550101', -1);
+      await remember('+14155550102', -1);
+      await remember('+14155550103', 60_000);
+      await new Housekeeper(t.backend, undefined, silentLogger).round();
+      assert.equal(await t.backend.compliance.sweepCallerIds(orgId, Date.now()), 0, 'the round swept the expired ones');
+      assert.equal(await t.backend.compliance.stickyCallerId(orgId, 'prov_b', '+14155550103', Date.now()), pool[0], 'the live one stays');
+      assert.equal(await t.backend.compliance.sweepCallerIds(orgId, Date.now() + 120_000), 1);
     } finally {
       await t.close();
     }

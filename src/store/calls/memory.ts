@@ -21,6 +21,7 @@ import type {
   ClickResult,
   IdempotencyRecord,
   InboundRequest,
+  ReassignTarget,
   TransitionInput,
   TransitionResult,
 } from './port.js';
@@ -196,13 +197,18 @@ export class MemoryCalls implements CallStore {
     return done({ applied, call: clone(c), becameTerminal });
   }
 
-  reassign(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean> {
-    const c = this.data.orgs.get(orgId)?.calls.get(callId);
-    if (!c || c.status !== 'queued') return done(false);
+  reassign(orgId: string, callId: string, to: ReassignTarget): Promise<{ callerId?: string } | null> {
+    const s = this.data.orgs.get(orgId);
+    const c = s?.calls.get(callId);
+    if (!s || !c || c.status !== 'queued') return done(null);
     c.providerId = to.providerId;
     c.providerKind = to.providerKind;
     c.failedOverFrom = to.failedOverFrom;
-    return done(true);
+    const x = to.callerId;
+    const callerId = x ? pickCallerId(s, to.providerId, x.to, x, Date.now(), x.stickyMs) : '';
+    if (callerId) c.callerId = callerId;
+    else delete c.callerId;
+    return done(callerId ? { callerId } : {});
   }
 
   idempotency(orgId: string, key: string): Promise<{ record: IdempotencyRecord; call: Call | null } | null> {

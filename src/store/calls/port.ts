@@ -30,6 +30,14 @@ export interface ClickRequest {
   stickyMs?: number;
 }
 
+export interface ReassignTarget {
+  providerId: string;
+  providerKind: string;
+  failedOverFrom: string;
+  /** the new provider's caller id choice for the destination `to` (as ClickRequest.callerIds) */
+  callerId?: { callerId: string; pool: string[]; to: string; stickyMs: number };
+}
+
 export interface PinnedError {
   code: string;
   message: string;
@@ -159,10 +167,12 @@ export interface CallStore {
    */
   transition(orgId: string, callId: string, input: TransitionInput): Promise<TransitionResult | null>;
   /**
-   * Failover: moves a call no provider has accepted yet (status queued) to another provider.
-   * false once the call has left "queued".
+   * Failover: moves a call no provider has accepted yet (status queued) to another provider, in
+   * the same step choosing the caller id that provider shows (`callerId` as in ClickRequest: its
+   * pool's sticky number for the call's destination, or the given one; absent or '' → none).
+   * null once the call has left "queued"; else the caller id now on the call.
    */
-  reassign(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean>;
+  reassign(orgId: string, callId: string, to: ReassignTarget): Promise<{ callerId?: string } | null>;
   /** An Idempotency-Key's record and its call (a duplicate request waits on it). */
   idempotency(orgId: string, key: string): Promise<{ record: IdempotencyRecord; call: Call | null } | null>;
 

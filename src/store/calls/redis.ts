@@ -21,6 +21,7 @@ import type {
   ClickResult,
   IdempotencyRecord,
   InboundRequest,
+  ReassignTarget,
   TransitionInput,
   TransitionResult,
 } from './port.js';
@@ -229,8 +230,16 @@ export class RedisCalls implements CallStore {
     return { applied, becameTerminal: false, call };
   }
 
-  async reassign(orgId: string, callId: string, to: { providerId: string; providerKind: string; failedOverFrom: string }): Promise<boolean> {
-    return Number(await this.conn.run('reassign_call', [this.k(orgId).call(callId)], [to.providerId, to.providerKind, to.failedOverFrom])) === 1;
+  async reassign(orgId: string, callId: string, to: ReassignTarget): Promise<{ callerId?: string } | null> {
+    const k = this.k(orgId);
+    const c = to.callerId;
+    const r = (await this.conn.run(
+      'reassign_call',
+      [k.call(callId), k.cid],
+      [to.providerId, to.providerKind, to.failedOverFrom, Date.now(), c?.callerId ?? '', c && c.pool.length > 0 ? `,${c.pool.join(',')},` : '', c?.to ?? '', c?.stickyMs ?? 0],
+    )) as Reply;
+    if (Number(r[0]) !== 1) return null;
+    return r[1] ? { callerId: String(r[1]) } : {};
   }
 
   async idempotency(orgId: string, key: string): Promise<{ record: IdempotencyRecord; call: Call | null } | null> {

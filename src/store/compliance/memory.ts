@@ -31,4 +31,16 @@ export class MemoryCompliance implements ComplianceStore {
   stickyCallerId(orgId: string, providerId: string, to: string, now: number): Promise<string | null> {
     return done(unexpiredSticky(this.data.orgs.get(orgId)?.callerIds.get(stickyField(providerId, to)), now));
   }
+
+  sweepCallerIds(orgId: string, now: number): Promise<number> {
+    const m = this.data.orgs.get(orgId)?.callerIds;
+    let n = 0;
+    for (const [field, v] of m ?? []) {
+      if (unexpiredSticky(v, now) === null) {
+        m!.delete(field);
+        n++;
+      }
+    }
+    return done(n);
+  }
 }

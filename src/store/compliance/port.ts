@@ -11,7 +11,16 @@ export interface ComplianceStore {
   dncCount(orgId: string): Promise<number>;
   /** The caller id a destination sticks to on a provider, while its stickiness lasts (null: none). */
   stickyCallerId(orgId: string, providerId: string, to: string, now: number): Promise<string | null>;
+  /**
+   * Removes the sticky caller ids that expired by `now` (the click only overwrites its own
+   * destination's, so a destination never called again would stay for ever); a page at a time,
+   * so no step holds the backend for long. Returns how many went.
+   */
+  sweepCallerIds(orgId: string, now: number): Promise<number>;
 }
+
+/** fields a sweep step looks at (one HSCAN page) */
+export const CID_SWEEP_PAGE = 500;
 
 /** numbers per SADD/SREM command: large uploads go in pipelined chunks, never one huge command */
 export const DNC_CHUNK = 10_000;

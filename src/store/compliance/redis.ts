@@ -1,10 +1,11 @@
 // Compliance on Redis: the org's `dnc` set and `cid` hash (src/store/keys.ts). Bulk changes go
 // in chunks of DNC_CHUNK numbers per command, pipelined: one request of 100,000 numbers is ten
-// commands in one round trip, and no single command holds Redis for long.
+// commands in one round trip, and no single command holds Redis for long. Expired sticky caller
+// ids are swept by the housekeeper, an HSCAN page per script (sweep_caller_ids.lua).
 
 import type { KeyLayout } from '../keys.js';
 import type { RedisConn } from '../redis/connection.js';
-import { DNC_CHUNK, stickyField, unexpiredSticky, type ComplianceStore } from './port.js';
+import { CID_SWEEP_PAGE, DNC_CHUNK, stickyField, unexpiredSticky, type ComplianceStore } from './port.js';
 
 export class RedisCompliance implements ComplianceStore {
   constructor(
@@ -43,5 +44,17 @@ export class RedisCompliance implements ComplianceStore {
 
   async stickyCallerId(orgId: string, providerId: string, to: string, now: number): Promise<string | null> {
     return unexpiredSticky(await this.conn.client.hget(this.keys.org(orgId).cid, stickyField(providerId, to)), now);
+  }
+
+  async sweepCallerIds(orgId: string, now: number): Promise<number> {
+    const cid = this.keys.org(orgId).cid;
+    let cursor = '0';
+    let n = 0;
+    do {
+      const [next, dropped] = (await this.conn.run('sweep_caller_ids', [cid], [now, cursor, CID_SWEEP_PAGE])) as [string, number];
+      n += Number(dropped);
+      cursor = String(next);
+    } while (cursor !== '0');
+    return n;
   }
 }

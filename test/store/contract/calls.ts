@@ -704,12 +704,12 @@ export function runCallsContract(f: BackendFactory): void {
         const id = rid('c');
         const call = baseCall(org, id, { crmRecord: { module: 'Leads', id: 'L1' }, from: '+15145550000' });
         await c.createCall(call);
-        assert.equal(await c.reassign(org, id, { providerId: 'p2', providerKind: 'twilio', failedOverFrom: 'p1' }), true);
+        assert.deepEqual(await c.reassign(org, id, { providerId: 'p2', providerKind: 'twilio', failedOverFrom: 'p1' }), {});
         assert.deepEqual(await c.getCall(org, id), { ...call, providerId: 'p2', providerKind: 'twilio', failedOverFrom: 'p1' });
         await c.transition(org, id, { status: 'dialing', at: t(1) });
-        assert.equal(await c.reassign(org, id, { providerId: 'p3', providerKind: 'sim', failedOverFrom: 'p2' }), false);
+        assert.equal(await c.reassign(org, id, { providerId: 'p3', providerKind: 'sim', failedOverFrom: 'p2' }), null);
         assert.equal((await c.getCall(org, id))?.providerId, 'p2');
-        assert.equal(await c.reassign(org, rid('c'), { providerId: 'p3', providerKind: 'sim', failedOverFrom: 'p2' }), false);
+        assert.equal(await c.reassign(org, rid('c'), { providerId: 'p3', providerKind: 'sim', failedOverFrom: 'p2' }), null);
         assert.equal(await c.getCall(org, 'nope'), null, 'reassign of an unknown call creates nothing');
       });
 

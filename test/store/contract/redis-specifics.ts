@@ -23,7 +23,7 @@ const ORG_KEYS = new Set([
   'rates', 'costs', 'costIdx', 'dnc', 'cid',
   'apikeyExp', 'tokver',
 ]);
-const ORG_ITEM_KEYS = [/^c:[^:]+$/, /^perf:[mh]:\d+$/, /^trial:[^:]+(:perf|:parts|:placed:.+|:done:.+)?$/];
+const ORG_ITEM_KEYS = [/^c:[^:]+$/, /^perf:[mh]:\d+$/, /^trial:[^:]+(:perf|:parts|:placed:.+|:done:.+|:out:.+)?$/];
 /** The few global keys (found by an id alone). */
 const GLOBAL_KEYS = [/^apikey:.+$/, /^provider-org:.+$/, /^orgs$/, /^shared:.+$/];
 

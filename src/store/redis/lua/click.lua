@@ -80,20 +80,8 @@ if assigned ~= '' and pid ~= assigned then
   fields[#fields + 1] = assigned
 end
 local callId = ARGV[9]
--- local presence: the destination keeps the number it was shown while that number is still in
--- the provider's pool (sliding stickiness); else the pool's best match, remembered
-local callerId = ARGV[cid0 + (picked - 1) * 2 + 1]
-local pool = ARGV[cid0 + (picked - 1) * 2 + 2]
-if pool ~= '' then
-  local field = pid .. '|' .. dest
-  local v = redis.call('HGET', KEYS[17], field)
-  if v then
-    local bar = string.find(v, '|[^|]*$')
-    local num, exp = string.sub(v, 1, bar - 1), tonumber(string.sub(v, bar + 1))
-    if exp > now and string.find(pool, ',' .. num .. ',', 1, true) then callerId = num end
-  end
-  redis.call('HSET', KEYS[17], field, callerId .. '|' .. (now + tonumber(ARGV[#ARGV])))
-end
+-- local presence: the picked provider's pool number for the destination (sticky)
+local callerId = sticky_caller_id(KEYS[17], pid, dest, ARGV[cid0 + (picked - 1) * 2 + 1], ARGV[cid0 + (picked - 1) * 2 + 2], now, tonumber(ARGV[#ARGV]))
 if callerId ~= '' then
   fields[#fields + 1] = 'callerId'
   fields[#fields + 1] = callerId

@@ -285,3 +285,21 @@ local function store_call(ck, callsKey, ucallsKey, pcKey, liveCallsKey, fields, 
   end
   if (RANK[redis.call('HGET', ck, 'status')] or 0) < 4 then redis.call('ZADD', liveCallsKey, now, callId) end
 end
+
+-- Local presence (click.lua, reassign_call.lua): with a pool (",n1,n2,"), the destination keeps
+-- the number it was last shown on this provider while that number is unexpired and still in the
+-- pool (sliding stickiness); else the given best match, remembered. Without a pool: the given
+-- caller id ('' none). The `cid` field is "<providerId>|<destination>", its value
+-- "<number>|<expiry ms>" (src/store/compliance/port.ts reads it the same way).
+local function sticky_caller_id(cid, pid, dest, callerId, pool, now, stickyMs)
+  if pool == '' then return callerId end
+  local field = pid .. '|' .. dest
+  local v = redis.call('HGET', cid, field)
+  if v then
+    local bar = string.find(v, '|[^|]*$')
+    local num, exp = string.sub(v, 1, bar - 1), tonumber(string.sub(v, bar + 1))
+    if exp > now and string.find(pool, ',' .. num .. ',', 1, true) then callerId = num end
+  end
+  redis.call('HSET', cid, field, callerId .. '|' .. (now + stickyMs))
+  return callerId
+end
