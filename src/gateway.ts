@@ -329,7 +329,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     audit: backend.audit,
     crm: new CrmService({ kinds: crmKinds, settings: backend.settings, directory: backend.directory, audit: backend.audit, failed: callLog, dispatcher }),
     perf: new PerfService(configs, backend.perf),
-    trials: new TrialService({ configs, trials: backend.trials, perf: backend.perf, policy, audit: backend.audit, queue: trialQueue }),
+    trials: new TrialService({ configs, trials: backend.trials, perf: backend.perf, policy, audit: backend.audit, queue: trialQueue, costs: backend.costs }),
     costs: new CostService(backend.costs, configs, opts.clock),
     dnc: new DncService(backend.compliance),
     readiness,

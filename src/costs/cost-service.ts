@@ -25,7 +25,7 @@ export function parseWindow(w: string): number {
 }
 
 /** The cost of an ended call: the provider's reported price, else its rate table's; null if neither. */
-export function costOf(call: Call, table: RateTable | null): { cost: Cost | null; billedSec: number } {
+export function costOf(call: Pick<Call, 'to' | 'durationSec' | 'providerPrice'>, table: RateTable | null): { cost: Cost | null; billedSec: number } {
   const talk = call.durationSec ?? 0;
   const rated = table ? priceCall(table, call.to, talk) : null;
   const billedSec = rated?.billedSec ?? Math.ceil(talk);
@@ -65,6 +65,37 @@ function total(s: Sum): (Money & { others?: Money[] }) | null {
   const all = [...s.micros].map(([currency, micros]) => ({ amount: fromMicros(micros), currency })).sort((a, b) => b.amount - a.amount);
   if (all.length === 0) return null;
   return all.length === 1 ? all[0] : { ...all[0], others: all.slice(1) };
+}
+
+/** Calls through one provider priced one by one (a trial's): the total and the mean per call. */
+export interface CallsCost {
+  /** ended calls counted (unanswered ones cost 0) */
+  calls: number;
+  billedMinutes: number;
+  total: (Money & { others?: Money[] }) | null;
+  /** total / calls priced, per currency */
+  perCall: (Money & { others?: Money[] }) | null;
+  /** calls with no cost (no rate matched, no price reported) */
+  unpriced: number;
+}
+
+export function costOfCalls(calls: Pick<Call, 'to' | 'durationSec' | 'providerPrice'>[], table: RateTable | null): CallsCost {
+  const sum: Sum = { micros: new Map() };
+  const count = new Map<string, number>();
+  let billedSec = 0;
+  let unpriced = 0;
+  for (const c of calls) {
+    const r = costOf(c, table);
+    billedSec += r.billedSec;
+    if (!r.cost) {
+      unpriced++;
+      continue;
+    }
+    addTo(sum, r.cost);
+    count.set(r.cost.currency, (count.get(r.cost.currency) ?? 0) + 1);
+  }
+  const mean: Sum = { micros: new Map([...sum.micros].map(([cur, m]) => [cur, m / count.get(cur)!])) };
+  return { calls: calls.length, billedMinutes: Math.round((billedSec / 60) * 100) / 100, total: total(sum), perCall: total(mean), unpriced };
 }
 
 export interface ProviderCosts {

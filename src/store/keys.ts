@@ -46,7 +46,8 @@
 //                      unassigned, which revokes every token minted at an older version
 //   events     shard channel of the org's call events (SPUBLISH / SSUBSCRIBE)
 //   perf:m:<minute>, perf:h:<hour>   figures per period (hash "<providerId>|<field>" → count)
-//   trial:<id>[:perf|:placed:<providerId>|:done:<providerId>|:parts]   a trial and its progress
+//   trial:<id>[:perf|:placed:<providerId>|:done:<providerId>|:out:<providerId>|:parts]   a trial
+//                      and its progress (:out hash: call id → how the ended call went, for its cost)
 // Global single keys: apikey:<keyId>, provider-org:<providerId>, orgs (set of org ids),
 // shared:<key> (SharedState), lock:<name>.
 
@@ -96,6 +97,7 @@ export interface OrgKeys {
   trialPerf(trialId: string): string;
   trialPlaced(trialId: string, providerId: string): string;
   trialDone(trialId: string, providerId: string): string;
+  trialOutcomes(trialId: string, providerId: string): string;
   trialParts(trialId: string): string;
 }
 
@@ -145,6 +147,7 @@ function orgKeys(prefix: string, orgId: string): OrgKeys {
     trialPerf: (t) => `${tag}trial:${t}:perf`,
     trialPlaced: (t, p) => `${tag}trial:${t}:placed:${p}`,
     trialDone: (t, p) => `${tag}trial:${t}:done:${p}`,
+    trialOutcomes: (t, p) => `${tag}trial:${t}:out:${p}`,
     trialParts: (t) => `${tag}trial:${t}:parts`,
   };
 }

@@ -19,6 +19,7 @@ import type { CallStore } from '../store/calls/port.js';
 import type { PerfStore } from '../store/perf/port.js';
 import type { TrialRunResult } from '../store/queues/port.js';
 import type { TrialMeta, TrialStore } from '../store/trials/port.js';
+import { trialOutcome } from './trial-observer.js';
 import type { CallWaiters } from './waiters.js';
 
 export interface TrialRunnerDeps {
@@ -65,13 +66,13 @@ export async function runTrialPart(d: TrialRunnerDeps, trialId: string, orgId: s
     const deadline = (call ? Date.parse(call.createdAt) : Date.now()) + meta.hangUpAfterMs + abandonAfterMs;
     for (;;) {
       if (!call || isTerminal(call.status)) {
-        await d.trials.markDone(orgId, trialId, providerId, callId);
+        await d.trials.markDone(orgId, trialId, providerId, callId, call ? trialOutcome(call) : undefined);
         return;
       }
       if (signal.aborted) {
         await d.dispatcher.hangUp(orgId, callId).catch((e: Error) => d.logger.warn({ trialId, callId, err: e.message }, 'could not hang up an interrupted trial call'));
         const ended = await d.calls.getCall(orgId, callId);
-        if (ended && isTerminal(ended.status)) await d.trials.markDone(orgId, trialId, providerId, callId);
+        if (ended && isTerminal(ended.status)) await d.trials.markDone(orgId, trialId, providerId, callId, trialOutcome(ended));
         return;
       }
       if (Date.now() >= deadline) {

@@ -1,8 +1,11 @@
 // Trials: test calls through several providers side by side before a rollout. Starting one checks
 // everything a run would otherwise trip on (providers of this org, a valid E.164 destination the
 // dial policy allows through each provider), records it, audits it and queues one run per
-// provider; the report merges progress with each provider's figures from the trial's calls.
+// provider; the report merges progress with each provider's figures from the trial's calls, and
+// with what those calls cost: each ended call priced on its own provider's rate table (or at the
+// price the provider reported), from the outcome kept with it when it ended.
 
+import { costOfCalls, type CallsCost } from '../costs/cost-service.js';
 import type { OrgConfigCache } from '../directory/org-config.js';
 import { DomainError } from '../domain/errors.js';
 import { parsePhone } from '../domain/phone.js';
@@ -12,6 +15,7 @@ import { distributionOf } from '../perf/codec.js';
 import type { ProviderFigures } from '../perf/perf-service.js';
 import { figuresFor } from '../perf/perf-service.js';
 import type { AuditLog } from '../store/audit/port.js';
+import type { CostStore } from '../store/costs/port.js';
 import type { PerfStore } from '../store/perf/port.js';
 import type { TrialQueue } from '../store/queues/port.js';
 import type { TrialMeta, TrialSpec, TrialStore } from '../store/trials/port.js';
@@ -25,6 +29,8 @@ export interface TrialReportRow extends ProviderFigures {
   distributions: { setupToRinging: Array<[number, number]>; setupToAnswer: Array<[number, number]> };
   /** why this provider's run stopped early, when it did */
   error?: string;
+  /** the ended calls priced on this provider's rate table (a reported price replaces it) */
+  cost: CallsCost;
 }
 
 export interface TrialReport {
@@ -48,6 +54,7 @@ export interface TrialServiceDeps {
   policy: PolicyService;
   audit: AuditLog;
   queue: TrialQueue;
+  costs: Pick<CostStore, 'allRates'>;
 }
 
 export class TrialService {
@@ -92,7 +99,7 @@ export class TrialService {
     const state = await this.d.trials.get(orgId, trialId);
     if (!state) throw new DomainError('not_found', `trial ${trialId} not found`);
     const { meta } = state;
-    const [counters, snapshot] = await Promise.all([this.d.perf.trial(orgId, trialId), this.d.configs.get(orgId)]);
+    const [counters, snapshot, tables] = await Promise.all([this.d.perf.trial(orgId, trialId), this.d.configs.get(orgId), this.d.costs.allRates(orgId)]);
     // a provider uninstalled since keeps its row, under its id
     const known = meta.providerIds.map((id) => snapshot.provider(id) ?? { id, kind: 'unknown', name: '(uninstalled)' });
     const figures = figuresFor(known, counters);
@@ -104,6 +111,7 @@ export class TrialService {
         placed: part.placed,
         finished: part.finished,
         ...(part.error ? { error: part.error } : {}),
+        cost: costOfCalls((part.outcomes ?? []).map((o) => ({ to: meta.to, durationSec: o.talkSec, ...(o.price ? { providerPrice: o.price } : {}) })), tables[f.providerId] ?? null),
         distributions: { setupToRinging: distributionOf(c, 'setupToRinging'), setupToAnswer: distributionOf(c, 'setupToAnswer') },
       };
     });

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { eventually, RELAXED_LIMITS, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { must, putUser, uid } from '../calls/setup.js';
 import { WebhookCrmFake } from '../fakes/webhook-crm/server.js';
+import { waitTrial } from '../trials/helpers.js';
 
 /** answered at once, ~1.2 s of talk: billed one 60 s increment */
 const TALK = { ringAfterMs: 0, answerAfterMs: 10, durationMs: 1200 };
@@ -189,6 +190,21 @@ describe('costs, local presence, do-not-call, calling hours (HTTP, Redis, sim)',
       fixed = null;
       must(await policy(), 200, 'hours lifted');
     }
+  });
+
+  test('a trial shows the cost per call on each provider, from that provider\'s rate table', async () => {
+    const start = must(await req('POST', '/v1/trials', { body: { providerIds: [a, b], to: NY, calls: 2, concurrency: 2, hangUpAfterMs: 5000 } }), 202, 'trial');
+    const t = await waitTrial(gw, key, start.body.id);
+    const [ra, rb] = t.report;
+    // a ~1 s call: A bills a minute at +1212's 0.015; B bills its 30 s minimum at +1's 0.008/min
+    assert.deepEqual(ra.cost, { calls: 2, billedMinutes: 2, total: { amount: 0.03, currency: 'USD' }, perCall: { amount: 0.015, currency: 'USD' }, unpriced: 0 });
+    assert.deepEqual(rb.cost, { calls: 2, billedMinutes: 1, total: { amount: 0.008, currency: 'USD' }, perCall: { amount: 0.004, currency: 'USD' }, unpriced: 0 });
+    must(await req('DELETE', `/v1/providers/${b}/rates`), 204, 'no table on B');
+    const again = must(await req('GET', `/v1/trials/${start.body.id}`), 200, 'report').body;
+    const { billedMinutes: _talk, ...unpriced } = again.report[1].cost;
+    assert.deepEqual(unpriced, { calls: 2, total: null, perCall: null, unpriced: 2 }, 'no table: unpriced');
+    const tb = { currency: 'USD', rates: [{ prefix: '+1', perMinute: 0.008, increment: 6, minimum: 30 }, { prefix: '+44', perMinute: 0.05, increment: 60 }] };
+    must(await req('PUT', `/v1/providers/${b}/rates`, { body: tb }), 200, "B's table back");
   });
 
   test("a failover shows the caller id of the provider that dials (its own pool's, sticky there)", async () => {

@@ -78,7 +78,7 @@ describe('trial run (runTrialPart)', () => {
     assert.equal(await run, 'interrupted');
     const state = (await trials.get(orgId, m.id))!;
     assert.equal(state.completedAt, null);
-    assert.deepEqual(state.parts, [{ providerId, placed: 1, finished: 1, done: false }]);
+    assert.deepEqual(state.parts, [{ providerId, placed: 1, finished: 1, done: false, outcomes: [{ talkSec: 0 }] }], 'hung up before it was answered: no talk time');
     const placed = (await gw.gw.parts.backend.calls.listCalls(orgId, { limit: 100 })).items.filter((c) => c.to === m.to);
     assert.deepEqual(placed.map((c) => c.status), ['canceled']);
   });

@@ -11,6 +11,13 @@ import { idParam, withErrors } from '../schemas.js';
 /** a rate table of MAX_RATE_ROWS rows as CSV is about 3 MB */
 const RATES_BODY_LIMIT = 16 * 1024 * 1024;
 const money = { type: 'object', properties: { amount: { type: 'number' }, currency: { type: 'string' } } } as const;
+/** a sum that may span currencies (a provider's price beside its table's): the largest, the others listed */
+export const totalSchema = { oneOf: [{ type: 'null' }, { type: 'object', properties: { ...money.properties, others: { type: 'array', items: money } } }] } as const;
+/** CallsCost (src/costs/cost-service.ts): a trial provider's calls priced one by one */
+export const callsCostSchema = {
+  type: 'object',
+  properties: { calls: { type: 'integer' }, billedMinutes: { type: 'number' }, total: totalSchema, perCall: totalSchema, unpriced: { type: 'integer' } },
+} as const;
 const rateTableSchema = {
   type: 'object',
   properties: {
@@ -101,7 +108,7 @@ export function costRoutes(deps: AppDeps) {
                       properties: {
                         calls: { type: 'integer' },
                         billedMinutes: { type: 'number' },
-                        cost: { oneOf: [{ type: 'null' }, { type: 'object', properties: { ...money.properties, others: { type: 'array', items: money } } }] },
+                        cost: totalSchema,
                         unpriced: { type: 'integer' },
                       },
                     },

@@ -1,10 +1,12 @@
 // POST /v1/trials: test calls through several providers side by side (202 {id}); GET
-// /v1/trials/{id}: progress and the side-by-side report (same figures as the performance API).
+// /v1/trials/{id}: progress and the side-by-side report (same figures as the performance API,
+// and each provider's cost per call from its rate table).
 import type { FastifyInstance } from 'fastify';
 import type { TrialSpec } from '../../store/trials/port.js';
 import type { AppDeps } from '../app.js';
 import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, withErrors } from '../schemas.js';
+import { callsCostSchema } from './costs.js';
 import { providerFiguresSchema } from './performance.js';
 
 const trialBody = {
@@ -45,6 +47,7 @@ const reportSchema = {
           placed: { type: 'integer' },
           finished: { type: 'integer' },
           error: { type: 'string' },
+          cost: callsCostSchema,
           distributions: {
             type: 'object',
             properties: { setupToRinging: histogram, setupToAnswer: histogram },

@@ -1,12 +1,13 @@
 // Trials in local mode.
 
-import type { TrialMeta, TrialState, TrialStore } from './port.js';
+import type { TrialMeta, TrialOutcome, TrialState, TrialStore } from './port.js';
 
 interface MemTrial {
   meta: TrialMeta;
   completedAt: string | null;
   placed: Map<string, Set<string>>;
   done: Map<string, Set<string>>;
+  outcomes: Map<string, Map<string, TrialOutcome>>;
   parts: Set<string>;
   errors: Map<string, string>;
 }
@@ -25,7 +26,7 @@ export class MemoryTrialStore implements TrialStore {
   }
 
   async create(meta: TrialMeta): Promise<void> {
-    this.trials.set(this.key(meta.orgId, meta.id), { meta: structuredClone(meta), completedAt: null, placed: new Map(), done: new Map(), parts: new Set(), errors: new Map() });
+    this.trials.set(this.key(meta.orgId, meta.id), { meta: structuredClone(meta), completedAt: null, placed: new Map(), done: new Map(), outcomes: new Map(), parts: new Set(), errors: new Map() });
   }
 
   async get(orgId: string, trialId: string): Promise<TrialState | null> {
@@ -34,7 +35,15 @@ export class MemoryTrialStore implements TrialStore {
     const parts = t.meta.providerIds.map((providerId) => {
       const placed = t.placed.get(providerId)?.size ?? 0;
       const err = t.errors.get(providerId);
-      return { providerId, placed, finished: Math.min(placed, t.done.get(providerId)?.size ?? 0), done: t.parts.has(providerId), ...(err ? { error: err } : {}) };
+      const out = t.outcomes.get(providerId);
+      return {
+        providerId,
+        placed,
+        finished: Math.min(placed, t.done.get(providerId)?.size ?? 0),
+        done: t.parts.has(providerId),
+        ...(err ? { error: err } : {}),
+        ...(out?.size ? { outcomes: structuredClone([...out.values()]) } : {}),
+      };
     });
     return { meta: structuredClone(t.meta), completedAt: t.completedAt, parts };
   }
@@ -44,9 +53,14 @@ export class MemoryTrialStore implements TrialStore {
     if (t) this.set(t.placed, providerId).add(callId);
   }
 
-  async markDone(orgId: string, trialId: string, providerId: string, callId: string): Promise<void> {
+  async markDone(orgId: string, trialId: string, providerId: string, callId: string, outcome?: TrialOutcome): Promise<void> {
     const t = this.trials.get(this.key(orgId, trialId));
-    if (t) this.set(t.done, providerId).add(callId);
+    if (!t) return;
+    this.set(t.done, providerId).add(callId);
+    if (!outcome) return;
+    let m = t.outcomes.get(providerId);
+    if (!m) t.outcomes.set(providerId, (m = new Map()));
+    m.set(callId, structuredClone(outcome));
   }
 
   async placedCount(orgId: string, trialId: string, providerId: string): Promise<number> {

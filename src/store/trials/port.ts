@@ -1,7 +1,10 @@
 // A trial's definition and progress: which calls were placed through each provider and which of
 // them have ended, and which providers' runs are over. Sets of call ids (not counters) so a
 // repeated write — a resumed run, an event seen twice — never counts twice. Kept as long as the
-// trial's figures (TRIAL_TTL_SEC).
+// trial's figures (TRIAL_TTL_SEC). An ended call's outcome (talk time, a reported price) is kept
+// with it, by call id, so the report can price each call on its provider's rate table.
+
+import type { Money } from '../../costs/rates.js';
 
 export interface TrialSpec {
   providerIds: string[];
@@ -20,6 +23,13 @@ export interface TrialMeta extends TrialSpec {
   actor: string;
 }
 
+/** How an ended trial call went, as far as its cost goes. */
+export interface TrialOutcome {
+  talkSec: number;
+  /** the provider's reported price, when it gave one */
+  price?: Money;
+}
+
 export interface TrialPart {
   providerId: string;
   placed: number;
@@ -28,6 +38,8 @@ export interface TrialPart {
   done: boolean;
   /** why the run stopped early (e.g. the destination became refused), when it did */
   error?: string;
+  /** the ended calls' outcomes (absent: none recorded) */
+  outcomes?: TrialOutcome[];
 }
 
 export interface TrialState {
@@ -40,7 +52,8 @@ export interface TrialStore {
   create(meta: TrialMeta): Promise<void>;
   get(orgId: string, trialId: string): Promise<TrialState | null>;
   addPlaced(orgId: string, trialId: string, providerId: string, callId: string): Promise<void>;
-  markDone(orgId: string, trialId: string, providerId: string, callId: string): Promise<void>;
+  /** Marks a call ended; with its outcome, kept by call id (a repeat replaces it, never adds). */
+  markDone(orgId: string, trialId: string, providerId: string, callId: string, outcome?: TrialOutcome): Promise<void>;
   /** how many calls of this provider's run were placed so far */
   placedCount(orgId: string, trialId: string, providerId: string): Promise<number>;
   /** calls placed and not yet ended (a resumed run waits for them) */

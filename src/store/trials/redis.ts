@@ -4,7 +4,7 @@
 import type { KeyLayout } from '../keys.js';
 import { TRIAL_TTL_SEC } from '../perf/port.js';
 import type { RedisConn } from '../redis/connection.js';
-import type { TrialMeta, TrialState, TrialStore } from './port.js';
+import type { TrialMeta, TrialOutcome, TrialState, TrialStore } from './port.js';
 
 export class RedisTrialStore implements TrialStore {
   constructor(
@@ -28,18 +28,25 @@ export class RedisTrialStore implements TrialStore {
     if (!h.meta) return null;
     const meta = JSON.parse(h.meta) as TrialMeta;
     const p = this.redis.pipeline();
-    for (const pid of meta.providerIds) p.scard(ok.trialPlaced(trialId, pid)).scard(ok.trialDone(trialId, pid)).sismember(ok.trialParts(trialId), pid);
+    for (const pid of meta.providerIds) {
+      p.scard(ok.trialPlaced(trialId, pid)).scard(ok.trialDone(trialId, pid)).sismember(ok.trialParts(trialId), pid).hvals(ok.trialOutcomes(trialId, pid));
+    }
     const res = ((await p.exec()) ?? []).map(([err, v]) => {
       if (err) throw err;
-      return Number(v);
+      return v;
     });
-    const parts = meta.providerIds.map((providerId, i) => ({
-      providerId,
-      placed: res[i * 3],
-      finished: Math.min(res[i * 3 + 1], res[i * 3]),
-      done: res[i * 3 + 2] === 1,
-      ...(h[`err:${providerId}`] ? { error: h[`err:${providerId}`] } : {}),
-    }));
+    const parts = meta.providerIds.map((providerId, i) => {
+      const [placed, done, part] = res.slice(i * 4, i * 4 + 3).map(Number);
+      const outcomes = (res[i * 4 + 3] as string[]).map(decodeOutcome);
+      return {
+        providerId,
+        placed,
+        finished: Math.min(done, placed),
+        done: part === 1,
+        ...(h[`err:${providerId}`] ? { error: h[`err:${providerId}`] } : {}),
+        ...(outcomes.length > 0 ? { outcomes } : {}),
+      };
+    });
     return { meta, completedAt: h.completedAt ?? null, parts };
   }
 
@@ -48,9 +55,15 @@ export class RedisTrialStore implements TrialStore {
     await this.redis.multi().sadd(k, callId).expire(k, TRIAL_TTL_SEC).exec();
   }
 
-  async markDone(orgId: string, trialId: string, providerId: string, callId: string): Promise<void> {
-    const k = this.keys.org(orgId).trialDone(trialId, providerId);
-    await this.redis.multi().sadd(k, callId).expire(k, TRIAL_TTL_SEC).exec();
+  async markDone(orgId: string, trialId: string, providerId: string, callId: string, outcome?: TrialOutcome): Promise<void> {
+    const ok = this.keys.org(orgId);
+    const k = ok.trialDone(trialId, providerId);
+    const m = this.redis.multi().sadd(k, callId).expire(k, TRIAL_TTL_SEC);
+    if (outcome) {
+      const o = ok.trialOutcomes(trialId, providerId);
+      m.hset(o, callId, encodeOutcome(outcome)).expire(o, TRIAL_TTL_SEC);
+    }
+    await m.exec();
   }
 
   placedCount(orgId: string, trialId: string, providerId: string): Promise<number> {
@@ -78,3 +91,13 @@ export class RedisTrialStore implements TrialStore {
   }
 }
 
+
+/** "<talk s>" or "<talk s>|<price>|<currency>" */
+function encodeOutcome(o: TrialOutcome): string {
+  return o.price ? `${o.talkSec}|${o.price.amount}|${o.price.currency}` : String(o.talkSec);
+}
+
+function decodeOutcome(v: string): TrialOutcome {
+  const [talk, amount, currency] = v.split('|');
+  return { talkSec: Number(talk), ...(currency ? { price: { amount: Number(amount), currency } } : {}) };
+}

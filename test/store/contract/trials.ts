@@ -80,6 +80,24 @@ export function runTrialsContract(f: BackendFactory): void {
       assert.equal((await tr.get(m.orgId, m.id))?.completedAt, st?.completedAt, 'the first completion time stands');
     });
 
+    test("an ended call's outcome (talk time, a reported price) is kept by call id: a repeat replaces it", async () => {
+      const m = meta(rid('org'), ['pa', 'pb']);
+      await b.trials.create(m);
+      const tr = b.trials;
+      for (const id of ['c1', 'c2', 'c3']) await tr.addPlaced(m.orgId, m.id, 'pa', id);
+      await tr.markDone(m.orgId, m.id, 'pa', 'c1', { talkSec: 7 });
+      await tr.markDone(m.orgId, m.id, 'pa', 'c1', { talkSec: 7 });
+      await tr.markDone(m.orgId, m.id, 'pa', 'c2', { talkSec: 0 });
+      await tr.markDone(m.orgId, m.id, 'pa', 'c2', { talkSec: 3, price: { amount: 0.0085, currency: 'USD' } });
+      await tr.markDone(m.orgId, m.id, 'pa', 'c3');
+      const st = await tr.get(m.orgId, m.id);
+      const pa = st!.parts[0];
+      assert.deepEqual([pa.placed, pa.finished], [3, 3]);
+      const byTalk = [...(pa.outcomes ?? [])].sort((x, y) => x.talkSec - y.talkSec);
+      assert.deepEqual(byTalk, [{ talkSec: 3, price: { amount: 0.0085, currency: 'USD' } }, { talkSec: 7 }], 'one per call; an ended call without an outcome has none');
+      assert.equal('outcomes' in st!.parts[1], false, 'none recorded: no field');
+    });
+
     test('parts ending at once: exactly one of them completes the trial', async () => {
       const providers = Array.from({ length: 8 }, (_, i) => `p${i}`);
       const m = meta(rid('org'), providers);
