@@ -73,6 +73,23 @@ export interface Percentiles {
   p95: number | null;
 }
 
+export interface Money {
+  amount: number;
+  currency: string;
+}
+
+/** a sum over calls that may span currencies: the largest, the others listed */
+export type Total = (Money & { others?: Money[] }) | null;
+
+/** GET /v1/providers/costs */
+export interface CostReport {
+  window: { from: string; to: string };
+  providers: Record<string, { calls: number; billedMinutes: number; cost: Total; unpriced: number }>;
+  whatIf: Record<string, Money & { unpriced: number }>;
+  byCountry: Record<string, { calls: number; whatIf: Record<string, Money> }>;
+  truncated: boolean;
+}
+
 export interface Figures {
   providerId: string;
   name?: string;
@@ -80,6 +97,8 @@ export interface Figures {
   placed?: number;
   finished?: number;
   error?: string;
+  /** trial reports: the ended calls priced on the provider's rate table */
+  cost?: { calls: number; billedMinutes: number; total: Total; perCall: Total; unpriced: number };
   attempts: number;
   answered: number;
   answerRatio: number | null;

@@ -325,13 +325,27 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await pop.waitFor({ state: 'detached' });
   });
 
-  step('provider figures: live performance side by side, and a trial with its report, from the gateway', async () => {
+  step('provider figures: live performance side by side, costs with the what-if, and a trial with its report and cost per call, from the gateway', async () => {
+    // a rate table on Sim Europe: the costs section re-prices the period's calls on it
+    await api('PUT', `/v1/providers/${europeId}/rates`, { currency: 'USD', rates: [{ prefix: '+1', perMinute: 0.6 }] });
     await nav('Provider figures', 'Provider figures');
     // Sim Europe has carried calls by now (the inbound and the click-to-call above)
     const row = page.locator(`#perf-table tr[data-provider-id="${europeId}"]`);
     await row.getByRole('rowheader', { name: 'Sim Europe' }).waitFor();
     assert.match(String(await page.locator('svg.chart').first().getAttribute('aria-label')), /Time to answer per provider.*Sim Europe: median \(p50\) \S+/);
     await shot('11-provider-figures');
+
+    const costs = await eventually(async () => {
+      const r = await api('GET', '/v1/providers/costs?window=24h');
+      return r.providers[europeId]?.calls > 0 ? r : null;
+    }, WAIT, "Sim Europe's calls in the cost ledger");
+    await page.getByLabel('Costs over').selectOption('24h');
+    const costRow = page.locator(`#cost-table tr[data-provider-id="${europeId}"]`);
+    await costRow.getByRole('rowheader', { name: 'Sim Europe' }).waitFor();
+    assert.equal(await costRow.locator('td').nth(0).textContent(), String(costs.providers[europeId].calls));
+    assert.equal(await costRow.locator('td').nth(1).textContent(), String(costs.providers[europeId].billedMinutes));
+    const usd = (n: number) => new Intl.NumberFormat('en', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 }).format(n);
+    assert.equal(await costRow.locator('td').nth(3).textContent(), usd(costs.whatIf[europeId].amount), 'the what-if on its rates');
 
     await page.getByLabel('Number to call').fill('+14165550188');
     await page.getByLabel('Calls per provider').fill('2');
@@ -347,6 +361,8 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     const mine = t.report.find((f: any) => f.providerId === europeId);
     assert.equal(await report.locator('td').nth(0).textContent(), String(mine.attempts));
     assert.equal(await report.locator('td').nth(1).textContent(), String(mine.answered));
+    assert.equal(mine.cost.calls, 2);
+    assert.equal(await report.locator('td').nth(7).textContent(), mine.cost.perCall ? usd(mine.cost.perCall.amount) : 'no rate', 'cost per call');
     await shot('12-trial');
   });
 
@@ -382,6 +398,18 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
       failures: { busy: n, 'no-answer': 0 },
     });
     await page.route('**/v1/providers/performance?*', (route) => route.fulfill({ json: { items: [figures(europeId, 1), figures(backup.id, 2)] } }));
+    const usd = (amount: number) => ({ amount, currency: 'USD' });
+    await page.route('**/v1/providers/costs?*', (route) =>
+      route.fulfill({
+        json: {
+          window: { from: '2026-01-01T00:00:00.000Z', to: '2026-01-08T00:00:00.000Z' },
+          providers: { [europeId]: { calls: 6, billedMinutes: 6, cost: { ...usd(0.102), others: [{ amount: 0.5, currency: 'EUR' }] }, unpriced: 1 } },
+          whatIf: { [europeId]: { ...usd(0.102), unpriced: 0 }, [backup.id]: { ...usd(0.116), unpriced: 2 } },
+          byCountry: { US: { calls: 4, whatIf: { [europeId]: usd(0.06), [backup.id]: usd(0.016) } }, GB: { calls: 2, whatIf: { [europeId]: usd(0.042), [backup.id]: usd(0.1) } } },
+          truncated: false,
+        },
+      }),
+    );
     let trialBody: any = null;
     let polls = 0;
     await page.route('**/v1/trials', (route) => {
@@ -396,7 +424,10 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
           id: 'trl_stub',
           status: running ? 'running' : 'completed',
           progress: { placed: 6, finished: running ? 4 : 6, total: 6 },
-          report: [figures(europeId, 1), figures(backup.id, running ? 1 : 3)],
+          report: [
+            { ...figures(europeId, 1), cost: { calls: 6, billedMinutes: 6, total: usd(0.09), perCall: usd(0.015), unpriced: 0 } },
+            { ...figures(backup.id, running ? 1 : 3), cost: { calls: 6, billedMinutes: 3, total: null, perCall: null, unpriced: 6 } },
+          ],
         },
       });
     });
@@ -413,6 +444,14 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
       assert.equal(await chart.locator('rect.bar').count(), 4, 'two providers × p50 and p95');
       await page.getByLabel('Answer rate').check();
       await eventually(async () => (await page.locator('svg.chart').first().locator('rect.bar').count()) === 2, WAIT, 'answer-rate chart');
+      // costs side by side: paid on the provider that carried the calls, and every provider's what-if
+      const cells = async (sel: string) => (await page.locator(sel).locator('th, td').allTextContents()).map((x) => x.trim());
+      await page.locator(`#cost-table tr[data-provider-id="${backup.id}"]`).waitFor();
+      assert.deepEqual(await cells(`#cost-table tr[data-provider-id="${europeId}"]`), ['Sim Europe', '6', '6', '$0.102 + €0.50 (1 call unpriced)', '$0.102']);
+      assert.deepEqual(await cells(`#cost-table tr[data-provider-id="${backup.id}"]`), ['Sim Backup', '0', '0', '–', '$0.116 (2 calls not covered)']);
+      assert.deepEqual(await page.locator('#cost-country-table thead th').allTextContents(), ['Country', 'Calls', 'Sim Europe', 'Sim Backup']);
+      assert.deepEqual(await cells('#cost-country-table tr[data-country="GB"]'), ['GB', '2', '$0.042', '$0.10']);
+      assert.deepEqual(await cells('#cost-country-table tbody tr:first-child'), ['US', '4', '$0.06', '$0.016'], 'most calls first');
       await shot('13-provider-figures-side-by-side');
 
       await page.getByLabel('Number to call').fill('+14165550188');
@@ -422,6 +461,8 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
       assert.equal(await page.locator('#trial-progress progress').getAttribute('max'), '6');
       await page.locator('#trial-progress').getByText('Trial trl_stub completed: 6 calls placed, 6 finished.').waitFor({ timeout: 30_000 });
       await page.locator(`#trial-table tr[data-provider-id="${backup.id}"]`).getByText('30').first().waitFor();
+      assert.equal(await page.locator(`#trial-table tr[data-provider-id="${europeId}"] td`).nth(7).textContent(), '$0.015', 'cost per call');
+      assert.equal(await page.locator(`#trial-table tr[data-provider-id="${backup.id}"] td`).nth(7).textContent(), 'no rate');
       assert.deepEqual({ ...trialBody, providerIds: [...trialBody.providerIds].sort() }, { providerIds: [europeId, backup.id].sort(), to: '+14165550188', calls: 3, concurrency: 2, hangUpAfterMs: 3000 });
       await shot('14-trial-report');
     } finally {

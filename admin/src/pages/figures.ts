@@ -1,8 +1,10 @@
-// Provider figures: live per-provider performance side by side (table + chart), and trials that
-// put calls through several providers at once and report the same figures. Gateways without
-// these endpoints answer 404: the page says so instead of failing.
+// Provider figures: live per-provider performance side by side (table + chart), what calls cost
+// per provider over a period beside what they would have cost on every provider's rates (the
+// what-if, also per destination country), and trials that put calls through several providers at
+// once and report the same figures with the cost per call. Gateways without these endpoints
+// answer 404: the page says so instead of failing.
 
-import { api, ApiError, enc, type Figures, type Percentiles, type Trial } from '../api.js';
+import { api, ApiError, enc, type CostReport, type Figures, type Money, type Percentiles, type Total, type Trial } from '../api.js';
 import { barChart } from '../chart.js';
 import { h, plural, replace, uid } from '../dom.js';
 import { alertBox, errorText, field, FormError } from '../forms.js';
@@ -20,6 +22,16 @@ const METRICS: Array<[Metric, string]> = [
 const secs = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v < 1 ? `${Math.round(v * 1000)} ms` : `${v.toFixed(2)} s`);
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${Math.round(v * 100)}%`);
 const pp = (p: Percentiles | undefined) => `${secs(p?.p50)} / ${secs(p?.p95)}`;
+const money = (m: Money | null | undefined) => {
+  if (!m) return '–';
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency: m.currency, maximumFractionDigits: 4 }).format(m.amount);
+  } catch {
+    return `${m.amount} ${m.currency}`;
+  }
+};
+/** a sum over several currencies: the largest, then the others */
+const total = (t: Total | undefined) => (t ? [t, ...(t.others ?? [])].map(money).join(' + ') : '–');
 // the installed name when the console knows it, else the name the figures carry
 const nameOf = (f: Figures) => (f.name && providerName(f.providerId) === f.providerId ? f.name : providerName(f.providerId));
 
@@ -33,6 +45,8 @@ function unavailable(what: string, path: string): HTMLElement {
 }
 
 function figuresTable(items: Figures[], id: string): HTMLElement {
+  // trial reports price their calls: the cost per call goes beside the figures
+  const costs = items.some((f) => f.cost);
   return h(
     'div',
     { class: 'table-wrap' },
@@ -43,7 +57,13 @@ function figuresTable(items: Figures[], id: string): HTMLElement {
       h(
         'thead',
         null,
-        h('tr', null, ['Provider', 'Attempts', 'Answered', 'Answer rate', 'Time to ringing (p50 / p95)', 'Time to answer (p50 / p95)', 'API latency (p50 / p95)', 'Failures'].map((c) => h('th', { scope: 'col' }, c))),
+        h(
+          'tr',
+          null,
+          ['Provider', 'Attempts', 'Answered', 'Answer rate', 'Time to ringing (p50 / p95)', 'Time to answer (p50 / p95)', 'API latency (p50 / p95)', 'Failures', ...(costs ? ['Cost per call'] : [])].map((c) =>
+            h('th', { scope: 'col' }, c),
+          ),
+        ),
       ),
       h(
         'tbody',
@@ -61,6 +81,7 @@ function figuresTable(items: Figures[], id: string): HTMLElement {
             h('td', { class: 'num' }, pp(f.setupToAnswer)),
             h('td', { class: 'num' }, pp(f.apiLatency)),
             h('td', null, failures.length ? failures.map(([c, n]) => `${c}: ${n}`).join(', ') : 'none'),
+            costs ? h('td', { class: 'num' }, f.cost?.perCall ? total(f.cost.perCall) : f.cost?.unpriced ? 'no rate' : '–') : null,
           );
         }),
       ),
@@ -129,7 +150,7 @@ function figuresView(tableId: string): { el: HTMLElement; show(items: Figures[])
 }
 
 export async function figuresPage(ctx: PageContext): Promise<void> {
-  ctx.main.append(h('h1', null, 'Provider figures'), h('p', { class: 'lead' }, 'Compare providers before a rollout: live figures from real calls, and trials that call a test number through several providers side by side.'));
+  ctx.main.append(h('h1', null, 'Provider figures'), h('p', { class: 'lead' }, 'Compare providers before a rollout: live figures from real calls, what calls cost on each provider, and trials that call a test number through several providers side by side.'));
   ctx.setTitle('Provider figures');
   await refreshProviders();
   if (ctx.signal.aborted) return;
@@ -165,6 +186,9 @@ export async function figuresPage(ctx: PageContext): Promise<void> {
     if (perfAvailable && !document.hidden) void loadPerf();
   }, 15_000);
   ctx.signal.addEventListener('abort', () => clearInterval(refresh));
+
+  // ---- costs ---------------------------------------------------------------------------------
+  ctx.main.append(costSection(ctx));
 
   // ---- trials --------------------------------------------------------------------------------
   const trialSection = h('section', { class: 'card', 'aria-labelledby': 'trial-h' });
@@ -285,4 +309,97 @@ export async function figuresPage(ctx: PageContext): Promise<void> {
     reportSlot,
   );
   ctx.main.append(trialSection);
+}
+
+/** Paid per provider over a period, beside every provider's rates applied to the same calls. */
+function costSection(ctx: PageContext): HTMLElement {
+  const section = h('section', { class: 'card', 'aria-labelledby': 'cost-h' });
+  const windowSel = h('select', { id: 'cost-window' }, [['24h', 'Last 24 hours'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days'], ['90d', 'Last 90 days']].map(([v, l]) => h('option', { value: v }, l)));
+  windowSel.value = '7d';
+  const alert = alertBox();
+  const body = h('div', { 'aria-live': 'polite', id: 'cost-body' });
+  const load = async () => {
+    const path = `/v1/providers/costs?window=${enc(windowSel.value)}`;
+    try {
+      const r = await api<CostReport>('GET', path);
+      if (ctx.signal.aborted) return;
+      alert.clear();
+      replace(body, costTables(r));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        replace(body, unavailable('Costs', 'GET /v1/providers/costs'));
+        windowSel.disabled = true;
+      } else alert.show(errorText(e));
+    }
+  };
+  windowSel.addEventListener('change', () => void load());
+  replace(
+    section,
+    h('h2', { id: 'cost-h' }, 'Costs'),
+    h('p', null, "What the period's outbound calls cost on the provider that carried them, and what the same calls would have cost on each provider's rate table."),
+    h('div', { class: 'filters' }, field('Costs over', windowSel)),
+    alert.el,
+    body,
+  );
+  void load();
+  return section;
+}
+
+function costTables(r: CostReport): HTMLElement {
+  const ids = [...new Set([...Object.keys(r.providers), ...Object.keys(r.whatIf)])];
+  if (!ids.length) return h('p', { class: 'muted' }, 'No calls in this period yet, and no rate tables.');
+  const th = (c: string) => h('th', { scope: 'col' }, c);
+  const countries = Object.entries(r.byCountry).sort((a, b) => b[1].calls - a[1].calls);
+  const whatIfIds = Object.keys(r.whatIf);
+  return h(
+    'div',
+    null,
+    h(
+      'div',
+      { class: 'table-wrap' },
+      h(
+        'table',
+        { class: 'table', id: 'cost-table' },
+        h('caption', { class: 'sr-only' }, 'Costs per provider: what was paid, and the same calls on its rates'),
+        h('thead', null, h('tr', null, ['Provider', 'Calls', 'Billed minutes', 'Cost', 'All calls on its rates'].map(th))),
+        h(
+          'tbody',
+          null,
+          ids.map((id) => {
+            const p = r.providers[id];
+            const w = r.whatIf[id];
+            return h(
+              'tr',
+              { 'data-provider-id': id },
+              h('th', { scope: 'row' }, providerName(id)),
+              h('td', { class: 'num' }, String(p?.calls ?? 0)),
+              h('td', { class: 'num' }, String(p?.billedMinutes ?? 0)),
+              h('td', { class: 'num' }, p ? total(p.cost) : '–', p?.unpriced ? h('span', { class: 'muted' }, ` (${plural(p.unpriced, 'call')} unpriced)`) : null),
+              h('td', { class: 'num' }, w ? money(w) : 'no rate table', w?.unpriced ? h('span', { class: 'muted' }, ` (${plural(w.unpriced, 'call')} not covered)`) : null),
+            );
+          }),
+        ),
+      ),
+    ),
+    countries.length && whatIfIds.length
+      ? h(
+          'div',
+          { class: 'table-wrap' },
+          h(
+            'table',
+            { class: 'table', id: 'cost-country-table' },
+            h('caption', null, 'Per destination country, on each provider\'s rates'),
+            h('thead', null, h('tr', null, th('Country'), th('Calls'), whatIfIds.map((id) => th(providerName(id))))),
+            h(
+              'tbody',
+              null,
+              countries.map(([c, v]) =>
+                h('tr', { 'data-country': c }, h('th', { scope: 'row' }, c), h('td', { class: 'num' }, String(v.calls)), whatIfIds.map((id) => h('td', { class: 'num' }, money(v.whatIf[id])))),
+              ),
+            ),
+          ),
+        )
+      : null,
+    r.truncated ? h('p', { class: 'muted' }, 'Only the first 200,000 calls of the period are counted.') : null,
+  );
 }
