@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { newId } from '../domain/random.js';
 import { toE164 } from '../domain/phone.js';
-import { toPublicCall, type Call, type CallStatus, type CrmCandidate, type MediaState, type Provider } from '../domain/types.js';
+import { ringTimeoutOf, toPublicCall, type Call, type CallStatus, type CrmCandidate, type MediaState, type Provider } from '../domain/types.js';
 import type { CallUpdates } from './call-updates.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { CallEventSink, InboundEvent, InboundRoute, MediaEvent, StatusEvent } from '../providers/adapter.js';
@@ -208,7 +208,8 @@ export class CallEvents {
     }
     this.deps.metrics.screenPop.observe({ provider_kind: provider.kind }, (performance.now() - started) / 1000);
     if (this.deps.matcher) void this.matchLater(orgId, route.call);
-    return route;
+    // the user came back with the call (no extra read): its ring timeout rides on the route
+    return { ...route, ringTimeoutSec: ringTimeoutOf(route.user) };
   }
 
   /**

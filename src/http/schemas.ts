@@ -101,6 +101,7 @@ export const userSchema = {
     sipUri: { type: 'string' },
     numbers: { type: 'array', items: { type: 'string' } },
     crmUserId: { type: 'string' },
+    ringTimeoutSec: { type: 'integer' },
     dialPolicy: { $ref: 'DialPolicy#' },
     providerId: { type: ['string', 'null'] },
     createdAt: { type: 'string' },
