@@ -203,6 +203,11 @@ export const callSchema = {
         recordId: { type: 'string' },
         attempts: { type: 'integer' },
         lastError: { type: 'string' },
+        covers: {
+          type: 'object',
+          description: 'per change group (notes, record, recording, voicemail): the changes the first log already carried; their updates send nothing',
+          additionalProperties: { type: 'integer' },
+        },
       },
     },
     disposition: { type: 'string' },
