@@ -6,8 +6,10 @@
 // DID `to`; it needs no signature (it is a simulator), while /status is accepted only from the
 // simulator itself. With the provider's `recording: "on"` an answered call is recorded (a real
 // 8 kHz WAV, a tone for the talk time, at most 10 s, ready `recordingDelayMs` after the end); with
-// `agentAnswers: false` the agent never answers and, with `voicemail: "on"`, the caller leaves a
-// voicemail (a 3 s WAV) — the ring timeout is simulated by answerAfterMs.
+// `agentAnswers: false` the agent never answers. An inbound call rings the agent for at most the
+// user's ringTimeoutSec (the route carries it): unanswered by then — `agentAnswers: false`, an
+// outcome other than answered, or answerAfterMs past the timeout — it is missed at the timeout,
+// and with `voicemail: "on"` the caller leaves a voicemail (a 3 s WAV).
 
 import { randomHex } from '../../src/domain/random.js';
 import type {
@@ -103,7 +105,7 @@ class SimAdapter implements ProviderAdapter {
     }
     this.ctx.metrics.apiRequest('dial', (performance.now() - t0) / 1000, 'ok');
     const providerCallId = 'SIM' + randomHex(10);
-    this.schedule(providerCallId, req.call.id, req.hangUpAfterMs, true);
+    this.schedule(providerCallId, req.call.id, req.hangUpAfterMs);
     // the customer sees the local-presence number the gateway chose, else the configured one
     return { providerCallId, status: 'dialing', from: req.call.callerId ?? this.callerId };
   }
@@ -113,19 +115,21 @@ class SimAdapter implements ProviderAdapter {
    * per live call at a time (each step arms the next): a simulator holding thousands of long
    * calls should not hold three timers for each.
    */
-  private schedule(providerCallId: string, callId: string, hangUpAfterMs: number | undefined, ring: boolean, agentAnswers = true): void {
+  private schedule(providerCallId: string, callId: string, hangUpAfterMs: number | undefined, inbound?: { agentAnswers: boolean; ringTimeoutMs: number }): void {
     if (this.closed) return;
     const { ringAfterMs, answerAfterMs } = this.cfg;
-    const outcome = agentAnswers ? this.cfg.outcome : 'no-answer';
-    const voicemail = !agentAnswers && this.ctx.provider.voicemail === 'on';
     const durationMs = hangUpAfterMs ?? this.cfg.durationMs;
+    // an inbound call the agent does not answer within the ring timeout is missed right then
+    const missed = inbound !== undefined && (!inbound.agentAnswers || answerAfterMs > inbound.ringTimeoutMs || this.cfg.outcome === 'no-answer');
+    const voicemail = missed && this.ctx.provider.voicemail === 'on';
+    const outcome = missed ? 'no-answer' : this.cfg.outcome;
     // [delay after the previous step, status, extra fields]
     const steps: [number, CallStatus, Record<string, unknown>?][] = [];
-    if (ring) steps.push([ringAfterMs, 'ringing']);
+    if (!inbound) steps.push([ringAfterMs, 'ringing']);
     if (outcome === 'answered') {
       steps.push([answerAfterMs, 'answered'], [durationMs, 'completed', { durationSec: Math.round(durationMs / 1000) }]);
     } else {
-      steps.push([answerAfterMs, outcome, voicemail ? { cause: 'voicemail' } : undefined]);
+      steps.push([missed ? inbound!.ringTimeoutMs : answerAfterMs, outcome, voicemail ? { cause: 'voicemail' } : undefined]);
     }
     const live: Live = { callId, timer: undefined, answered: false };
     this.live.set(providerCallId, live);
@@ -250,7 +254,7 @@ class SimAdapter implements ProviderAdapter {
       const route = await this.ctx.sink.inbound({ providerCallId, from, to, at: new Date().toISOString() });
       if (!route) return { statusCode: 404, body: { error: { code: 'unknown_number', message: `no user of this provider owns ${to}` } } };
       // the agent's phone now rings: play the configured answer / talk time like an outbound call
-      this.schedule(providerCallId, route.call.id, undefined, false, body.agentAnswers !== false);
+      this.schedule(providerCallId, route.call.id, undefined, { agentAnswers: body.agentAnswers !== false, ringTimeoutMs: route.ringTimeoutSec * 1000 });
       return { statusCode: 200, body: { callId: route.call.id, userId: route.user.id } };
     }
     return { statusCode: 404, body: { error: { code: 'not_found', message: `no sim webhook at ${req.subpath}` } } };

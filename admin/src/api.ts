@@ -61,6 +61,21 @@ export interface Call {
   durationSec?: number;
   trial?: boolean;
   failedOverFrom?: string;
+  /** an inbound call nobody answered within the user's ring timeout */
+  missed?: boolean;
+  recording?: Media;
+  voicemail?: Media;
+  /** the agent's wrap-up (PATCH /v1/calls/{id}) */
+  disposition?: string;
+  subject?: string;
+  notes?: string;
+}
+
+/** A recording or voicemail; `url` is the gateway's own signed, expiring link. */
+export interface Media {
+  status: 'pending' | 'available' | 'absent' | 'failed';
+  durationSec?: number;
+  url?: string;
 }
 
 export interface Page<T> {

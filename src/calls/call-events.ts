@@ -7,17 +7,15 @@
 import type { Logger } from 'pino';
 import { newId } from '../domain/random.js';
 import { toE164 } from '../domain/phone.js';
-import { toPublicCall, type Call, type CallStatus, type CrmCandidate, type MediaState, type Provider } from '../domain/types.js';
+import { ringTimeoutOf, toPublicCall, type Call, type CallStatus, type CrmCandidate, type MediaState, type Provider } from '../domain/types.js';
 import type { CallUpdates } from './call-updates.js';
+import { handOff } from './hand-off.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { CallEventSink, InboundEvent, InboundRoute, MediaEvent, StatusEvent } from '../providers/adapter.js';
 import type { CallStore, TransitionInput, TransitionResult } from '../store/calls/port.js';
 import type { DirectoryStore } from '../store/directory/port.js';
 import { callEventJson, type EventBus } from '../store/events/port.js';
 import type { CallLogQueue } from '../store/queues/port.js';
-
-/** Waits between background retries of a failed call-log enqueue (about 30 s in all). */
-const HAND_OFF_RETRY_MS = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000];
 
 /** Watches calls (live per-provider figures, trials, CRM live notifications). */
 export interface CallObserver {
@@ -97,32 +95,9 @@ export class CallEvents {
     }
     if (tr.becameTerminal) {
       this.deps.metrics.calls.inc({ provider_kind: tr.call.providerKind, direction: tr.call.direction, outcome: tr.call.status });
-      if (this.deps.callLog && !tr.call.trial) await this.handOff(orgId, callId);
+      if (this.deps.callLog && !tr.call.trial) await handOff(this.deps.callLog, this.deps.logger, orgId, callId);
     }
     return tr;
-  }
-
-  /**
-   * Enqueues the call's log. When Redis blinks (a master restarting, a failover) the enqueue is
-   * tried again in the background for a while, so the log goes out seconds after Redis is back
-   * rather than when housekeeping next finds it in the outbox; a crash in between still leaves it
-   * to the outbox. Enqueuing twice is harmless (job id = call id; a settled log is skipped).
-   */
-  private async handOff(orgId: string, callId: string): Promise<void> {
-    const queue = this.deps.callLog!;
-    const attempt = async (n: number): Promise<void> => {
-      try {
-        await queue.enqueue(orgId, callId);
-      } catch (e) {
-        const delay = HAND_OFF_RETRY_MS[n];
-        if (delay === undefined) {
-          this.deps.logger.warn({ callId, err: (e as Error).message }, 'call-log enqueue failed; housekeeping will enqueue it from the outbox');
-          return;
-        }
-        setTimeout(() => void attempt(n + 1), delay).unref();
-      }
-    };
-    await attempt(0);
   }
 
   private observeSetup(call: Call, status: CallStatus): void {
@@ -208,7 +183,8 @@ export class CallEvents {
     }
     this.deps.metrics.screenPop.observe({ provider_kind: provider.kind }, (performance.now() - started) / 1000);
     if (this.deps.matcher) void this.matchLater(orgId, route.call);
-    return route;
+    // the user came back with the call (no extra read): its ring timeout rides on the route
+    return { ...route, ringTimeoutSec: ringTimeoutOf(route.user) };
   }
 
   /**

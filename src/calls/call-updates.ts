@@ -4,6 +4,8 @@
 // (src/domain/call-updates.ts); a change to an ended call then becomes one CRM update job
 // (job id and Idempotency-Key `<callId>:<group>:<n>`), which the worker folds into the log when
 // the log has not been written yet. A live call needs none: its log, written at the end, carries it.
+// The store records each such update in its update outbox in the same step, so an enqueue lost
+// here is re-driven by housekeeping (src/housekeeping/housekeeper.ts), like a call's log.
 
 import type { Logger } from 'pino';
 import { UPDATE_GROUPS } from '../domain/call-updates.js';
@@ -12,6 +14,7 @@ import { TERMINAL_STATUSES, type Call, type CrmRecordRef } from '../domain/types
 import type { CallFieldsResult, CallStore } from '../store/calls/port.js';
 import type { EventType } from '../store/events/port.js';
 import type { CallLogQueue } from '../store/queues/port.js';
+import { handOff } from './hand-off.js';
 
 export interface WrapupInput {
   disposition?: string;
@@ -49,7 +52,7 @@ export class CallUpdates {
 
   /**
    * Applies a change and queues the CRM update of each group it moved, when the call has ended
-   * (a lost enqueue costs that update, never a second log: the job id is the change's).
+   * (never a second log: the job id is the change's; a lost enqueue is re-driven from the outbox).
    */
   async apply(orgId: string, callId: string, set: Record<string, unknown>, opts: { wrapup?: boolean; event?: EventType } = {}): Promise<CallFieldsResult> {
     const r = await this.deps.calls.updateCall(orgId, callId, {
@@ -59,11 +62,7 @@ export class CallUpdates {
       ...(opts.event ? { event: opts.event } : {}),
     });
     if (r.kind !== 'ok' || r.bumped.length === 0 || !TERMINAL_STATUSES.has(r.call.status) || r.call.trial || !this.deps.callLog) return r;
-    for (const b of r.bumped) {
-      await this.deps.callLog.enqueue(orgId, callId, b).catch((e: Error) =>
-        this.deps.logger.warn({ orgId, callId, group: b.group, err: e.message }, 'CRM update enqueue failed'),
-      );
-    }
+    for (const b of r.bumped) await handOff(this.deps.callLog, this.deps.logger, orgId, callId, b);
     return r;
   }
 }

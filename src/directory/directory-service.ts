@@ -25,6 +25,8 @@ export interface UserBody {
   sipUri?: string;
   numbers?: string[];
   crmUserId?: string;
+  /** seconds an inbound call rings before it is missed (default 25) */
+  ringTimeoutSec?: number;
   /** narrows the org's dial policy for this user */
   dialPolicy?: DialPolicy;
 }
@@ -152,6 +154,8 @@ export class DirectoryService {
     if (body.email !== undefined) input.email = body.email;
     if (body.sipUri !== undefined) input.sipUri = body.sipUri;
     if (body.crmUserId !== undefined) input.crmUserId = body.crmUserId;
+    // absent: RING_TIMEOUT_SEC.default applies (ringTimeoutOf), also to users stored before the field
+    if (body.ringTimeoutSec !== undefined) input.ringTimeoutSec = body.ringTimeoutSec;
     if (body.dialPolicy !== undefined) (input as UserInput & { dialPolicy?: DialPolicy }).dialPolicy = body.dialPolicy;
     if (body.phone !== undefined) {
       const e164 = toE164(body.phone, body.region);

@@ -40,3 +40,12 @@ export function groupFields(call: Call, group: UpdateGroup): Record<string, unkn
 export function updateKey(callId: string, group: string, n: number): string {
   return `${callId}:${group}:${n}`;
 }
+
+/** One change's key read back (the update outbox lists changes by it); null when malformed. */
+export function parseUpdateKey(key: string): { callId: string; group: string; n: number } | null {
+  const j = key.lastIndexOf(':');
+  const i = key.lastIndexOf(':', j - 1);
+  const n = Number(key.slice(j + 1));
+  if (i <= 0 || !Number.isInteger(n) || n < 1) return null;
+  return { callId: key.slice(0, i), group: key.slice(i + 1, j), n };
+}

@@ -45,9 +45,19 @@ export interface User {
   /** DIDs owned by this user, E.164, unique within the org */
   numbers: string[];
   crmUserId?: string;
+  /** seconds an inbound call rings the agent before it is missed (voicemail or no-answer); see RING_TIMEOUT_SEC */
+  ringTimeoutSec?: number;
   providerId: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A user's ring timeout: the default for users stored without one, and the bounds PUT /v1/users accepts. */
+export const RING_TIMEOUT_SEC = { default: 25, min: 5, max: 120 } as const;
+
+/** How long an inbound call rings this user before it is missed. */
+export function ringTimeoutOf(user: Pick<User, 'ringTimeoutSec'>): number {
+  return user.ringTimeoutSec ?? RING_TIMEOUT_SEC.default;
 }
 
 /** What a client may set on a user (PUT /v1/users/{id}); providerId is managed by assignment. */

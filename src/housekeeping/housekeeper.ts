@@ -1,8 +1,10 @@
 // The work no single request owns, done by one gateway instance at a time (a lock in the
 // backend; whoever holds it walks every org): call logs handed off but never queued (a crash
-// between a call's end and its enqueue: the outbox says so) are enqueued again; ended calls whose
-// retention is over are purged with their links and keys; token buckets that refilled and
-// sticky caller ids that expired are dropped. Each step is idempotent, so a lock lost midway costs nothing but repeated work.
+// between a call's end and its enqueue: the outbox says so) are enqueued again, and so are CRM
+// updates of ended calls whose enqueue was lost (the update outbox); ended calls whose
+// retention is over are purged with their links and keys; token buckets that refilled and sticky
+// caller ids that expired are dropped. Each step is idempotent, so a lock lost midway costs
+// nothing but repeated work.
 
 import type { Logger } from 'pino';
 import type { Backend } from '../store/backend.js';
@@ -89,6 +91,10 @@ export class Housekeeper {
       const due = await calls.outboxDue(orgId, now - this.graceMs, BATCH);
       for (const callId of due) await this.callLog.enqueue(orgId, callId);
       if (due.length > 0) this.logger.info({ orgId, calls: due.length }, 'call logs handed off but not queued: enqueued again');
+      // a job still queued or retrying keeps its id, so enqueuing it again changes nothing
+      const updates = await calls.updatesDue(orgId, now - this.graceMs, BATCH);
+      for (const u of updates) await this.callLog.enqueue(orgId, u.callId, u.update);
+      if (updates.length > 0) this.logger.info({ orgId, updates: updates.length }, 'CRM updates not settled: enqueued again');
     }
     while ((await calls.purge(orgId, now, BATCH)) >= BATCH) {
       // a backlog of expired calls: keep going, a batch at a time

@@ -12,7 +12,7 @@ import type { CallLogMetrics } from './metrics.js';
 import { groupFields, updateKey, type UpdateGroup } from '../domain/call-updates.js';
 
 export interface CallLogDeps {
-  calls: Pick<CallStore, 'callLogContext' | 'setCrmLog'>;
+  calls: Pick<CallStore, 'callLogContext' | 'setCrmLog' | 'settleUpdate'>;
   crm: CrmConnectors;
   logger: Logger;
   metrics?: CallLogMetrics;
@@ -140,10 +140,31 @@ export async function processLogUpdate(deps: CallLogDeps, job: CallLogJob): Prom
   return 'sent';
 }
 
+/**
+ * Runs one update job and, once it has come to its end (sent, folded, superseded, or failed for
+ * good), takes it out of the update outbox; while it may still run again it stays there, so
+ * housekeeping enqueues it again should the job be lost. A settle that fails leaves it listed: the
+ * job then runs once more, and the CRM takes the same Idempotency-Key once.
+ */
+async function runLogUpdate(deps: CallLogDeps, job: CallLogJob): Promise<void> {
+  const settle = () =>
+    deps.calls.settleUpdate(job.orgId, job.callId, job.update!).catch((e: Error) =>
+      deps.logger.warn({ orgId: job.orgId, callId: job.callId, err: e.message }, 'could not settle the CRM update; it may be sent again'),
+    );
+  try {
+    await processLogUpdate(deps, job);
+  } catch (e) {
+    const retryable = !(e instanceof CrmError) || e.retryable;
+    if (!retryable || job.attempt >= job.maxAttempts) await settle();
+    throw e;
+  }
+  await settle();
+}
+
 /** The queue's processor for these deps: a call's log, or one change after it. */
 export function callLogProcessor(deps: CallLogDeps): CallLogProcessor {
   return async (job) => {
-    if (job.update) await processLogUpdate(deps, job);
+    if (job.update) await runLogUpdate(deps, job);
     else await processCallLog(deps, job);
   };
 }

@@ -84,6 +84,11 @@ export interface ProviderCapabilities {
 export interface InboundRoute {
   call: Call;
   user: User;
+  /**
+   * Seconds the agent may take to answer (the user's ringTimeoutSec, defaulted): unanswered by
+   * then, the call goes to the provider's voicemail when its `voicemail` is on, else ends no-answer.
+   */
+  ringTimeoutSec: number;
 }
 
 /** Implemented by the core; adapters feed it what their webhooks (or SIP dialogs) report. */

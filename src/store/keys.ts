@@ -33,6 +33,8 @@
 //   live       hash    user id → "callId@expiryMs,..." (live click-to-calls per user)
 //   health     hash    provider id → breaker state (src/store/health)
 //   outbox     zset    call id → ms it ended: call logs handed off and not yet settled
+//   updbox     zset    "<callId>:<group>:<n>" → ms: CRM updates of ended calls not yet settled
+//                      (one member per call and group: a later change replaces the earlier one)
 //   expiry     zset    call id → ms when the ended, logged call is purged (retention)
 //   audit      stream  the audit log
 //   apikeys    hash    key id → key record JSON (the org's keys and agent tokens, listed)
@@ -79,6 +81,7 @@ export interface OrgKeys {
   readonly live: string;
   readonly health: string;
   readonly outbox: string;
+  readonly updbox: string;
   readonly expiry: string;
   readonly audit: string;
   readonly apikeys: string;
@@ -129,6 +132,7 @@ function orgKeys(prefix: string, orgId: string): OrgKeys {
     live: `${tag}live`,
     health: `${tag}health`,
     outbox: `${tag}outbox`,
+    updbox: `${tag}updbox`,
     expiry: `${tag}expiry`,
     audit: `${tag}audit`,
     apikeys: `${tag}apikeys`,

@@ -325,6 +325,53 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await pop.waitFor({ state: 'detached' });
   });
 
+  step('calls: a missed inbound call is marked and plays its voicemail; a recorded call plays its recording and shows its wrap-up', async () => {
+    await api('PATCH', `/v1/providers/${europeId}`, { recording: 'on', voicemail: 'on' });
+    const alice = await api('GET', `/v1/users/${users.alice}`);
+    await api('PUT', `/v1/users/${users.alice}`, { region: alice.region, name: alice.name, email: alice.email, numbers: alice.numbers, ringTimeoutSec: 5 });
+    /** Loads the player's audio as the browser would play it: its length in seconds. */
+    const playable = (audio: ReturnType<Page['locator']>) =>
+      audio.evaluate(
+        (a: HTMLAudioElement) =>
+          new Promise<number>((res, rej) => {
+            a.addEventListener('loadedmetadata', () => res(a.duration));
+            a.addEventListener('error', () => rej(new Error(`audio error ${a.error?.code}`)));
+            if (a.readyState >= 1) res(a.duration);
+            else a.load();
+          }),
+      );
+    try {
+      const r = await g.req('POST', `/webhooks/sim/${europeId}/inbound`, { body: { from: '+14165550198', to: aliceDid, agentAnswers: false } });
+      assert.equal(r.status, 200, r.text);
+      const row = page.locator(`#calls-table tr[data-call-id="${r.body.callId}"]`);
+      // missed at alice's 5 s ring timeout
+      await row.locator('[data-missed]').getByText('Missed').waitFor({ timeout: WAIT });
+      const vm = row.locator('[data-media="voicemail"][data-media-status="available"] audio');
+      await vm.waitFor({ timeout: WAIT });
+      assert.match(String(await vm.getAttribute('src')), /\/v1\/recordings\/[^/?]+\?token=[^&]+$/, 'the signed link');
+      assert.match(String(await vm.getAttribute('aria-label')), /^Voicemail of the call from \+14165550198$/);
+      assert.ok(Math.abs((await playable(vm)) - 3) < 0.1, 'the 3 s voicemail WAV loads in the player');
+      await row.getByRole('link', { name: 'Voicemail (3 s)' }).waitFor();
+
+      // a recorded click-to-call (answered after 1.5 s, 4 s of talk), then the agent's wrap-up
+      const placed = await api('POST', '/v1/calls', { userId: users.dave, to: '+14165550124' });
+      const prow = page.locator(`#calls-table tr[data-call-id="${placed.id}"]`);
+      await prow.locator('[data-media="recording"][data-media-status="pending"]').getByText('Recording pending…').waitFor({ timeout: WAIT });
+      const rec = prow.locator('[data-media="recording"][data-media-status="available"] audio');
+      await rec.waitFor({ timeout: WAIT });
+      assert.ok((await playable(rec)) >= 3, 'the recording loads in the player');
+      await prow.getByRole('link', { name: /^Recording \(\d+ s\)$/ }).waitFor();
+      assert.equal(await prow.locator('[data-missed]').count(), 0, 'an outbound call is never missed');
+      await api('PATCH', `/v1/calls/${placed.id}`, { disposition: 'Interested', subject: 'Quote', notes: 'Call back Monday about the quote.' });
+      await prow.locator('[data-disposition="Interested"]').waitFor();
+      await prow.getByText('Call back Monday about the quote.').waitFor();
+      await prow.getByText('Quote', { exact: true }).waitFor();
+      await shot('10b-calls-recording-voicemail');
+    } finally {
+      await api('PATCH', `/v1/providers/${europeId}`, { recording: 'off', voicemail: 'off' });
+    }
+  });
+
   step('provider figures: live performance side by side, costs with the what-if, and a trial with its report and cost per call, from the gateway', async () => {
     // a rate table on Sim Europe: the costs section re-prices the period's calls on it
     await api('PUT', `/v1/providers/${europeId}/rates`, { currency: 'USD', rates: [{ prefix: '+1', perMinute: 0.6 }] });

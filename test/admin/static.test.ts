@@ -55,6 +55,7 @@ describe('admin static files', () => {
     assert.equal(r.headers['cache-control'], 'no-cache');
     assert.match(String(r.headers['content-security-policy']), /script-src 'self'/);
     assert.match(String(r.headers['content-security-policy']), /frame-ancestors 'none'/);
+    assert.match(String(r.headers['content-security-policy']), /media-src 'self'/, 'recordings play from the gateway');
     assert.equal(r.headers['x-content-type-options'], 'nosniff');
     assert.equal(r.headers['referrer-policy'], 'no-referrer');
     assert.match(r.body, /<div id="app">/);

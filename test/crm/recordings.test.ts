@@ -21,7 +21,7 @@ describe('recordings, missed calls and voicemail (sim, webhook CRM, Redis)', () 
     crm = await new WebhookCrmFake().start();
     gw = await startGateway({ store: 'redis' });
     ({ apiKey: key, id: orgId } = await gw.createOrg('Recordings'));
-    assert.equal((await gw.req('PUT', '/v1/users/alice', { key, body: { region: 'CA', phone: '+14165550100', numbers: [DID] } })).status, 201);
+    assert.equal((await gw.req('PUT', '/v1/users/alice', { key, body: { region: 'CA', phone: '+14165550100', numbers: [DID], ringTimeoutSec: 5 } })).status, 201);
     assert.equal((await gw.req('PUT', '/v1/crm', { key, body: crm.config() })).status, 200);
     const sim = await gw.req('POST', '/v1/providers', {
       key,
@@ -127,7 +127,10 @@ describe('recordings, missed calls and voicemail (sim, webhook CRM, Redis)', () 
       const r = await gw.req('POST', `/webhooks/sim/${simId}/inbound`, { body: { from: '+14165550777', to: DID, agentAnswers: false } });
       assert.equal(r.status, 200, r.text);
       const id = r.body.callId;
-      const missed = await ws.next((m) => m.type === 'call.missed' && m.call.id === id, 5000);
+      // missed at alice's ring timeout (5 s), not at the sim's answerAfterMs
+      const missed = await ws.next((m) => m.type === 'call.missed' && m.call.id === id, 9000);
+      const rang = Date.parse(missed.call.endedAt) - Date.parse(missed.call.createdAt);
+      assert.ok(rang >= 4900 && rang < 8000, `rang ${rang} ms`);
       assert.equal(missed.call.missed, true);
       assert.equal(missed.call.status, 'no-answer');
       await eventually(async () => (await getCall(id)).voicemail?.status === 'available', 5000, 'the voicemail');
@@ -147,6 +150,37 @@ describe('recordings, missed calls and voicemail (sim, webhook CRM, Redis)', () 
       );
       const bad = await gw.req('POST', `/webhooks/sim/${simId}/inbound`, { body: { from: '+14165550777', to: DID, agentAnswers: 'no' } });
       assert.equal(bad.status, 400);
+    } finally {
+      ws.close();
+    }
+  });
+
+  test('ringTimeoutSec: 5–120 on PUT /v1/users (absent: 25); an answer that would come after it is a missed call at the timeout', async () => {
+    for (const bad of [4, 121, 10.5, '30']) {
+      const r = await gw.req('PUT', '/v1/users/dave', { key, body: { region: 'CA', ringTimeoutSec: bad } });
+      assert.equal(r.status, 400, `ringTimeoutSec ${bad}`);
+    }
+    assert.equal((await gw.req('GET', '/v1/users/alice', { key })).body.ringTimeoutSec, 5);
+    // another org: its agent answers after 60 s, its provider takes no voicemail
+    const slow = await gw.createOrg('Slow answers');
+    const DID2 = '+14165550298';
+    const u = await gw.req('PUT', '/v1/users/carol', { key: slow.apiKey, body: { region: 'CA', phone: '+14165550102', numbers: [DID2], ringTimeoutSec: 5 } });
+    assert.equal(u.status, 201, u.text);
+    const p = await gw.req('POST', '/v1/providers', { key: slow.apiKey, body: { kind: 'sim', name: 'slow', config: { answerAfterMs: 60_000 }, install: { scope: 'all' } } });
+    assert.equal(p.status, 201, p.text);
+    const ws = await gw.events(slow.apiKey);
+    try {
+      const r = await gw.req('POST', `/webhooks/sim/${p.body.id}/inbound`, { body: { from: '+14165550778', to: DID2 } });
+      assert.equal(r.status, 200, r.text);
+      const missed = await ws.next((m) => m.type === 'call.missed' && m.call.id === r.body.callId, 9000);
+      assert.equal(missed.call.status, 'no-answer');
+      const rang = Date.parse(missed.call.endedAt) - Date.parse(missed.call.createdAt);
+      assert.ok(rang >= 4900 && rang < 8000, `rang ${rang} ms`);
+      await new Promise((res) => setTimeout(res, 400));
+      const call = (await gw.req('GET', `/v1/calls/${r.body.callId}`, { key: slow.apiKey })).body;
+      assert.equal(call.missed, true);
+      assert.equal(call.voicemail, undefined, 'voicemail off: no voicemail');
+      assert.ok(!call.history.some((h: { status: string }) => h.status === 'answered'));
     } finally {
       ws.close();
     }

@@ -56,6 +56,38 @@ describe('/openapi.json', () => {
     assert.deepEqual([...documented].sort(), [...expected].sort(), 'the document describes exactly the routes served');
   });
 
+  test('the issue-16 routes have summaries and response schemas; the recording link documents its token, audio and errors', () => {
+    const ops = {
+      'PATCH /v1/calls/{id}': doc.paths['/v1/calls/{id}'].patch,
+      'GET /v1/recordings/{callId}': doc.paths['/v1/recordings/{callId}'].get,
+      'GET /v1/provider-kinds': doc.paths['/v1/provider-kinds'].get,
+      'GET /v1/crm/unresolved': doc.paths['/v1/crm/unresolved'].get,
+    };
+    for (const [name, op] of Object.entries<any>(ops)) {
+      assert.ok(op.summary, `${name} has a summary`);
+      const ok = op.responses['200'];
+      assert.ok(ok?.content && Object.values<any>(ok.content).every((c) => c.schema), `${name} documents its 200 with a schema`);
+      for (const code of ['400', '403']) assert.ok(op.responses[code], `${name} documents ${code}`);
+    }
+    assert.ok(ops['PATCH /v1/calls/{id}'].responses['409'] && ops['PATCH /v1/calls/{id}'].responses['404']);
+    assert.ok(ops['PATCH /v1/calls/{id}'].requestBody.content['application/json'].schema.properties.notes);
+    const rec = ops['GET /v1/recordings/{callId}'];
+    assert.deepEqual(rec.security, [], 'the link is its own credential');
+    const token = rec.parameters.find((p: any) => p.in === 'query' && p.name === 'token');
+    assert.equal(token?.required, true);
+    for (const code of ['200', '206']) {
+      assert.ok(rec.responses[code].content['audio/wav'] && rec.responses[code].content['audio/mpeg'], `${code}: audio content types`);
+    }
+    assert.ok(rec.responses['206'].headers['Content-Range']);
+    for (const code of ['403', '404', '416']) assert.ok(rec.responses[code].description, `recordings ${code}`);
+    const kinds = ops['GET /v1/provider-kinds'].responses['200'].content['application/json'].schema;
+    assert.deepEqual(kinds.items.properties.capabilities.required, ['recording', 'voicemail', 'inbound']);
+    const call = doc.components.schemas.Call;
+    for (const f of ['recording', 'voicemail', 'missed', 'notes', 'disposition', 'subject', 'match', 'candidates']) assert.ok(call.properties[f], `Call.${f}`);
+    assert.ok(call.properties.crmLog.properties.covers, 'Call.crmLog.covers');
+    assert.equal(doc.components.schemas.User.properties.ringTimeoutSec.type, 'integer');
+  });
+
   test('the WebSocket upgrade is described with its 101; public routes need no credential; others an org key', () => {
     const ev = doc.paths['/v1/events'].get;
     assert.ok(ev.responses['101'], 'GET /v1/events documents 101 Switching Protocols');

@@ -1,15 +1,20 @@
 // The hand-off of an ended call to the call log survives Redis blinking: a failed enqueue is
 // tried again in the background within seconds (not left for the next housekeeping round), and
 // housekeeping re-drives a hand-off lost with its process after a short grace (and sweeps expired
-// sticky caller ids).
+// sticky caller ids). The same holds for a CRM update after the log (a wrap-up note): its enqueue
+// lost, housekeeping finds it in the update outbox and it reaches the CRM once.
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { CallEvents } from '../../src/calls/call-events.js';
 import { Housekeeper } from '../../src/housekeeping/housekeeper.js';
 import { Metrics } from '../../src/metrics/metrics.js';
-import type { CallLogQueue } from '../../src/store/queues/port.js';
-import { backendFor, rid, setupOrg, silentLogger, waitFor } from './helpers.js';
+import { CallUpdates } from '../../src/calls/call-updates.js';
+import { callLogProcessor } from '../../src/jobs/call-log-worker.js';
+import { webhookCrmKind } from '../../adapters/crm/webhook/index.js';
+import type { CallLogQueue, LogUpdateRef } from '../../src/store/queues/port.js';
+import { WebhookCrmFake } from '../fakes/webhook-crm/server.js';
+import { backendFor, connectors, finishedCall, rid, setupOrg, silentLogger, waitFor } from './helpers.js';
 
 /** A call-log queue that refuses the first `failures` enqueues, as while a Redis master is away. */
 function blinkingQueue(failures: number) {
@@ -102,4 +107,39 @@ describe('call-log hand-off', () => {
       await t.close();
     }
   });
+
+  for (const kind of ['memory', 'redis'] as const) {
+    test(`a CRM update whose enqueue was lost is re-driven by housekeeping and reaches the CRM once (${kind})`, async () => {
+      const t = await backendFor(kind);
+      const crm = await new WebhookCrmFake().start();
+      try {
+        const { orgId, userId } = await setupOrg(t.backend, crm.config());
+        const call = await finishedCall(t.backend, orgId, userId);
+        const run = callLogProcessor({ calls: t.backend.calls, crm: connectors(t.backend, [webhookCrmKind]), logger: silentLogger });
+        await run({ orgId, callId: call.id, attempt: 1, maxAttempts: 3 });
+        assert.equal(crm.logsOf(call.id).length, 1, 'the log');
+        // Redis away for every try: the note is stored, its update not queued
+        const down = blinkingQueue(1_000);
+        const updates = new CallUpdates({ calls: t.backend.calls, callLog: down.queue, logger: silentLogger, wrapupSec: 600 });
+        await updates.wrapup(orgId, call.id, { notes: 'call back Monday' });
+        assert.deepEqual(down.enqueued, []);
+        // housekeeping (grace 0 here) enqueues it from the update outbox
+        const jobs: { callId: string; update?: LogUpdateRef }[] = [];
+        const queue = { enqueue: async (_o: string, callId: string, update?: LogUpdateRef) => void jobs.push({ callId, update }) } as unknown as CallLogQueue;
+        const hk = new Housekeeper(t.backend, queue, silentLogger, { outboxGraceMs: 0 });
+        await hk.round();
+        assert.deepEqual(jobs, [{ callId: call.id, update: { group: 'notes', n: 1 } }]);
+        await run({ orgId, callId: call.id, attempt: 1, maxAttempts: 3, update: jobs[0].update });
+        assert.deepEqual(crm.updatesOf(call.id).map((d) => [d.key, d.body.notes]), [[`${call.id}:notes:1`, 'call back Monday']]);
+        // sent: settled, so the next round enqueues nothing
+        await hk.round();
+        assert.equal(jobs.length, 1);
+        assert.equal(crm.logsOf(call.id).length, 1, 'never a second log');
+        assert.equal(crm.duplicates, 0);
+      } finally {
+        await crm.close();
+        await t.close();
+      }
+    });
+  }
 });

@@ -11,6 +11,7 @@ import pino from 'pino';
 import { createRingCentralAdapter, type RingCentralAdapter, type RingCentralOptions } from '../../adapters/ringcentral/index.js';
 import { applyTransition } from '../../src/domain/state-machine.js';
 import type { Call, Provider, User } from '../../src/domain/types.js';
+import { ringTimeoutOf } from '../../src/domain/types.js';
 import type { CallEventSink, InboundEvent, ProviderContext, StatusEvent } from '../../src/providers/adapter.js';
 import type { SharedState } from '../../src/store/shared/port.js';
 import { startFakeRingCentral, type FakeRingCentral, type FakeRingCentralOptions } from '../fakes/ringcentral/server.js';
@@ -101,7 +102,7 @@ export class RecordingSink implements CallEventSink {
     const user = this.owners.get(ev.to);
     if (!user) return null;
     const call = this.link(ev.providerCallId, { direction: 'inbound', from: ev.from, to: ev.to, userId: user.id, status: 'ringing' });
-    return { call, user };
+    return { call, user, ringTimeoutSec: ringTimeoutOf(user) };
   }
 
   async findCall(providerCallId: string) {

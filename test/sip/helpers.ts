@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import type { Call, CallStatus, Provider, User } from '../../src/domain/types.js';
+import { ringTimeoutOf } from '../../src/domain/types.js';
 import type { CallEventSink, InboundEvent, InboundRoute, ProviderContext, StatusEvent } from '../../src/providers/adapter.js';
 import { SipAdapter } from '../../adapters/sip/index.js';
 import { SipConnectionPool } from '../../adapters/sip/connection-pool.js';
@@ -87,7 +88,7 @@ export class RecordingSink implements CallEventSink {
     if (!u) return null;
     const c = call({ direction: 'inbound', to: ev.to, from: ev.from, providerCallId: ev.providerCallId, userId: u.id, status: 'ringing' });
     this.inboundCalls.set(ev.providerCallId, c);
-    return { call: c, user: u };
+    return { call: c, user: u, ringTimeoutSec: ringTimeoutOf(u) };
   }
 
   async findCall(): Promise<Call | null> {

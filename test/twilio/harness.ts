@@ -9,7 +9,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { applyTransition } from '../../src/domain/state-machine.js';
 import type { Call, Provider, User } from '../../src/domain/types.js';
-import type { CallEventSink, InboundEvent, ProviderContext, StatusEvent, WebhookRequest } from '../../src/providers/adapter.js';
+import { ringTimeoutOf } from '../../src/domain/types.js';
+import type { CallEventSink, InboundEvent, InboundRoute, ProviderContext, StatusEvent, WebhookRequest } from '../../src/providers/adapter.js';
 import { TwilioAdapter, type TwilioAdapterOptions } from '../../adapters/twilio/index.js';
 import { FakeTwilio } from '../fakes/twilio/server.js';
 
@@ -43,7 +44,7 @@ export class RecordingSink implements CallEventSink {
     return structuredClone(call);
   }
 
-  async inbound(ev: InboundEvent): Promise<{ call: Call; user: User } | null> {
+  async inbound(ev: InboundEvent): Promise<InboundRoute | null> {
     this.log.push({ method: 'inbound', arg: ev });
     const user = [...this.users.values()].find((u) => u.numbers.includes(ev.to));
     if (!user) return null;
@@ -52,7 +53,7 @@ export class RecordingSink implements CallEventSink {
     this.calls.set(call.id, call);
     this.bySid.set(ev.providerCallId, call.id);
     this.screenPops.push({ call: structuredClone(call), user });
-    return { call: structuredClone(call), user };
+    return { call: structuredClone(call), user, ringTimeoutSec: ringTimeoutOf(user) };
   }
 
   async findCall(providerCallId: string): Promise<Call | null> {

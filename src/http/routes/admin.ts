@@ -27,13 +27,15 @@ const TYPES: Record<string, string> = {
 // esbuild's entryNames "[name]-[hash]": an 8-character base32 hash before the extension
 const HASHED = /-[A-Z0-9]{8}\.(js|css|map|js\.map|css\.map)$/;
 
-// 'self' covers same-origin ws:/wss: in current browsers, which the events socket needs
+// 'self' covers same-origin ws:/wss: in current browsers, which the events socket needs; media
+// are the calls' recordings and voicemail, played from the gateway's own signed links
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self'",
+  "media-src 'self'",
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",

@@ -81,6 +81,8 @@ export function callRoutes(deps: AppDeps) {
         config: { auth: { agents: 'ownCall' } },
         schema: {
           summary: "The call's wrap-up: disposition, notes, subject, the CRM record (while live and DIALGATE_WRAPUP_SEC after the end)",
+          description:
+            'An org admin key, or the agent token of the call\'s user. Changed values after the call was logged reach the CRM as one update per change (webhook CRM: call.log.updated, Idempotency-Key <callId>:<group>:<n>); the same values again send nothing. 404 for an unknown call or another org\'s; 409 wrapup_closed once DIALGATE_WRAPUP_SEC have passed since the end.',
           params: idParam('id'),
           body: {
             type: 'object',

@@ -60,7 +60,7 @@ export function crmRoutes(deps: AppDeps) {
           schema: {
             summary: 'Calls whose CRM record is still to be picked among several candidates (PATCH /v1/calls/{id} crmRecord links them)',
             querystring: { type: 'object', additionalProperties: false, properties: { limit: pageQuery.limit } },
-            response: withErrors({ 200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'Call#' } } } } }),
+            response: withErrors({ 200: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: { $ref: 'Call#' }, description: 'oldest first; each with its candidates' } } } }),
           },
         },
         async (req) => ({ items: await deps.calls.unresolved(orgOf(req), req.query.limit) }),

@@ -1,5 +1,6 @@
 // Users: PUT|GET|DELETE /v1/users/{id}, GET /v1/users, POST /v1/users/{id}/move (atomic).
 import type { FastifyInstance } from 'fastify';
+import { RING_TIMEOUT_SEC } from '../../domain/types.js';
 import type { UserBody } from '../../directory/directory-service.js';
 import type { AppDeps } from '../app.js';
 import { actorOf, orgOf } from '../access.js';
@@ -18,6 +19,7 @@ const userBody = {
     sipUri: { type: 'string', maxLength: 512, pattern: '^sips?:[^\\s]+$' },
     numbers: { type: 'array', maxItems: 100, items: { type: 'string', minLength: 1, maxLength: 64 } },
     crmUserId: { type: 'string', minLength: 1, maxLength: 128 },
+    ringTimeoutSec: { type: 'integer', minimum: RING_TIMEOUT_SEC.min, maximum: RING_TIMEOUT_SEC.max },
     dialPolicy: { $ref: 'DialPolicy#' },
   },
 } as const;

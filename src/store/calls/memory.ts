@@ -22,9 +22,13 @@ import type {
   IdempotencyRecord,
   InboundRequest,
   ReassignTarget,
+  PendingUpdate,
   TransitionInput,
   TransitionResult,
 } from './port.js';
+import { pendingUpdates } from './port.js';
+import { updateKey } from '../../domain/call-updates.js';
+import type { LogUpdateRef } from '../queues/port.js';
 
 const PENDING: CrmLogState = { status: 'pending', attempts: 0 };
 
@@ -248,6 +252,15 @@ export class MemoryCalls implements CallStore {
     return done(due(this.data.orgs.get(orgId)?.outbox, beforeMs, limit));
   }
 
+  updatesDue(orgId: string, beforeMs: number, limit: number): Promise<PendingUpdate[]> {
+    return done(pendingUpdates(due(this.data.orgs.get(orgId)?.updbox, beforeMs, limit)));
+  }
+
+  settleUpdate(orgId: string, callId: string, update: LogUpdateRef): Promise<void> {
+    this.data.orgs.get(orgId)?.updbox.delete(updateKey(callId, update.group, update.n));
+    return done(undefined);
+  }
+
   staleLiveCalls(orgId: string, beforeMs: number, limit: number): Promise<string[]> {
     return done(due(this.data.orgs.get(orgId)?.liveCalls, beforeMs, limit));
   }
@@ -275,9 +288,16 @@ export class MemoryCalls implements CallStore {
       const g = u.groups?.[name] ?? '';
       if (g && !order.includes(g)) order.push(g);
     }
+    // like update_call.lua: a change of an ended call is an update to send, in the update outbox
+    const pending = isTerminal(c.status) && !c.trial;
     const bumped = order.map((group) => {
       c.changes ??= {};
-      c.changes[group] = (c.changes[group] ?? 0) + 1;
+      const was = c.changes[group] ?? 0;
+      c.changes[group] = was + 1;
+      if (pending) {
+        if (was > 0) s.updbox.delete(updateKey(callId, group, was));
+        s.updbox.set(updateKey(callId, group, was + 1), now);
+      }
       return { group, n: c.changes[group] };
     });
     if (c.candidates && c.candidates.length > 0 && !c.crmRecord) {
@@ -324,6 +344,7 @@ export class MemoryCalls implements CallStore {
       s.callLinks.delete(id);
       for (const [k, e] of s.idempotency) if (e.record.callId === id) s.idempotency.delete(k);
       s.outbox.delete(id);
+      for (const [g, n] of Object.entries(c.changes ?? {})) s.updbox.delete(updateKey(id, g, n));
       s.calls.delete(id);
       n++;
     }

@@ -9,6 +9,8 @@ import type { Call, CallStatus, CrmLogState, Page, User } from '../../domain/typ
 import type { BreakerPolicy } from '../health/port.js';
 import type { VersionedUser } from '../directory/port.js';
 import type { EventType } from '../events/port.js';
+import type { LogUpdateRef } from '../queues/port.js';
+import { parseUpdateKey } from '../../domain/call-updates.js';
 
 /** A click-to-call as decided in Node on snapshots; the script checks the snapshots and commits it. */
 export interface ClickRequest {
@@ -147,6 +149,22 @@ export type CallFieldsResult =
   /** `bumped`: the groups that changed with their new counts (empty: nothing changed) */
   | { kind: 'ok'; call: Call; changed: boolean; bumped: { group: string; n: number }[] };
 
+/** A CRM update waiting in the update outbox. */
+export interface PendingUpdate {
+  callId: string;
+  update: LogUpdateRef;
+}
+
+/** The update outbox's members (updateKey) read back; malformed ones are skipped. */
+export function pendingUpdates(keys: string[]): PendingUpdate[] {
+  const out: PendingUpdate[] = [];
+  for (const key of keys) {
+    const p = parseUpdateKey(key);
+    if (p) out.push({ callId: p.callId, update: { group: p.group, n: p.n } });
+  }
+  return out;
+}
+
 export interface CallStore {
   /** A click-to-call in one round trip: snapshots checked, idempotency, health, limits, the call and its event. */
   click(req: ClickRequest): Promise<ClickResult>;
@@ -185,6 +203,13 @@ export interface CallStore {
   setCrmLog(orgId: string, callId: string, state: CrmLogState): Promise<void>;
   /** Calls handed off to the call log before `beforeMs` and not settled since (to enqueue again). */
   outboxDue(orgId: string, beforeMs: number, limit: number): Promise<string[]>;
+  /**
+   * CRM updates of ended calls (one per call and group: its latest change) recorded by updateCall
+   * before `beforeMs` and not settled since: to enqueue again (a lost enqueue must not lose the update).
+   */
+  updatesDue(orgId: string, beforeMs: number, limit: number): Promise<PendingUpdate[]>;
+  /** The update's job ran to its end (sent, folded, superseded, or given up): it leaves the update outbox. */
+  settleUpdate(orgId: string, callId: string, update: LogUpdateRef): Promise<void>;
   /** Live calls with no news since `beforeMs` (the reconciler asks their providers). */
   staleLiveCalls(orgId: string, beforeMs: number, limit: number): Promise<string[]>;
   /**

@@ -22,9 +22,13 @@ import type {
   IdempotencyRecord,
   InboundRequest,
   ReassignTarget,
+  PendingUpdate,
   TransitionInput,
   TransitionResult,
 } from './port.js';
+import { pendingUpdates } from './port.js';
+import { updateKey } from '../../domain/call-updates.js';
+import type { LogUpdateRef } from '../queues/port.js';
 
 type Reply = (string | number | null)[];
 
@@ -274,6 +278,14 @@ export class RedisCalls implements CallStore {
     return this.redis.zrangebyscore(this.k(orgId).outbox, '-inf', beforeMs, 'LIMIT', 0, limit);
   }
 
+  async updatesDue(orgId: string, beforeMs: number, limit: number): Promise<PendingUpdate[]> {
+    return pendingUpdates(await this.redis.zrangebyscore(this.k(orgId).updbox, '-inf', beforeMs, 'LIMIT', 0, limit));
+  }
+
+  async settleUpdate(orgId: string, callId: string, update: LogUpdateRef): Promise<void> {
+    await this.redis.zrem(this.k(orgId).updbox, updateKey(callId, update.group, update.n));
+  }
+
   staleLiveCalls(orgId: string, beforeMs: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.k(orgId).livecalls, '-inf', beforeMs, 'LIMIT', 0, limit);
   }
@@ -290,7 +302,7 @@ export class RedisCalls implements CallStore {
     }
     const r = (await this.conn.run(
       'update_call',
-      [k.call(callId), k.unresolved, k.events],
+      [k.call(callId), k.unresolved, k.events, k.updbox],
       [Date.now(), u.wrapupMs !== undefined ? String(u.wrapupMs) : '', u.event ?? '', callId, n, ...args],
     )) as Reply;
     if (r[0] === 'none') return { kind: 'none' };
@@ -339,7 +351,7 @@ export class RedisCalls implements CallStore {
     return Number(
       await this.conn.run(
         'purge_calls',
-        [k.calls, k.ucalls, k.pc, k.idem, k.idemExp, k.expiry, k.outbox, k.livecalls, ...ids.map((id) => k.call(id))],
+        [k.calls, k.ucalls, k.pc, k.idem, k.idemExp, k.expiry, k.outbox, k.livecalls, k.updbox, ...ids.map((id) => k.call(id))],
         [now, limit, ...ids],
       ),
     );

@@ -45,6 +45,8 @@ export class OrgData {
   readonly health = new Map<string, HealthRecord>();
   /** call id → ms it was handed to the call log */
   readonly outbox = new Map<string, number>();
+  /** "<callId>:<group>:<n>" → ms: CRM updates of ended calls not yet settled (Redis: updbox) */
+  readonly updbox = new Map<string, number>();
   /** call id → ms it got candidates without a crmRecord (Redis: unresolved) */
   readonly unresolved = new Map<string, number>();
   /** call id → ms it is purged */

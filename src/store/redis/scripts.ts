@@ -28,7 +28,7 @@ export const SCRIPTS = {
   reassign_call: 2,
   call_log_context: 4,
   set_crm_log: 3,
-  update_call: 3,
+  update_call: 4,
   purge_calls: null,
   take_limits: 2,
   sweep_buckets: 1,

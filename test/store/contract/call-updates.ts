@@ -8,7 +8,7 @@ import { UPDATE_GROUPS } from '../../../src/domain/call-updates.js';
 import { toPublicCall, type Call } from '../../../src/domain/types.js';
 import type { Backend } from '../../../src/store/backend.js';
 import type { CallStore } from '../../../src/store/calls/port.js';
-import type { BackendFactory } from './backends.js';
+import { RETENTION_SEC, type BackendFactory } from './backends.js';
 import type { DeliveredEvent } from '../../../src/store/events/port.js';
 import { baseCall, clickCreated, listen, orgWithUser, rid, sleep, t, userInput, waitFor } from './helpers.js';
 
@@ -108,6 +108,40 @@ export function runCallUpdatesContract(f: BackendFactory): void {
       } finally {
         bus.stop();
       }
+    });
+
+    test('the update outbox: a change of an ended call waits there until settled (a later change of its group replaces it); none for a live or trial call; purge takes it', async () => {
+      const { org } = await orgWithUser(b);
+      const due = async (beforeMs = Date.now() + 1000, limit = 100) =>
+        (await c.updatesDue(org, beforeMs, limit)).map((x) => `${x.callId}:${x.update.group}:${x.update.n}`).sort();
+      const call = await clickCreated(b, org, 'u1');
+      await c.updateCall(org, call.id, { set: { notes: 'live' }, groups });
+      assert.deepEqual(await due(), [], 'a live call\'s change rides on its log');
+      await c.transition(org, call.id, { status: 'completed', at: t(1) });
+      const r = await c.updateCall(org, call.id, { set: { notes: 'after' }, groups });
+      assert.deepEqual(r.kind === 'ok' && r.bumped, [{ group: 'notes', n: 2 }]);
+      assert.deepEqual(await c.updatesDue(org, Date.now() + 1000, 100), [{ callId: call.id, update: { group: 'notes', n: 2 } }]);
+      assert.deepEqual(await due(Date.now() - 60_000), [], 'not before its time');
+      await c.updateCall(org, call.id, { set: { notes: 'later', recording: { status: 'pending' } }, groups });
+      assert.deepEqual(await due(), [`${call.id}:notes:3`, `${call.id}:recording:1`], 'notes 3 supersedes notes 2');
+      assert.equal((await due(Date.now() + 1000, 1)).length, 1, 'limit');
+      await c.updateCall(org, call.id, { set: { notes: 'later' }, groups });
+      assert.equal((await due()).length, 2, 'the same values again: no update');
+      await c.settleUpdate(org, call.id, { group: 'notes', n: 2 });
+      assert.equal((await due()).length, 2, 'settling a superseded change leaves the newer one');
+      await c.settleUpdate(org, call.id, { group: 'notes', n: 3 });
+      assert.deepEqual(await due(), [`${call.id}:recording:1`]);
+      assert.deepEqual(await c.updatesDue(rid('org'), Date.now() + 1000, 100), [], 'per org');
+
+      const trial = baseCall(org, rid('call_'), { trial: true, trialId: 'tr1' });
+      await c.createCall(trial);
+      await c.transition(org, trial.id, { status: 'completed', at: t(2) });
+      await c.updateCall(org, trial.id, { set: { notes: 'x' }, groups });
+      assert.deepEqual(await due(), [`${call.id}:recording:1`], 'a trial call is never logged: no update');
+
+      await c.setCrmLog(org, call.id, { status: 'logged', attempts: 1 });
+      assert.equal(await c.purge(org, Date.now() + RETENTION_SEC * 1000 + 60_000, 100), 1);
+      assert.deepEqual(await due(), [], 'a purged call\'s pending updates go with it');
     });
 
     test('unresolved: a call with candidates and no crmRecord is listed until it gets one', async () => {

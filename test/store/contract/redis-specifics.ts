@@ -19,7 +19,7 @@ import { rid, t, userInput } from './helpers.js';
 /** The per-org keys of src/store/keys.ts, after the org's hash tag. */
 const ORG_KEYS = new Set([
   'org', 'ver', 'users', 'profile', 'uver', 'region', 'prov', 'regions', 'dids', 'providers', 'pmeta', 'pu', 'settings',
-  'calls', 'ucalls', 'pc', 'livecalls', 'idem', 'idemExp', 'rl', 'live', 'health', 'outbox', 'expiry', 'audit', 'apikeys',
+  'calls', 'ucalls', 'pc', 'livecalls', 'idem', 'idemExp', 'rl', 'live', 'health', 'outbox', 'updbox', 'unresolved', 'expiry', 'audit', 'apikeys',
   'rates', 'costs', 'costIdx', 'dnc', 'cid',
   'apikeyExp', 'tokver',
 ]);

@@ -1,15 +1,16 @@
 -- Retention (CallStore.purge): the calls given, whose purge time has come, go with their listings,
--- provider link and idempotency key; then expired idempotency keys go too.
--- KEYS: 1 calls, 2 ucalls, 3 pc, 4 idem, 5 idemExp, 6 expiry, 7 outbox, 8 livecalls, 9.. call keys
--- ARGV: 1 now, 2 idempotency keys to expire at most, then the call ids (in KEYS order from 9)
+-- provider link, idempotency key and pending CRM updates; then expired idempotency keys go too.
+-- KEYS: 1 calls, 2 ucalls, 3 pc, 4 idem, 5 idemExp, 6 expiry, 7 outbox, 8 livecalls, 9 update
+--       outbox, 10.. call keys
+-- ARGV: 1 now, 2 idempotency keys to expire at most, then the call ids (in KEYS order from 10)
 -- Reply: calls purged
 local now = tonumber(ARGV[1])
 local n = 0
-for i = 9, #KEYS do
-  local id = ARGV[i - 6]
+for i = 10, #KEYS do
+  local id = ARGV[i - 7]
   local due = tonumber(redis.call('ZSCORE', KEYS[6], id) or '-1')
   if due >= 0 and due <= now then
-    local h = redis.call('HMGET', KEYS[i], '_sk', 'userId', '_pcl', '_idem')
+    local h = redis.call('HMGET', KEYS[i], '_sk', 'userId', '_pcl', '_idem', '_u')
     if h[1] then
       redis.call('ZREM', KEYS[1], h[1])
       if h[2] and h[2] ~= '' then redis.call('ZREM', KEYS[2], h[2] .. ' ' .. h[1]) end
@@ -24,6 +25,9 @@ for i = 9, #KEYS do
     redis.call('ZREM', KEYS[6], id)
     redis.call('ZREM', KEYS[7], id)
     redis.call('ZREM', KEYS[8], id)
+    if h[5] and h[5] ~= '' then
+      for g, c in pairs(cjson.decode(h[5])) do redis.call('ZREM', KEYS[9], id .. ':' .. g .. ':' .. string.format('%d', c)) end
+    end
     redis.call('DEL', KEYS[i])
     n = n + 1
   end

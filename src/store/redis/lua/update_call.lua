@@ -2,8 +2,10 @@
 -- recording, the screen pop's match... Unchanged values are not written; the change groups of the
 -- fields that did change move their counters (`_u`, JSON) by one, so each change reaches the CRM
 -- once; the unresolved index follows (candidates and no crmRecord); the event goes out when
--- anything changed.
--- KEYS: 1 call, 2 unresolved, 3 events channel
+-- anything changed. A change of an ended call (not a trial) is one CRM update to send: it goes into
+-- the update outbox (`<callId>:<group>:<n>`, replacing the group's earlier one, which it
+-- supersedes) in this same step, so an enqueue lost after it is re-driven by housekeeping.
+-- KEYS: 1 call, 2 unresolved, 3 events channel, 4 update outbox
 -- ARGV: 1 now, 2 wrap-up window in ms ('' = none), 3 event type ('' = none), 4 call id,
 --       5 number of fields, then per field: hash field, value, '1' to remove it, group ('' = none)
 -- Reply: {'none'} | {'closed', call hash...} | {'ok', changed 0|1, "group:n\n..." bumped, call hash...}
@@ -42,9 +44,15 @@ local out = {}
 if #order > 0 then
   local raw = redis.call('HGET', ck, '_u')
   local counts = (raw and raw ~= '') and cjson.decode(raw) or {}
+  local pending = RANK[redis.call('HGET', ck, 'status')] == 4 and redis.call('HGET', ck, '_trial') ~= '1'
   for _, g in ipairs(order) do
-    counts[g] = (tonumber(counts[g]) or 0) + 1
+    local was = tonumber(counts[g]) or 0
+    counts[g] = was + 1
     out[#out + 1] = g .. ':' .. string.format('%d', counts[g])
+    if pending then
+      if was > 0 then redis.call('ZREM', KEYS[4], ARGV[4] .. ':' .. g .. ':' .. string.format('%d', was)) end
+      redis.call('ZADD', KEYS[4], now, ARGV[4] .. ':' .. g .. ':' .. string.format('%d', counts[g]))
+    end
   end
   redis.call('HSET', ck, '_u', cjson.encode(counts))
 end
