@@ -80,7 +80,7 @@ export class CallEvents {
       for (const o of this.observers) o.transitioned(tr.call, input.status);
     }
     if (tr.becameTerminal) {
-      this.deps.metrics.calls.inc({ provider_kind: tr.call.providerKind, direction: tr.call.direction, outcome: tr.call.status });
+      this.deps.metrics.calls.inc({ provider_kind: tr.call.providerKind, provider_id: tr.call.providerId, direction: tr.call.direction, outcome: tr.call.status });
       if (this.deps.callLog && !tr.call.trial) {
         await this.deps.callLog.enqueue(orgId, callId).catch((e: Error) =>
           this.deps.logger.warn({ callId, err: e.message }, 'call-log enqueue failed; housekeeping will enqueue it from the outbox'),
@@ -96,7 +96,7 @@ export class CallEvents {
     const at = call.history[call.history.length - 1]?.at;
     if (!at) return;
     const secs = (Date.parse(at) - Date.parse(dialedAt)) / 1000;
-    if (secs >= 0) this.deps.metrics.callSetup.observe({ provider_kind: call.providerKind, stage: status }, secs);
+    if (secs >= 0) this.deps.metrics.callSetup.observe({ provider_kind: call.providerKind, provider_id: call.providerId, stage: status }, secs);
   }
 
   /** The sink one provider's adapter reports into. */

@@ -53,6 +53,16 @@ export type UserInput = Omit<User, 'id' | 'providerId' | 'createdAt' | 'updatedA
 
 export type InstallScope = 'all' | 'specific';
 
+/** A provider's circuit-breaker settings (each optional; defaults in src/providers/breaker.ts). */
+export interface BreakerSettings {
+  /** consecutive failures (dials the provider never took, failed probes) that open it */
+  failureThreshold?: number;
+  /** seconds it stays open before a half-open trial */
+  openSec?: number;
+  /** trial successes (dials or probes) that close it again */
+  closeAfter?: number;
+}
+
 export interface Provider {
   id: string;
   orgId: string;
@@ -64,6 +74,8 @@ export interface Provider {
   priority: number;
   scope: InstallScope;
   futureUsers: boolean;
+  /** circuit-breaker settings; absent: the defaults */
+  health?: BreakerSettings;
   createdAt: string;
   updatedAt: string;
 }

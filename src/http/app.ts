@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { ApiKeyVerifier, bearer, type Principal } from '../auth/api-keys.js';
 import type { OrgService } from '../auth/org-service.js';
 import type { CallQueries } from '../calls/call-queries.js';
+import type { Reconciler } from '../calls/reconciler.js';
 import type { Dispatcher } from '../calls/dispatch.js';
 import type { WebhookIngress } from '../calls/webhook-ingress.js';
 import type { Config } from '../config/config.js';
@@ -56,6 +57,7 @@ export interface AppDeps {
   orgs: OrgService;
   directory: DirectoryService;
   dispatcher: Dispatcher;
+  reconciler: Reconciler;
   calls: CallQueries;
   providers: ProviderRuntime;
   events: EventBus;

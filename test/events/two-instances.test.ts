@@ -5,59 +5,17 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
-import { backendEnv, connectEvents, eventually, httpJson, type StoreKind } from '../helpers/gateway.js';
+import { connectEvents, httpJson, type StoreKind } from '../helpers/gateway.js';
+import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { FAST, randomDid, uid } from '../calls/setup.js';
-import { freePort } from '../helpers/net.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
+type Instance = GatewayProcess;
 
-interface Instance {
-  proc: ChildProcess;
-  url: string;
-  output: () => string;
-}
-
-async function startInstance(adminToken: string, kind: StoreKind): Promise<Instance> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...backendEnv(kind),
-      DIALGATE_ADMIN_TOKEN: adminToken,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out = (out + d).slice(-4000)));
-  proc.stderr!.on('data', (d) => (out = (out + d).slice(-4000)));
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`gateway exited with ${proc.exitCode}: ${out}`);
-      return (await fetch(url + '/readyz', { signal: AbortSignal.timeout(1000) })).status === 200;
-    },
-    // tsx compiles the whole service at start: slow on a loaded machine
-    120_000,
-    `gateway on port ${port} to be ready`,
-  );
-  return { proc, url, output: () => out };
-}
+const startInstance = (adminToken: string, kind: StoreKind) => startGatewayProcess(adminToken, kind);
 
 async function stop(i: Instance | undefined): Promise<void> {
-  if (!i || i.proc.exitCode !== null) return;
-  const exited = new Promise((r) => i.proc.once('exit', r));
-  i.proc.kill('SIGTERM');
-  const t = setTimeout(() => i.proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
+  await i?.stop();
 }
 
 for (const kind of ['redis', 'cluster'] as const) describe(`two gateway processes sharing one ${kind === 'redis' ? 'Redis' : 'Redis Cluster'}`, () => {

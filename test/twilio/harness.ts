@@ -12,6 +12,7 @@ import type { Call, Provider, User } from '../../src/domain/types.js';
 import type { CallEventSink, InboundEvent, ProviderContext, StatusEvent, WebhookRequest } from '../../src/providers/adapter.js';
 import { TwilioAdapter, type TwilioAdapterOptions } from '../../adapters/twilio/index.js';
 import { FakeTwilio } from '../fakes/twilio/server.js';
+import { LONE_INSTANCE } from '../helpers/instances.js';
 
 export interface SinkCall {
   method: keyof CallEventSink;
@@ -236,6 +237,7 @@ export class Harness {
       },
       logger,
       metrics: { apiRequest: (op, seconds, outcome) => void this.metrics.push({ op, seconds, outcome }) },
+      instances: LONE_INSTANCE,
       deliverWebhook: async () => ({ statusCode: 501 }),
     };
     this.adapter = new TwilioAdapter(this.ctx, { sleep: async () => undefined, ...this.opts.adapter });

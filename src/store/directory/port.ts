@@ -1,7 +1,7 @@
 // Users, providers and their assignments (DESIGN rules 1-7). Every method that touches more than
 // one record is atomic: one Lua script on Redis, one synchronous step in memory.
 
-import type { AssignResult, Page, Provider, User, UserInput } from '../../domain/types.js';
+import type { AssignResult, BreakerSettings, Page, Provider, User, UserInput } from '../../domain/types.js';
 
 export interface ProviderInput {
   kind: string;
@@ -11,6 +11,7 @@ export interface ProviderInput {
   priority: number;
   scope: 'all' | 'specific';
   futureUsers: boolean;
+  health?: BreakerSettings;
 }
 
 export interface ProviderPatch {
@@ -19,6 +20,8 @@ export interface ProviderPatch {
   regions?: { allow?: string[]; deny?: string[] };
   priority?: number;
   futureUsers?: boolean;
+  /** null: back to the defaults */
+  health?: BreakerSettings | null;
 }
 
 export interface PutUserResult {
