@@ -79,12 +79,16 @@ export class Reconciler {
     return this.ask(orgId, call);
   }
 
-  /** Asks the call's provider and applies what it says. */
-  private async ask(orgId: string, call: Call): Promise<Outcome> {
+  /**
+   * Asks the call's provider and applies what it says. A call the provider does not know is
+   * ended as `gone` says: failed "stale" when nobody asked for its end, the end we asked for when
+   * we just hung it up (the provider dropped it before reporting).
+   */
+  private async ask(orgId: string, call: Call, gone: { status: CallStatus; cause: string } = { status: 'failed', cause: 'stale' }): Promise<Outcome> {
     const provider = (await this.deps.configs.get(orgId)).provider(call.providerId);
     // never reached a provider (its instance died between the click and the dial), or the
     // provider was uninstalled: nobody can ever report on it
-    if (!provider || !call.providerCallId) return this.finish(orgId, call, 'failed', 'stale');
+    if (!provider || !call.providerCallId) return this.finish(orgId, call, gone.status, gone.cause);
     const adapter = this.deps.providers.adapter(provider);
     if (!adapter.fetchStatus) return 'unsure';
     const report = await this.fetch(provider, call);
@@ -92,7 +96,7 @@ export class Reconciler {
       this.deps.logger.info({ callId: call.id, providerId: provider.id, detail: report.detail }, 'reconciler: the provider could not say; asking again next round');
       return 'unsure';
     }
-    if (report.state === 'unknown') return this.finish(orgId, call, 'failed', 'stale');
+    if (report.state === 'unknown') return this.finish(orgId, call, gone.status, gone.cause);
     if (report.status === call.status) return 'unchanged';
     const tr = await this.deps.events.apply(orgId, call.id, {
       status: report.status,
@@ -160,7 +164,7 @@ export class Reconciler {
       } else {
         await this.deps.providers.adapter(provider).hangUp(call);
         const after = await this.deps.calls.getCall(orgId, callId);
-        if (after && !isTerminal(after.status)) await this.ask(orgId, after);
+        if (after && !isTerminal(after.status)) await this.ask(orgId, after, { status: endStatus(after), cause: after.status === 'answered' ? 'hung_up_by_api' : 'canceled_by_api' });
       }
     }
     return (await this.deps.calls.getCall(orgId, callId)) ?? call;

@@ -175,7 +175,7 @@ export interface ProviderKindDefinition {
    * change). Throws ProviderError provider_auth_failed (the provider refused them: its own error
    * code in providerCode) or provider_unavailable (it could not be reached). Absent: nothing to check.
    */
-  verify?(config: Record<string, unknown>, opts: { logger: Logger }): Promise<void>;
+  verify?(config: Record<string, unknown>, opts: { logger: Logger; shared: SharedState }): Promise<void>;
   /**
    * Whether this provider can ring the agent (e.g. SIP needs user.sipUri, the others a phone).
    * Routing and failover skip providers that cannot. Default: the user has a phone.

@@ -71,7 +71,7 @@ export class ProviderRuntime {
     const def = this.kinds.get(kind);
     if (!def?.verify) return;
     try {
-      await def.verify(config, { logger: this.deps.logger.child({ providerKind: kind }) });
+      await def.verify(config, { logger: this.deps.logger.child({ providerKind: kind }), shared: this.deps.shared });
     } catch (e) {
       if (!(e instanceof ProviderError)) throw e;
       const details = e.providerCode !== undefined ? { providerCode: e.providerCode } : undefined;

@@ -140,7 +140,7 @@ describe('RingCentral through the gateway (Redis)', () => {
     });
     assert.equal(r.status, 422, r.text);
     assert.equal(r.body.error.code, 'provider_auth_failed');
-    assert.equal(r.body.error.details?.providerCode, 'invalid_client');
+    assert.equal(r.body.error.providerCode, 'invalid_client');
     assert.ok(!r.text.includes('definitely-wrong-secret') && !r.text.includes(SECRET.jwt));
     const list = await tg.req('GET', '/v1/providers', { key });
     assert.ok(!list.body.items.some((p: { name: string }) => p.name === 'RC bad'), 'nothing stored');
