@@ -184,7 +184,7 @@ export class RedisCalls implements CallStore {
     const idem = input.idempotency;
     const r = (await this.conn.run(
       'transition',
-      [k.call(callId), k.pc, k.live, k.livecalls, k.outbox, k.idem, k.idemExp, k.health, k.events],
+      [k.call(callId), k.pc, k.live, k.livecalls, k.outbox, k.idem, k.idemExp, k.health, k.events, k.expiry],
       [
         Date.now(),
         input.status,
@@ -203,6 +203,7 @@ export class RedisCalls implements CallStore {
         Number.isFinite(parsed) ? '1' : '',
         input.onlyProvider ?? '',
         known && !isTerminal(input.status) ? known.status : '',
+        Date.now() + this.retentionMs,
       ],
     )) as Reply;
     if (r[0] === 'none') return null;
