@@ -2,7 +2,7 @@
 // backend; whoever holds it walks every org): call logs handed off but never queued (a crash
 // between a call's end and its enqueue: the outbox says so) are enqueued again; ended calls whose
 // retention is over are purged with their links and keys; token buckets that refilled are
-// dropped. Each step is idempotent, so a lock lost midway costs nothing but repeated work.
+// dropped; then the tasks given (src/gateway.ts: provider probes and the stuck-call reconciler). Each step is idempotent, so a lock lost midway costs nothing but repeated work.
 
 import type { Logger } from 'pino';
 import type { Backend } from '../store/backend.js';
@@ -13,7 +13,7 @@ export interface HousekeeperOptions {
   everyMs?: number;
   /** how long a hand-off may wait before it is enqueued again (default 60 s) */
   outboxGraceMs?: number;
-  /** extra per-org work (the stuck-call reconciler) */
+  /** extra per-org work (provider probes, the stuck-call reconciler) */
   tasks?: Array<(orgId: string) => Promise<void>>;
 }
 
@@ -87,7 +87,10 @@ export class Housekeeper {
       // a backlog of expired calls: keep going, a batch at a time
     }
     await limits.sweep(orgId);
-    for (const task of this.opts.tasks ?? []) await task(orgId);
+    for (const task of this.opts.tasks ?? []) {
+      // one task failing for one org (a provider's API down...) stops neither the others nor the round
+      await task(orgId).catch((e: Error) => this.logger.warn({ orgId, err: e.message }, 'housekeeping task failed'));
+    }
   }
 
   async stop(): Promise<void> {
