@@ -20,6 +20,7 @@ import { CallUpdates } from './calls/call-updates.js';
 import { Recordings } from './calls/recordings.js';
 import { RecordingLinks, recordingLinkKey } from './calls/recording-links.js';
 import { Dispatcher } from './calls/dispatch.js';
+import { Reconciler } from './calls/reconciler.js';
 import { WebhookIngress } from './calls/webhook-ingress.js';
 import type { Config } from './config/config.js';
 import type { CrmKindDefinition } from './crm/adapter.js';
@@ -38,6 +39,8 @@ import { PerfService } from './perf/perf-service.js';
 import { PerfRecorder } from './perf/recorder.js';
 import { PolicyService } from './policy/policy-service.js';
 import type { ProviderKindDefinition } from './providers/adapter.js';
+import { InstanceHeartbeat } from './providers/instances.js';
+import { Prober } from './providers/prober.js';
 import { ProviderRuntime } from './providers/runtime.js';
 import { Router } from './routing/router.js';
 import { createBackend, type Backend } from './store/backend.js';
@@ -74,6 +77,8 @@ export interface GatewayParts {
   policy: PolicyService;
   router: Router;
   callLog: CallLogQueue;
+  reconciler: Reconciler;
+  prober: Prober;
 }
 
 export function createLogger(level: Config['logLevel']): Logger {
@@ -111,7 +116,7 @@ export class Gateway {
     readonly parts: GatewayParts,
     private readonly deps: AppDeps,
     private readonly publicUrlOf: PublicUrl,
-    private readonly stoppables: { trialQueue: TrialQueue; housekeeper: Housekeeper },
+    private readonly stoppables: { trialQueue: TrialQueue; housekeeper: Housekeeper; heartbeat: InstanceHeartbeat },
   ) {}
 
   get app() {
@@ -205,6 +210,8 @@ export class Gateway {
         this.built?.refuse();
         await this.built?.app.close();
         await bounded('housekeeping', this.stoppables.housekeeper.stop());
+        // after the in-flight work: other instances tell this one's calls from lost ones by it
+        await bounded('heartbeat', this.stoppables.heartbeat.stop(), 1000);
         // with the backend unreachable, queues cannot close gracefully (their connections never
         // come back): give them a moment, not the full bound
         const queueMs = (await backend.ready()).ok ? 3000 : 300;
@@ -271,7 +278,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     updates: callUpdates,
     mediaLink: (orgId, callId, kind) => recordingLinks.url(orgId, callId, kind),
   });
+  const heartbeat = new InstanceHeartbeat(backend.shared);
+  heartbeat.start();
   const providers = new ProviderRuntime({
+    instances: heartbeat,
     kinds: opts.providerKinds,
     shared: backend.shared,
     logger,
@@ -296,12 +306,28 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
   });
 
-  const trialRunDeps: TrialRunnerDeps = { calls: backend.calls, configs, dispatcher, events: callEvents, trials: backend.trials, perf: backend.perf, waiters, logger, ...opts.trialRunner };
+  const reconciler = new Reconciler({
+    calls: backend.calls,
+    configs,
+    providers,
+    events: callEvents,
+    logger,
+    metrics,
+    afterMs: config.reconcileAfterSec * 1000,
+    maxCallMs: config.maxCallSec * 1000,
+  });
+  const prober = new Prober({ configs, providers, health: backend.health, metrics, logger, track: (p) => recorder.track(p) });
+
+  const trialRunDeps: TrialRunnerDeps = { calls: backend.calls, configs, dispatcher, reconciler, events: callEvents, trials: backend.trials, perf: backend.perf, waiters, logger, ...opts.trialRunner };
   const trialQueue = backend.queues.trials((trialId, orgId, providerId, signal) => runTrialPart(trialRunDeps, trialId, orgId, providerId, signal), { logger });
-  const housekeeper = new Housekeeper(backend, callLog, logger, { everyMs: config.reconcileEverySec * 1000 });
+  // stuck calls and provider probes ride on the housekeeping round: one instance at a time
+  const housekeeper = new Housekeeper(backend, callLog, logger, {
+    everyMs: config.reconcileEverySec * 1000,
+    tasks: [(orgId) => prober.org(orgId), async (orgId) => void (await reconciler.org(orgId))],
+  });
   housekeeper.start();
 
-  const parts: GatewayParts = { config, logger, metrics, backend, providers, dispatcher, callEvents, configs, policy, router, callLog };
+  const parts: GatewayParts = { config, logger, metrics, backend, providers, dispatcher, callEvents, configs, policy, router, callLog, reconciler, prober };
   const readiness: ReadinessCheck[] = [
     { name: 'backend', check: () => backend.ready() },
     // kinds that share connections across providers (SIP's drachtio links) report them here
@@ -316,6 +342,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     credentials: new CredentialService({ orgs: backend.orgs, directory: backend.directory, audit: backend.audit }),
     directory: new DirectoryService({ directory: backend.directory, health: backend.health, providers, logger, audit: backend.audit, policy, configs, users, settings: backend.settings }),
     dispatcher,
+    reconciler,
     calls: new CallQueries(backend.calls),
     callUpdates,
     recordings: new Recordings({ links: recordingLinks, calls: backend.calls, configs, providers }),
@@ -335,7 +362,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     readiness,
     publicUrl: () => publicUrl.get(),
   };
-  const gateway = new Gateway(parts, deps, publicUrl, { trialQueue, housekeeper });
+  const gateway = new Gateway(parts, deps, publicUrl, { trialQueue, housekeeper, heartbeat });
   await gateway.build();
   return gateway;
 }

@@ -6,6 +6,7 @@ import type { Call, CallStatus } from '../../src/domain/types.js';
 import { TERMINAL_STATUSES } from '../../src/domain/types.js';
 import {
   ProviderError,
+  type CallReport,
   type DialRequest,
   type DialResult,
   type ProviderAdapter,
@@ -17,10 +18,10 @@ import {
 import { RcApi } from './api.js';
 import { parseConfig, type RcConfig } from './config.js';
 import { RcTransport } from './http.js';
-import { RINGOUT_PATH, ringOutPath, sessionPath } from './paths.js';
+import { EXTENSION_PATH, RINGOUT_PATH, ringOutPath, sessionPath } from './paths.js';
 import { DEFAULT_POLL_OPTIONS, RingOutPoller, type PollOptions } from './poller.js';
 import { RateLimits } from './rate-limit.js';
-import { DEFAULT_SESSION_OPTIONS, SessionProcessor, type Envelope, type SessionOptions } from './sessions.js';
+import { DEFAULT_SESSION_OPTIONS, SessionProcessor, sessionStatus, type Envelope, type SessionBody, type SessionOptions } from './sessions.js';
 import { CallState } from './state.js';
 import { mapRingOutStatus, type RingOutStatus } from './status-map.js';
 import { DEFAULT_SUBSCRIPTION_OPTIONS, SubscriptionManager, type SubscriptionOptions } from './subscription.js';
@@ -61,10 +62,7 @@ export class RingCentralAdapter implements ProviderAdapter {
     // keys that depend on the credentials carry their hash; per-call keys only the provider id
     const credPrefix = `rc:${pid}:${this.cfg.credentialTag}`;
     const callPrefix = `rc:${pid}`;
-    const limits = new RateLimits(ctx.shared, credPrefix);
-    const transport = new RcTransport(this.cfg, limits, ctx.metrics, logger);
-    const tokens = new TokenManager(this.cfg, ctx.shared, credPrefix, transport, logger, { ...DEFAULT_TOKEN_OPTIONS, ...options.token });
-    this.api = new RcApi(transport, tokens);
+    this.api = rcApi(this.cfg, credPrefix, ctx.shared, ctx.metrics, logger, options.token);
     this.state = new CallState(ctx.shared, callPrefix);
     this.pendingMs = options.pendingMs ?? 120_000;
     const onAnswered = (id: string) => void this.scheduleTrialHangUp(id);
@@ -189,13 +187,36 @@ export class RingCentralAdapter implements ProviderAdapter {
     return { statusCode: 200, body: {} };
   }
 
+  /** The active probe: a token, then the JWT user's extension (what every call needs). */
   async health(): Promise<ProviderHealth> {
     try {
-      await this.api.tokens.accessToken();
+      await this.api.call({ operation: 'readExtension', method: 'GET', path: EXTENSION_PATH });
       return { healthy: true };
     } catch (err) {
-      return { healthy: false, detail: err instanceof ProviderError ? err.code : 'error' };
+      return { healthy: false, detail: err instanceof ProviderError ? err.message : 'error' };
     }
+  }
+
+  /**
+   * Where a call stands at RingCentral: a RingOut's own status (outbound; our providerCallId is
+   * the RingOut id), else its telephony session (inbound). Gone there: a call we knew answered
+   * completed (as the RingOut poller concludes), any other is unknown to RingCentral.
+   */
+  async fetchStatus(call: Call): Promise<CallReport> {
+    const id = call.providerCallId;
+    if (!id) return { state: 'unknown' };
+    const answered = call.status === 'answered';
+    const outbound = call.direction === 'outbound';
+    const res = await this.api.call(
+      outbound
+        ? { operation: 'readRingOut', method: 'GET', path: ringOutPath(id), accept: [404] }
+        : { operation: 'readCallSession', method: 'GET', path: sessionPath(id), accept: [404] },
+    );
+    if (res.status === 404) return answered ? { state: 'known', status: 'completed', cause: outbound ? 'ringout:not-found' : 'session:not-found' } : { state: 'unknown' };
+    const mapped = outbound
+      ? mapRingOutStatus(((res.body ?? {}) as { status?: RingOutStatus }).status ?? {}, { answered, canceled: false })
+      : sessionStatus(((res.body ?? {}) as SessionBody).parties ?? [], answered);
+    return { state: 'known', status: mapped?.status ?? call.status, ...(mapped?.cause ? { cause: mapped.cause } : {}) };
   }
 
   async install(): Promise<void> {
@@ -209,6 +230,20 @@ export class RingCentralAdapter implements ProviderAdapter {
   async close(): Promise<void> {
     this.timers.close();
   }
+}
+
+/** The authenticated client of one set of credentials (its token shared by every instance). */
+function rcApi(cfg: RcConfig, credPrefix: string, shared: ProviderContext['shared'], metrics: ProviderContext['metrics'], logger: ProviderContext['logger'], token?: Partial<TokenOptions>): RcApi {
+  const transport = new RcTransport(cfg, new RateLimits(shared, credPrefix), metrics, logger);
+  return new RcApi(transport, new TokenManager(cfg, shared, credPrefix, transport, logger, { ...DEFAULT_TOKEN_OPTIONS, ...token }));
+}
+
+/** Install and config changes: the credentials must get a token and read the JWT user's extension. */
+export async function verifyRingCentral(raw: Record<string, unknown>, opts: { logger: ProviderContext['logger']; shared: ProviderContext['shared'] }): Promise<void> {
+  const cfg = parseConfig(raw);
+  // keys that depend on the credentials carry their hash (no provider id yet)
+  const api = rcApi(cfg, `rc:verify:${cfg.credentialTag}`, opts.shared, { apiRequest() {} }, opts.logger);
+  await api.call({ operation: 'readExtension', method: 'GET', path: EXTENSION_PATH });
 }
 
 export function createRingCentralAdapter(ctx: ProviderContext, options?: RingCentralOptions): RingCentralAdapter {

@@ -43,15 +43,18 @@ export function mapRcError(operation: string, status: number, body: unknown, ret
   const items = errorItems(body);
   const codes = items.map((i) => i.errorCode ?? '');
   const text = `RingCentral ${operation} failed (HTTP ${status}): ${describe(items)}`;
+  // RingCentral's own code for the caller: the OAuth error (invalid_client...) when there is one
+  const oauth = body && typeof body === 'object' ? (body as Record<string, unknown>).error : undefined;
+  const own = typeof oauth === 'string' ? oauth : codes.find(Boolean);
   if (status === 429 || codes.some((c) => /^CMN-30[1-4]$|^CMN-310$/.test(c))) {
-    return new ProviderError('rate_limited', text, retryAfterSec ?? 60, true);
+    return new ProviderError('rate_limited', text, retryAfterSec ?? 60, true, own);
   }
   if (status === 401 || codes.some((c) => c.startsWith('OAU-') || AUTH_CODES.has(c) || PERMISSION_CODES.has(c))) {
-    return new ProviderError('provider_auth_failed', text, undefined, true);
+    return new ProviderError('provider_auth_failed', text, undefined, true, own);
   }
   if (status >= 500) {
     // 503 means the request was refused before anything happened; other 5xx may have half-run
-    return new ProviderError('provider_unavailable', text, retryAfterSec, status === 503);
+    return new ProviderError('provider_unavailable', text, retryAfterSec, status === 503, own);
   }
   const phoneParam = items.some((i) => /phone|number|^to$|^from$/i.test(i.parameterName ?? ''));
   if (

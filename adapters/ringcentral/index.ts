@@ -3,7 +3,7 @@
 
 import type { ProviderKindDefinition } from '../../src/providers/adapter.js';
 import type { Provider } from '../../src/domain/types.js';
-import { createRingCentralAdapter } from './adapter.js';
+import { createRingCentralAdapter, verifyRingCentral } from './adapter.js';
 import { configSchema, DEFAULT_SERVER_URL, secretFields } from './config.js';
 
 export const ringcentralKind: ProviderKindDefinition = {
@@ -14,6 +14,7 @@ export const ringcentralKind: ProviderKindDefinition = {
   configSchema,
   secretFields,
   create: (ctx) => createRingCentralAdapter(ctx),
+  verify: (config, opts) => verifyRingCentral(config, opts),
   describe: (provider: Provider, webhookBase: string) => ({
     webhookUrl: `${webhookBase}/events`,
     serverUrl: typeof provider.config.serverUrl === 'string' ? provider.config.serverUrl : DEFAULT_SERVER_URL,

@@ -1,6 +1,8 @@
 // RingCentral API paths used by the adapter ("~" = the account / extension of the JWT user).
 
 export const RINGOUT_PATH = '/restapi/v1.0/account/~/extension/~/ring-out';
+/** the JWT user's extension: read by the credentials check and the health probe */
+export const EXTENSION_PATH = '/restapi/v1.0/account/~/extension/~';
 export const SUBSCRIPTION_PATH = '/restapi/v1.0/subscription';
 /** Account-level telephony sessions: every extension's calls, including inbound ones to any DID. */
 export const SESSIONS_EVENT_FILTER = '/restapi/v1.0/account/~/telephony/sessions';

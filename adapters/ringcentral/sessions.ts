@@ -68,6 +68,15 @@ export interface Envelope {
 
 const RINGING_CODES = new Set(['Setup', 'Proceeding']);
 const END_CODES = new Set(['Disconnected', 'Gone']);
+/** Where a session stands from its parties as GET telephony session shows them (the reconciler's question). */
+export function sessionStatus(parties: Party[], answered: boolean): Mapped | null {
+  const codes = parties.map((p) => p.status?.code ?? '');
+  if (codes.length > 0 && codes.every((c) => END_CODES.has(c))) return answered ? { status: 'completed' } : unansweredEnd(parties[0]?.status?.reason, { canceled: false });
+  if (codes.some((c) => TALKING_CODES.has(c) || VOICEMAIL_CODES.has(c))) return { status: 'answered' };
+  if (codes.some((c) => RINGING_CODES.has(c))) return { status: 'ringing' };
+  return null;
+}
+
 const VOICEMAIL_CODES = new Set(['VoiceMail', 'VoiceMailScreening', 'VMScreening']);
 const TALKING_CODES = new Set(['Answered', 'Hold', 'Parked']);
 

@@ -13,6 +13,7 @@
 
 import { randomHex } from '../../src/domain/random.js';
 import type {
+  CallReport,
   DialRequest,
   DialResult,
   ProviderAdapter,
@@ -69,6 +70,19 @@ interface Live {
   answeredAt?: number;
 }
 
+/**
+ * A simulated call lives in the timers of the instance that placed it, like a SIP dialog on its
+ * drachtio connection: its provider call id names that instance, so any instance can tell a call
+ * still playing elsewhere from one whose instance died (src/providers/instances.ts).
+ */
+function simCallId(instanceId: string, inbound = false): string {
+  return `${inbound ? 'SIMIN' : 'SIM'}${instanceId}x${randomHex(10)}`;
+}
+
+function ownerOf(providerCallId: string): string | undefined {
+  return /^SIM(?:IN)?([0-9a-f]+)x[0-9a-f]+$/.exec(providerCallId)?.[1];
+}
+
 /** how long a status report is retried while the gateway refuses it */
 const REPORT_RETRY_MS = 10 * 60_000;
 
@@ -104,7 +118,7 @@ class SimAdapter implements ProviderAdapter {
       throw new ProviderError('provider_unavailable', 'the simulated provider API refused the call (failDial)');
     }
     this.ctx.metrics.apiRequest('dial', (performance.now() - t0) / 1000, 'ok');
-    const providerCallId = 'SIM' + randomHex(10);
+    const providerCallId = simCallId(this.ctx.instances.id);
     this.schedule(providerCallId, req.call.id, req.hangUpAfterMs);
     // the customer sees the local-presence number the gateway chose, else the configured one
     return { providerCallId, status: 'dialing', from: req.call.callerId ?? this.callerId };
@@ -250,7 +264,7 @@ class SimAdapter implements ProviderAdapter {
       if (body.agentAnswers !== undefined && typeof body.agentAnswers !== 'boolean') {
         return { statusCode: 400, body: { error: { code: 'validation_failed', message: 'agentAnswers must be a boolean' } } };
       }
-      const providerCallId = 'SIMIN' + randomHex(10);
+      const providerCallId = simCallId(this.ctx.instances.id, true);
       const route = await this.ctx.sink.inbound({ providerCallId, from, to, at: new Date().toISOString() });
       if (!route) return { statusCode: 404, body: { error: { code: 'unknown_number', message: `no user of this provider owns ${to}` } } };
       // the agent's phone now rings: play the configured answer / talk time like an outbound call
@@ -262,6 +276,16 @@ class SimAdapter implements ProviderAdapter {
 
   async health(): Promise<ProviderHealth> {
     return this.cfg.failDial ? { healthy: false, detail: 'failDial is set: every dial is refused' } : { healthy: true };
+  }
+
+  /** "Its own table": the live calls of this instance; another live instance's are left to it. */
+  async fetchStatus(call: Call): Promise<CallReport> {
+    const pcid = call.providerCallId ?? '';
+    const live = this.live.get(pcid);
+    if (live) return { state: 'known', status: live.answered ? 'answered' : call.status };
+    const owner = ownerOf(pcid);
+    if (owner && owner !== this.ctx.instances.id && (await this.ctx.instances.alive(owner))) return { state: 'known', status: call.status };
+    return { state: 'unknown' };
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Call } from '../../src/domain/types.js';
 import type {
+  CallReport,
   DialRequest,
   DialResult,
   InboundRoute,
@@ -30,6 +31,8 @@ import { TrunkHealth } from './trunk-health.js';
 export { sipConnectionsHealthy, defaultSipPool, SipConnectionPool } from './connection-pool.js';
 
 const CLOSE_WAIT_MS = 5_000;
+/** how long the owner of a dialog is remembered (longer than any call: DIALGATE_MAX_CALL_SEC ends it first) */
+const DIALOG_OWNER_TTL_MS = 7 * 86_400_000;
 
 export class SipAdapter implements ProviderAdapter, InviteListener, InboundProvider {
   readonly providerId: string;
@@ -44,7 +47,7 @@ export class SipAdapter implements ProviderAdapter, InviteListener, InboundProvi
   private closed = false;
 
   constructor(
-    ctx: ProviderContext,
+    private readonly ctx: ProviderContext,
     private readonly pool: SipConnectionPool,
   ) {
     this.cfg = parseConfig(ctx.provider.config);
@@ -76,9 +79,14 @@ export class SipAdapter implements ProviderAdapter, InviteListener, InboundProvi
       cfg: this.cfg,
       log: this.log,
       report: (r) => void this.reporter.report({ ...r, ...(callId ? { callId } : {}) }),
-      register: (s) => this.sessions.set(s.providerCallId, s),
+      register: (s) => {
+        this.sessions.set(s.providerCallId, s);
+        // which instance holds the dialog: another instance's reconciler leaves it to a live one
+        void this.ctx.shared.set(this.ownerKey(s.providerCallId), this.ctx.instances.id, DIALOG_OWNER_TTL_MS).catch(() => {});
+      },
       unregister: (s) => {
         if (this.sessions.get(s.providerCallId) === s) this.sessions.delete(s.providerCallId);
+        void this.ctx.shared.del(this.ownerKey(s.providerCallId)).catch(() => {});
       },
     };
   }
@@ -98,6 +106,23 @@ export class SipAdapter implements ProviderAdapter, InviteListener, InboundProvi
     const s = call.providerCallId ? this.sessions.get(call.providerCallId) : undefined;
     if (!s) return;
     await s.hangUp();
+  }
+
+  private ownerKey(providerCallId: string): string {
+    return `sip:${this.providerId}:dialog:${providerCallId}`;
+  }
+
+  /**
+   * "The dialog on the connection": a SIP call lives on the drachtio connection of the instance
+   * that set it up. Held here: still up; held by another live instance: left to it; else the
+   * dialog is gone (its instance died, or it ended unreported).
+   */
+  async fetchStatus(call: Call): Promise<CallReport> {
+    const pcid = call.providerCallId ?? '';
+    if (this.sessions.has(pcid)) return { state: 'known', status: call.status };
+    const owner = pcid ? await this.ctx.shared.get(this.ownerKey(pcid)) : null;
+    if (owner && owner !== this.ctx.instances.id && (await this.ctx.instances.alive(owner))) return { state: 'known', status: call.status };
+    return { state: 'unknown' };
   }
 
   async handleWebhook(): Promise<WebhookReply> {

@@ -11,6 +11,7 @@ import type { Call, CallStatus } from '../../src/domain/types.js';
 import { isTerminal } from '../../src/domain/state-machine.js';
 import {
   ProviderError,
+  type CallReport,
   type DialRequest,
   type DialResult,
   type ProviderAdapter,
@@ -22,7 +23,7 @@ import {
   type WebhookRequest,
 } from '../../src/providers/adapter.js';
 import { readTwilioConfig, TWILIO_SECRET_FIELDS, twilioConfigSchema, type TwilioConfig } from './config.js';
-import { TwilioApiError, TwilioRest, type FailureKind, type RestOptions } from './rest.js';
+import { TwilioApiError, TwilioRest, type RestOptions } from './rest.js';
 import { validateRequest, validateRequestWithBody, type SignedParams } from './signature.js';
 import * as twiml from './twiml.js';
 
@@ -114,8 +115,6 @@ const text = (statusCode: number, body: string): WebhookReply => ({ statusCode, 
 export class TwilioAdapter implements ProviderAdapter {
   readonly config: TwilioConfig;
   private readonly rest: TwilioRest;
-  private lastFailure: { kind: FailureKind; at: number } | null = null;
-  private consecutiveFailures = 0;
 
   constructor(
     private readonly ctx: ProviderContext,
@@ -127,7 +126,6 @@ export class TwilioAdapter implements ProviderAdapter {
       metrics: ctx.metrics,
       random: opts.random,
       sleep: opts.sleep,
-      onResult: (f) => this.noteResult(f),
     });
   }
 
@@ -336,27 +334,40 @@ export class TwilioAdapter implements ProviderAdapter {
     await this.ctx.sink.status(callId ? { ...ev, callId } : ev);
   }
 
-  // ---- health ---------------------------------------------------------------------------
+  // ---- health and reconciliation ------------------------------------------------------------
 
-  private noteResult(f: FailureKind | null): void {
-    if (f === null) {
-      this.lastFailure = null;
-      this.consecutiveFailures = 0;
-      return;
-    }
-    if (f === 'rejected') return; // a refused number says nothing about Twilio's health
-    this.lastFailure = { kind: f, at: Date.now() };
-    this.consecutiveFailures++;
-  }
-
+  /** The active probe: an authenticated read of the account (wrong credentials and outages show). */
   async health(): Promise<ProviderHealth> {
-    if (!this.lastFailure) return { healthy: true };
-    if (this.lastFailure.kind === 'auth') return { healthy: false, detail: 'Twilio rejected the credentials on the last request' };
-    if (this.lastFailure.kind === 'unavailable' && this.consecutiveFailures >= 3) {
-      return { healthy: false, detail: `the last ${this.consecutiveFailures} Twilio requests failed (5xx or timeout)` };
+    try {
+      await this.rest.fetchAccount();
+      return { healthy: true };
+    } catch (e) {
+      return { healthy: false, detail: e instanceof ProviderError ? e.message : 'the account could not be read' };
     }
-    return { healthy: true, detail: `last request: ${this.lastFailure.kind}` };
   }
+
+  /** GET the Call resource: Twilio's word on where the call stands (20404: it has no such call). */
+  async fetchStatus(call: Call): Promise<CallReport> {
+    if (!call.providerCallId) return { state: 'unknown' };
+    let res;
+    try {
+      res = await this.rest.fetchCall(call.providerCallId);
+    } catch (e) {
+      if (e instanceof TwilioApiError && (e.twilioCode === 20404 || e.httpStatus === 404)) return { state: 'unknown' };
+      return { state: 'unsure', detail: (e as Error).message };
+    }
+    const status = mapCallStatus(res.status);
+    if (!status) return { state: 'unsure', detail: `Twilio call status "${res.status}"` };
+    const duration = optInt(typeof res.duration === 'string' ? res.duration : undefined);
+    const ended = typeof res.end_time === 'string' ? rfc2822ToIso(res.end_time) : undefined;
+    return { state: 'known', status, ...(ended && isTerminal(status) ? { at: ended } : {}), ...(duration !== undefined && status === 'completed' ? { durationSec: duration } : {}) };
+  }
+}
+
+/** Install and config changes: the credentials must read the account. */
+async function verifyTwilio(raw: Record<string, unknown>): Promise<void> {
+  const rest = new TwilioRest({ config: readTwilioConfig(raw), metrics: { apiRequest() {} } });
+  await rest.fetchAccount();
 }
 
 export const twilioKind: ProviderKindDefinition = {
@@ -367,6 +378,7 @@ export const twilioKind: ProviderKindDefinition = {
   configSchema: twilioConfigSchema,
   secretFields: TWILIO_SECRET_FIELDS,
   create: (ctx) => new TwilioAdapter(ctx),
+  verify: (config) => verifyTwilio(config),
   // a Twilio Client identity needs no phone: every user is reachable as client:<user id>
   canReach: (user, provider) => provider.config.agentIdentity === 'client' || Boolean(user.phone),
   describe: (_provider, webhookBase) => ({

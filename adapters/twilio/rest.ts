@@ -1,5 +1,5 @@
-// A small client for the two Twilio REST operations the adapter needs (create a call, update a
-// call), with twilio-node's retry rule for 429 and every failure mapped to a ProviderError whose
+// A small client for the Twilio REST operations the adapter needs (create, update and fetch a
+// call; fetch the account: the credentials check and the health probe), with twilio-node's retry rule for 429 and every failure mapped to a ProviderError whose
 // message never carries a credential.
 
 import { fetch } from 'undici';
@@ -44,15 +44,12 @@ export function encodeForm(params: FormParams): string {
   return body.toString();
 }
 
-export type FailureKind = 'auth' | 'unavailable' | 'rate_limited' | 'rejected';
-
 export interface RestOptions {
   config: TwilioConfig;
   metrics: ProviderMetrics;
   /** injectable so tests can check the jitter without waiting */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
-  onResult?: (failure: FailureKind | null) => void;
 }
 
 export class TwilioRest {
@@ -77,10 +74,21 @@ export class TwilioRest {
     return this.send('calls.update', `${this.accountPath}/Calls/${encodeURIComponent(sid)}.json`, params, {});
   }
 
-  private async send(op: string, url: string, params: FormParams, extra: Record<string, string>): Promise<TwilioCallResource> {
+  /** GET the Call resource (the reconciler's question); a TwilioApiError 20404 when Twilio has no such call. */
+  fetchCall(sid: string): Promise<TwilioCallResource> {
+    return this.send('calls.fetch', `${this.accountPath}/Calls/${encodeURIComponent(sid)}.json`, null, {});
+  }
+
+  /** GET the account: an authenticated read that changes nothing (credentials check, health probe). */
+  fetchAccount(): Promise<TwilioCallResource> {
+    return this.send('accounts.fetch', `${this.accountPath}.json`, null, {});
+  }
+
+  /** POST a form (params), or GET (null). */
+  private async send(op: string, url: string, params: FormParams | null, extra: Record<string, string>): Promise<TwilioCallResource> {
     const { timeoutMs } = this.opts.config;
     const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    const body = encodeForm(params);
+    const body = params === null ? undefined : encodeForm(params);
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       const seconds = () => (performance.now() - started) / 1000;
@@ -90,10 +98,10 @@ export class TwilioRest {
       try {
         // one deadline covers connect, headers and body
         const res = await fetch(url, {
-          method: 'POST',
+          method: body === undefined ? 'GET' : 'POST',
           headers: {
             Authorization: this.authHeader,
-            'Content-Type': 'application/x-www-form-urlencoded',
+            ...(body === undefined ? {} : { 'Content-Type': 'application/x-www-form-urlencoded' }),
             Accept: 'application/json',
             'User-Agent': 'dialgate-twilio/0.1',
             ...extra,
@@ -108,12 +116,10 @@ export class TwilioRest {
         const err = e as Error & { cause?: { code?: string } };
         if (err.name === 'TimeoutError' || err.name === 'AbortError') {
           this.opts.metrics.apiRequest(op, seconds(), 'timeout');
-          this.opts.onResult?.('unavailable');
           // the request may have reached Twilio: not safe to fail over blindly
           throw new ProviderError('provider_unavailable', `Twilio API ${op} timed out after ${timeoutMs} ms`, undefined, false);
         }
         this.opts.metrics.apiRequest(op, seconds(), 'error');
-        this.opts.onResult?.('unavailable');
         const code = err.cause?.code ?? 'network error';
         const neverSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
         throw new ProviderError('provider_unavailable', `Twilio API ${op} unreachable (${code})`, undefined, neverSent);
@@ -121,7 +127,6 @@ export class TwilioRest {
 
       if (status >= 200 && status < 300) {
         this.opts.metrics.apiRequest(op, seconds(), 'ok');
-        this.opts.onResult?.(null);
         try {
           return JSON.parse(text) as TwilioCallResource;
         } catch {
@@ -137,7 +142,6 @@ export class TwilioRest {
           await sleep(backoffMs(attempt, this.opts.random));
           continue;
         }
-        this.opts.onResult?.('rate_limited');
         const ra = Number(retryAfterHeader);
         throw new ProviderError('rate_limited', `Twilio API ${op} rate limited${codeSuffix(err)}`, Number.isFinite(ra) && ra > 0 ? ra : 1, true);
       }
@@ -150,14 +154,11 @@ export class TwilioRest {
   private mapError(op: string, status: number, err: TwilioErrorBody): ProviderError {
     const detail = `${codeSuffix(err)}${err.message ? `: ${err.message}` : ''}`;
     if (status === 401 || (err.code !== undefined && AUTH_CODES.has(err.code))) {
-      this.opts.onResult?.('auth');
-      return new TwilioApiError('provider_auth_failed', `Twilio rejected the account credentials${codeSuffix(err)}`, err.code, status, true);
+      return new TwilioApiError('provider_auth_failed', `Twilio rejected the account credentials${codeSuffix(err)}`, err.code ?? 20003, status, true);
     }
     if (status >= 500) {
-      this.opts.onResult?.('unavailable');
       return new TwilioApiError('provider_unavailable', `Twilio API ${op} failed with ${status}${detail}`, err.code, status, false);
     }
-    this.opts.onResult?.('rejected');
     if (err.code !== undefined && INVALID_NUMBER_CODES.has(err.code)) {
       return new TwilioApiError('invalid_number', `Twilio refused the number${detail}`, err.code, status, true);
     }
@@ -187,6 +188,6 @@ export class TwilioApiError extends ProviderError {
     readonly httpStatus: number,
     notAccepted: boolean,
   ) {
-    super(code, message, undefined, notAccepted);
+    super(code, message, undefined, notAccepted, twilioCode !== undefined ? String(twilioCode) : undefined);
   }
 }

@@ -45,7 +45,7 @@ async function security(): Promise<ScenarioResult[]> {
       const victim = await isolatedOrg(c, 'Org Victim', 'victim', { agent: '604', did: '778' }, sweep);
       const token = `victimtw${Math.random().toString(16).slice(2)}${Math.random().toString(16).slice(2)}`;
       sweep.add('victim Twilio auth token (signing)', token);
-      const tw = await send(c.a.url, 'POST', '/v1/providers', {
+      const tw = await send(c.a.url, 'POST', '/v1/providers?verify=false', {
         key: victim.key,
         body: { kind: 'twilio', name: 'Signed Twilio', config: { accountSid: 'AC' + 'cd'.repeat(16), authToken: token, callerId: '+16049679998', apiBaseUrl: 'http://127.0.0.1:9' } },
       });

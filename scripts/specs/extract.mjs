@@ -35,6 +35,12 @@ const SPECS = [
       // adapters/twilio/rest.ts updateCall ("calls.update": cancel / hang up); test/fakes/twilio/server.ts
       // validates the request and its 200 Call resource; test/twilio/{fake,outbound}.test.ts validate against it
       ['post', '/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json', 'UpdateCall'],
+      // adapters/twilio/rest.ts fetchCall ("calls.fetch": the reconciler asks where a call stands);
+      // test/fakes/twilio/server.ts answers it with the Call resource
+      ['get', '/2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json', 'FetchCall'],
+      // adapters/twilio/rest.ts fetchAccount ("accounts.fetch": credentials check at install and the
+      // active health probe); test/fakes/twilio/server.ts answers it
+      ['get', '/2010-04-01/Accounts/{Sid}.json', 'FetchAccount'],
     ],
     schemas: [
       // test/fakes/twilio/server.ts createCall: the StatusCallbackEvent values it accepts
@@ -56,6 +62,10 @@ const SPECS = [
       ['delete', '/restapi/v1.0/account/{accountId}/extension/{extensionId}/ring-out/{ringoutId}', 'deleteRingOutCall'],
       // adapters/ringcentral/adapter.ts hang up / cancel (sessionPath); the fake; test/ringcentral/adapter.test.ts
       ['delete', '/restapi/v1.0/account/{accountId}/telephony/sessions/{telephonySessionId}', 'deleteCallSession'],
+      // adapters/ringcentral/adapter.ts fetchStatus (the reconciler asks where a call stands); the fake
+      ['get', '/restapi/v1.0/account/{accountId}/telephony/sessions/{telephonySessionId}', 'readCallSessionStatus'],
+      // adapters/ringcentral/adapter.ts verify and health (token + the JWT user's extension); the fake
+      ['get', '/restapi/v1.0/account/{accountId}/extension/{extensionId}', 'readExtension'],
       // adapters/ringcentral/subscription.ts; the fake's createSubscription (Validation-Token handshake);
       // test/ringcentral/adapter.test.ts requestsFor('createSubscription')
       ['post', '/restapi/v1.0/subscription', 'createSubscription'],

@@ -94,7 +94,7 @@ export class CallEvents {
       for (const o of this.observers) o.transitioned(tr.call, input.status);
     }
     if (tr.becameTerminal) {
-      this.deps.metrics.calls.inc({ provider_kind: tr.call.providerKind, direction: tr.call.direction, outcome: tr.call.status });
+      this.deps.metrics.calls.inc({ provider_kind: tr.call.providerKind, provider_id: tr.call.providerId, direction: tr.call.direction, outcome: tr.call.status });
       if (this.deps.callLog && !tr.call.trial) await handOff(this.deps.callLog, this.deps.logger, orgId, callId);
     }
     return tr;
@@ -106,7 +106,7 @@ export class CallEvents {
     const at = call.history[call.history.length - 1]?.at;
     if (!at) return;
     const secs = (Date.parse(at) - Date.parse(dialedAt)) / 1000;
-    if (secs >= 0) this.deps.metrics.callSetup.observe({ provider_kind: call.providerKind, stage: status }, secs);
+    if (secs >= 0) this.deps.metrics.callSetup.observe({ provider_kind: call.providerKind, provider_id: call.providerId, stage: status }, secs);
   }
 
   /** The sink one provider's adapter reports into. */

@@ -1,4 +1,5 @@
-// Outbound calls: click-to-call (with its Idempotency-Key), failover, trial calls and hang-up.
+// Outbound calls: click-to-call (with its Idempotency-Key), failover and trial calls (hang-ups:
+// ./reconciler.ts).
 //
 // A click is decided in this process on snapshots (src/directory/org-config.ts: the org's
 // providers and policies, the user and their assignment) and committed by one backend round trip
@@ -24,7 +25,8 @@ import { notAssigned, type RoutePlan, type Router } from '../routing/router.js';
 import { CALLER_ID_STICKY_MS, callerIdFor } from '../routing/caller-id.js';
 import type { CallStore, ClickResult, PinnedError } from '../store/calls/port.js';
 import type { DirectoryStore, VersionedUser } from '../store/directory/port.js';
-import { DEFAULT_BREAKER, type BreakerPolicy, type HealthStore } from '../store/health/port.js';
+import type { HealthStore } from '../store/health/port.js';
+import { breakerPolicyOf } from '../providers/breaker.js';
 import type { CallEvents } from './call-events.js';
 
 export interface ClickToCallInput {
@@ -64,12 +66,6 @@ function fingerprint(input: ClickToCallInput): string {
   return createHash('sha256')
     .update(JSON.stringify([input.userId, input.to, input.crmRecord?.module ?? null, input.crmRecord?.id ?? null]))
     .digest('hex');
-}
-
-/** A provider's breaker settings: its own (provider field `breaker`) over the defaults. */
-export function breakerPolicyOf(provider: Provider): BreakerPolicy {
-  const own = (provider as Provider & { breaker?: Partial<BreakerPolicy> }).breaker;
-  return own ? { ...DEFAULT_BREAKER, ...own } : DEFAULT_BREAKER;
 }
 
 /** Runs fn again (up to ~3 s) while it fails because the backend cannot be reached. */
@@ -183,7 +179,7 @@ export class Dispatcher {
           throw this.deps.policy.refusal({ ok: false, limit: res.limit, retryAfterMs: res.retryAfterMs }, input.userId);
         case 'unavailable': {
           const provider = snap.provider(res.providerId);
-          this.deps.metrics.callsDispatched.inc({ provider_kind: provider?.kind ?? 'unknown', result: 'provider_unavailable' });
+          this.deps.metrics.callsDispatched.inc({ provider_kind: provider?.kind ?? 'unknown', provider_id: res.providerId, result: 'provider_unavailable' });
           const wait = Math.max(1, Math.ceil(res.retryAfterMs / 1000));
           throw new DomainError('provider_unavailable', `provider ${res.providerId} is failing; retry in ${wait} s`, { providerId: res.providerId }, wait);
         }
@@ -337,13 +333,13 @@ export class Dispatcher {
       } else if (claim.trial) {
         await health.releaseTrial(snap.orgId, provider.id).catch(() => {});
       }
-      metrics.callsDispatched.inc({ provider_kind: provider.kind, result: err.code });
+      metrics.callsDispatched.inc({ provider_kind: provider.kind, provider_id: provider.id, result: err.code });
       observer.dialed(call, provider, (performance.now() - apiStart) / 1000, err.code);
       // a ProviderError as the adapter raised it (failover reads it); anything else as the domain error it is
       throw e instanceof ProviderError ? e : err;
     }
     const apiSeconds = (performance.now() - apiStart) / 1000;
-    metrics.callsDispatched.inc({ provider_kind: provider.kind, result: 'ok' });
+    metrics.callsDispatched.inc({ provider_kind: provider.kind, provider_id: provider.id, result: 'ok' });
     observer.dialed(call, provider, apiSeconds);
     // The provider took the call; a store failure from here on is ours, not the provider's (no
     // failover, no breaker), and the call is live: the step is retried while the backend
@@ -401,25 +397,6 @@ export class Dispatcher {
       const err = this.providerFailure(provider, e);
       const tr = await events.apply(orgId, call.id, { status: 'failed', at: new Date().toISOString(), cause: err.code });
       return tr?.call ?? call;
-    }
-  }
-
-  // ---- hang-up -----------------------------------------------------------------------------
-
-  async hangUp(orgId: string, callId: string): Promise<void> {
-    const call = await this.deps.calls.getCall(orgId, callId);
-    if (!call) throw new DomainError('call_not_found', `call ${callId} not found`);
-    if (isTerminal(call.status)) throw new DomainError('call_not_active', `call ${callId} has already ended (${call.status})`);
-    const provider = (await this.deps.configs.get(orgId)).provider(call.providerId);
-    if (!provider || !call.providerCallId) {
-      // never reached a provider: nothing to hang up there
-      await this.deps.events.apply(orgId, callId, { status: 'canceled', at: new Date().toISOString(), cause: 'canceled_by_api' });
-      return;
-    }
-    try {
-      await this.deps.providers.adapter(provider).hangUp(call);
-    } catch (e) {
-      throw this.providerFailure(provider, e);
     }
   }
 }

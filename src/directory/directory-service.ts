@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import { toE164 } from '../domain/phone.js';
 import { isCountryCode } from '../domain/regions.js';
-import type { AssignResult, MediaSetting, Page, Provider, Regions, User, UserInput } from '../domain/types.js';
+import type { AssignResult, BreakerSettings, MediaSetting, Page, Provider, Regions, User, UserInput } from '../domain/types.js';
 import { newId } from '../domain/random.js';
+import { breakerSettingsOf } from '../providers/breaker.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
 import type { AuditLog } from '../store/audit/port.js';
 import type { DirectoryStore } from '../store/directory/port.js';
@@ -46,6 +47,8 @@ export interface ProviderBody {
   callerIdPool?: string[] | null;
   recording?: MediaSetting;
   voicemail?: MediaSetting;
+  /** circuit-breaker settings (src/providers/breaker.ts) */
+  health?: BreakerSettings;
 }
 
 export interface ProviderPatchBody {
@@ -59,6 +62,16 @@ export interface ProviderPatchBody {
   callerIdPool?: string[] | null;
   recording?: MediaSetting;
   voicemail?: MediaSetting;
+  /** null: back to the defaults */
+  health?: BreakerSettings | null;
+}
+
+/** The breaker as GET /v1/providers shows it: its state, shared by every instance, and the settings in force. */
+export interface HealthView extends Required<BreakerSettings> {
+  state: string;
+  failures: number;
+  /** seconds until a dial may be tried again (0: now) */
+  retryAfterSec: number;
 }
 
 export interface ProviderView {
@@ -72,7 +85,7 @@ export interface ProviderView {
   userCount: number;
   config: Record<string, unknown>;
   details: Record<string, unknown>;
-  health: { state: string };
+  health: HealthView;
   dialPolicy?: DialPolicy;
   callsPerSecond?: number;
   callerIdPool?: string[];
@@ -226,7 +239,7 @@ export class DirectoryService {
       userCount: count ?? (await this.store.userCount(orgId, p.id)),
       config: this.providers.redactConfig(p),
       details: this.providers.describe(p),
-      health: { state: (health ?? (await this.deps.health.get(orgId, p.id))).state },
+      health: this.healthView(p, health ?? (await this.deps.health.get(orgId, p.id))),
       ...(dialPolicy ? { dialPolicy } : {}),
       ...(limits?.callsPerSecond ? { callsPerSecond: limits.callsPerSecond } : {}),
       ...(pool?.length ? { callerIdPool: pool } : {}),
@@ -235,6 +248,19 @@ export class DirectoryService {
       createdAt: p.createdAt,
       updatedAt: p.updatedAt,
     };
+  }
+
+  private healthView(p: Provider, v: BreakerView): HealthView {
+    return { state: v.state, failures: v.failures, retryAfterSec: v.retryAfterSec, ...breakerSettingsOf(p) };
+  }
+
+  /** POST /v1/providers/{id}/health/reset: closes its breaker on every instance. */
+  async resetHealth(orgId: string, providerId: string, actor = 'api'): Promise<HealthView> {
+    const p = await this.getProvider(orgId, providerId);
+    const before = await this.deps.health.get(orgId, providerId);
+    await this.deps.health.reset(orgId, providerId);
+    await this.record(orgId, actor, 'provider.health.reset', { type: 'provider', id: providerId }, { state: before.state, failures: before.failures }, { state: 'closed' });
+    return this.healthView(p, await this.deps.health.get(orgId, providerId));
   }
 
   async getProvider(orgId: string, providerId: string): Promise<Provider> {
@@ -252,10 +278,13 @@ export class DirectoryService {
     if (body.callsPerSecond !== undefined) await this.policy.putProviderLimits(orgId, providerId, body.callsPerSecond ? { callsPerSecond: body.callsPerSecond } : null);
   }
 
-  async createProvider(orgId: string, body: ProviderBody, actor = 'api'): Promise<{ provider: Provider; install: AssignResult }> {
+  /** `verify: false` (?verify=false) skips the credentials check, for offline installs. */
+  async createProvider(orgId: string, body: ProviderBody, actor = 'api', opts: { verify?: boolean } = {}): Promise<{ provider: Provider; install: AssignResult }> {
     this.providers.validateConfig(body.kind, body.config);
     if (body.callerIdPool) checkPool(body.callerIdPool);
     this.providers.checkCapabilities(body.kind, body);
+    // nothing is stored for credentials the provider refuses
+    if (opts.verify !== false) await this.providers.verify(body.kind, body.config);
     const regions = checkRegions(body.regions);
     const install = body.install ?? { scope: 'specific', userIds: [] };
     if (install.scope === 'all' && install.userIds?.length) {
@@ -275,6 +304,7 @@ export class DirectoryService {
         futureUsers: false,
         ...(body.recording ? { recording: body.recording } : {}),
         ...(body.voicemail ? { voicemail: body.voicemail } : {}),
+        ...(body.health ? { health: body.health } : {}),
       },
       now,
     );
@@ -304,7 +334,7 @@ export class DirectoryService {
     return { provider: final, install: result };
   }
 
-  async updateProvider(orgId: string, providerId: string, patch: ProviderPatchBody, actor = 'api'): Promise<Provider> {
+  async updateProvider(orgId: string, providerId: string, patch: ProviderPatchBody, actor = 'api', opts: { verify?: boolean } = {}): Promise<Provider> {
     const cur = await this.getProvider(orgId, providerId);
     this.providers.checkCapabilities(cur.kind, patch);
     const before = await this.snapshot(orgId, cur);
@@ -313,6 +343,7 @@ export class DirectoryService {
     if (patch.config) {
       next.config = this.providers.mergeSecrets(cur.kind, patch.config, cur.config);
       this.providers.validateConfig(cur.kind, next.config);
+      if (opts.verify !== false) await this.providers.verify(cur.kind, next.config);
     }
     if (patch.regions) next.regions = checkRegions(patch.regions);
     await this.saveProviderExtras(orgId, providerId, { dialPolicy, callsPerSecond, callerIdPool });

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'idempotency_in_progress'
   | 'provider_unavailable'
   | 'provider_auth_failed'
+  | 'provider_unreachable'
   | 'provider_error'
   | 'destination_not_allowed'
   | 'rate_limited'
@@ -58,6 +59,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   region_unavailable: 422,
   invalid_number: 422,
   idempotency_mismatch: 422,
+  provider_unreachable: 422,
   rate_limited: 429,
   internal: 500,
   provider_auth_failed: 502,
@@ -72,16 +74,20 @@ export class DomainError extends Error {
   /** seconds, sent as Retry-After on 429/503 */
   readonly retryAfter?: number;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, retryAfter?: number) {
+  /** the code's usual status unless set (a provider refusing credentials at install is 422, not the dial-time 502) */
+  private readonly statusOverride?: number;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, retryAfter?: number, status?: number) {
     super(message);
     this.name = 'DomainError';
     this.code = code;
     this.details = details;
     this.retryAfter = retryAfter;
+    this.statusOverride = status;
   }
 
   get status(): number {
-    return STATUS_BY_CODE[this.code];
+    return this.statusOverride ?? STATUS_BY_CODE[this.code];
   }
 }
 

@@ -65,6 +65,16 @@ export type UserInput = Omit<User, 'id' | 'providerId' | 'createdAt' | 'updatedA
 
 export type InstallScope = 'all' | 'specific';
 
+/** A provider's circuit-breaker settings (each optional; defaults in src/providers/breaker.ts). */
+export interface BreakerSettings {
+  /** consecutive failures (dials the provider never took, failed probes) that open it */
+  failureThreshold?: number;
+  /** seconds it stays open before a half-open trial */
+  openSec?: number;
+  /** trial successes (dials or probes) that close it again */
+  closeAfter?: number;
+}
+
 export interface Provider {
   id: string;
   orgId: string;
@@ -79,6 +89,8 @@ export interface Provider {
   /** record bridged calls / take unanswered inbound calls to voicemail (absent: off); the kind must be capable */
   recording?: MediaSetting;
   voicemail?: MediaSetting;
+  /** circuit-breaker settings; absent: the defaults */
+  health?: BreakerSettings;
   createdAt: string;
   updatedAt: string;
 }

@@ -3,8 +3,9 @@
 // between a call's end and its enqueue: the outbox says so) are enqueued again, and so are CRM
 // updates of ended calls whose enqueue was lost (the update outbox); ended calls whose
 // retention is over are purged with their links and keys; token buckets that refilled and sticky
-// caller ids that expired are dropped. Each step is idempotent, so a lock lost midway costs
-// nothing but repeated work.
+// caller ids that expired are dropped; then the tasks given (src/gateway.ts: provider probes and
+// the stuck-call reconciler). Each step is idempotent, so a lock lost midway costs nothing but
+// repeated work.
 
 import type { Logger } from 'pino';
 import type { Backend } from '../store/backend.js';
@@ -15,7 +16,7 @@ export interface HousekeeperOptions {
   everyMs?: number;
   /** how long a hand-off may wait before it is enqueued again (default 15 s; enqueuing twice is harmless) */
   outboxGraceMs?: number;
-  /** extra per-org work (the stuck-call reconciler) */
+  /** extra per-org work (provider probes, the stuck-call reconciler) */
   tasks?: Array<(orgId: string) => Promise<void>>;
 }
 
@@ -101,7 +102,10 @@ export class Housekeeper {
     }
     await limits.sweep(orgId);
     await compliance.sweepCallerIds(orgId, now);
-    for (const task of this.opts.tasks ?? []) await task(orgId);
+    for (const task of this.opts.tasks ?? []) {
+      // one task failing for one org (a provider's API down...) stops neither the others nor the round
+      await task(orgId).catch((e: Error) => this.logger.warn({ orgId, err: e.message }, 'housekeeping task failed'));
+    }
   }
 
   async stop(): Promise<void> {

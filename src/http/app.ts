@@ -14,6 +14,7 @@ import type { CallQueries } from '../calls/call-queries.js';
 import type { CallUpdates } from '../calls/call-updates.js';
 import type { Recordings } from '../calls/recordings.js';
 import { recordingRoutes, type ProviderKindInfo } from './routes/recordings.js';
+import type { Reconciler } from '../calls/reconciler.js';
 import type { Dispatcher } from '../calls/dispatch.js';
 import type { WebhookIngress } from '../calls/webhook-ingress.js';
 import type { Config } from '../config/config.js';
@@ -62,6 +63,7 @@ export interface AppDeps {
   credentials: CredentialService;
   directory: DirectoryService;
   dispatcher: Dispatcher;
+  reconciler: Reconciler;
   calls: CallQueries;
   callUpdates: CallUpdates;
   recordings: Recordings;

@@ -1,5 +1,6 @@
 // Prometheus metrics (names per PROTOCOLS.md §5: `dialgate_` prefix, base units, `_total`
-// counters, bounded labels only — never a user id, number or call id).
+// counters, bounded labels only — never a user id, number or call id). `provider_id` is bounded
+// by the providers installed (two accounts of one kind can be told apart on a dashboard).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -8,11 +9,14 @@ const SETUP_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60];
 export class Metrics {
   readonly registry: Registry;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
-  readonly calls: Counter<'provider_kind' | 'direction' | 'outcome'>;
-  readonly callsDispatched: Counter<'provider_kind' | 'result'>;
-  readonly callSetup: Histogram<'provider_kind' | 'stage'>;
+  readonly calls: Counter<'provider_kind' | 'provider_id' | 'direction' | 'outcome'>;
+  readonly callsDispatched: Counter<'provider_kind' | 'provider_id' | 'result'>;
+  readonly callSetup: Histogram<'provider_kind' | 'provider_id' | 'stage'>;
   readonly dispatchOverhead: Histogram<'provider_kind'>;
-  readonly providerRequest: Histogram<'provider_kind' | 'operation' | 'outcome'>;
+  readonly providerRequest: Histogram<'provider_kind' | 'provider_id' | 'operation' | 'outcome'>;
+  readonly probes: Counter<'provider_kind' | 'provider_id' | 'result'>;
+  readonly probeDuration: Histogram<'provider_kind' | 'provider_id'>;
+  readonly callsReconciled: Counter<'outcome'>;
   readonly webhooks: Counter<'provider_kind' | 'result'>;
   readonly inboundUnknown: Counter<'provider_kind'>;
   readonly screenPop: Histogram<'provider_kind'>;
@@ -34,20 +38,20 @@ export class Metrics {
     });
     this.calls = new Counter({
       name: 'dialgate_calls_total',
-      help: 'Calls that reached a terminal status, by provider kind, direction and outcome',
-      labelNames: ['provider_kind', 'direction', 'outcome'],
+      help: 'Calls that reached a terminal status, by provider, direction and outcome',
+      labelNames: ['provider_kind', 'provider_id', 'direction', 'outcome'],
       registers,
     });
     this.callsDispatched = new Counter({
       name: 'dialgate_calls_dispatched_total',
       help: 'Click-to-call dispatches to a provider, by result (ok, or the error code)',
-      labelNames: ['provider_kind', 'result'],
+      labelNames: ['provider_kind', 'provider_id', 'result'],
       registers,
     });
     this.callSetup = new Histogram({
       name: 'dialgate_call_setup_seconds',
-      help: 'Time from dial to ringing and to answered',
-      labelNames: ['provider_kind', 'stage'],
+      help: 'Time from dial to ringing and to answered, by provider',
+      labelNames: ['provider_kind', 'provider_id', 'stage'],
       buckets: SETUP_BUCKETS,
       registers,
     });
@@ -60,9 +64,28 @@ export class Metrics {
     });
     this.providerRequest = new Histogram({
       name: 'dialgate_provider_request_duration_seconds',
-      help: 'Provider API request duration by operation and outcome',
-      labelNames: ['provider_kind', 'operation', 'outcome'],
+      help: 'Provider API request duration by provider, operation and outcome',
+      labelNames: ['provider_kind', 'provider_id', 'operation', 'outcome'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.probes = new Counter({
+      name: 'dialgate_provider_probes_total',
+      help: 'Active health probes of a provider (run by one instance at a time), by result (ok, failed)',
+      labelNames: ['provider_kind', 'provider_id', 'result'],
+      registers,
+    });
+    this.probeDuration = new Histogram({
+      name: 'dialgate_provider_probe_duration_seconds',
+      help: 'Time one active health probe of a provider took',
+      labelNames: ['provider_kind', 'provider_id'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.callsReconciled = new Counter({
+      name: 'dialgate_calls_reconciled_total',
+      help: 'Live calls with no news the reconciler asked their provider about, by outcome (ended, updated, unchanged, unsure)',
+      labelNames: ['outcome'],
       registers,
     });
     this.webhooks = new Counter({

@@ -22,47 +22,47 @@ const FAILURE_STATUSES: ReadonlySet<CallStatus> = new Set(['busy', 'no-answer', 
 const KNOWN_CAUSES = new Set(['busy', 'no-answer', 'failed', 'canceled', 'provider_unavailable', 'provider_error', 'provider_auth_failed', 'invalid_number', 'rate_limited']);
 
 export interface PerfMetrics {
-  attempts: Counter<'provider_kind'>;
-  answered: Counter<'provider_kind'>;
-  failures: Counter<'provider_kind' | 'cause'>;
-  breakerOpen: Gauge<'provider_kind'>;
+  attempts: Counter<'provider_kind' | 'provider_id'>;
+  answered: Counter<'provider_kind' | 'provider_id'>;
+  failures: Counter<'provider_kind' | 'provider_id' | 'cause'>;
+  breakerOpen: Gauge<'provider_kind' | 'provider_id'>;
 }
 
-export function perfMetrics(registry: Registry, breakerStates: () => Promise<Map<string, number>>): PerfMetrics {
+export function perfMetrics(registry: Registry, breakerStates: () => Promise<Map<string, { kind: string; open: number }>>): PerfMetrics {
   const registers = [registry];
   return {
     attempts: new Counter({
       name: 'dialgate_call_attempts_total',
-      help: 'Dial requests sent to a provider (click-to-call, failover and trial calls), by provider kind',
-      labelNames: ['provider_kind'],
+      help: 'Dial requests sent to a provider (click-to-call, failover and trial calls), by provider',
+      labelNames: ['provider_kind', 'provider_id'],
       registers,
     }),
     answered: new Counter({
       name: 'dialgate_calls_answered_total',
-      help: 'Outbound calls answered, by provider kind (answer ratio = this / dialgate_call_attempts_total)',
-      labelNames: ['provider_kind'],
+      help: 'Outbound calls answered, by provider (answer ratio = this / dialgate_call_attempts_total)',
+      labelNames: ['provider_kind', 'provider_id'],
       registers,
     }),
     failures: new Counter({
       name: 'dialgate_call_failures_total',
-      help: 'Outbound call failures by provider kind and cause (busy, no-answer, failed, canceled, or the dial error code)',
-      labelNames: ['provider_kind', 'cause'],
+      help: 'Outbound call failures by provider and cause (busy, no-answer, failed, canceled, or the dial error code)',
+      labelNames: ['provider_kind', 'provider_id', 'cause'],
       registers,
     }),
     breakerOpen: new Gauge({
       name: 'dialgate_provider_breaker_open',
-      help: 'Providers of each kind whose circuit breaker is open or half-open on this instance (providers dialled since start)',
-      labelNames: ['provider_kind'],
+      help: 'Whether a provider\'s circuit breaker (shared by every instance) is open or half-open (1) or closed (0); providers this instance dialled or probed since start',
+      labelNames: ['provider_kind', 'provider_id'],
       registers,
       async collect() {
-        let states: Map<string, number>;
+        let states: Map<string, { kind: string; open: number }>;
         try {
           states = await breakerStates();
         } catch {
           return; // a scrape must not fail because Redis blinked; the last values stand
         }
         this.reset();
-        for (const [kind, n] of states) this.set({ provider_kind: kind }, n);
+        for (const [id, s] of states) this.set({ provider_kind: s.kind, provider_id: id }, s.open);
       },
     }),
   };
@@ -75,7 +75,7 @@ function secondsBetween(from: string | undefined, to: string | undefined): numbe
 }
 
 export class PerfRecorder implements CallObserver {
-  /** providers dialled on this instance (id → org and kind), for the breaker gauge */
+  /** providers dialled or probed on this instance (id → org and kind), for the breaker gauge */
   private readonly seen = new Map<string, { orgId: string; kind: string }>();
   readonly metrics: PerfMetrics;
 
@@ -88,20 +88,26 @@ export class PerfRecorder implements CallObserver {
     this.metrics = perfMetrics(registry, () => this.breakerCounts());
   }
 
-  private async breakerCounts(): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  /** A provider this instance watches (the prober's, beside the ones it dials). */
+  track(provider: Provider): void {
+    this.seen.set(provider.id, { orgId: provider.orgId, kind: provider.kind });
+  }
+
+  private async breakerCounts(): Promise<Map<string, { kind: string; open: number }>> {
+    const out = new Map<string, { kind: string; open: number }>();
     const orgs = new Set([...this.seen.values()].map((s) => s.orgId));
     const states = new Map<string, string>();
     for (const orgId of orgs) for (const [id, v] of await this.health.all(orgId)) states.set(id, v.state);
-    for (const [id, { kind }] of this.seen) out.set(kind, (out.get(kind) ?? 0) + ((states.get(id) ?? 'closed') === 'closed' ? 0 : 1));
+    for (const [id, { kind }] of this.seen) out.set(id, { kind, open: (states.get(id) ?? 'closed') === 'closed' ? 0 : 1 });
     return out;
   }
 
   private put(call: Call, providerId: string, kind: string, sample: PerfSample): void {
     this.store.record(call.orgId, providerId, sample, call.trialId);
-    if (sample.attempt) this.metrics.attempts.inc({ provider_kind: kind });
-    if (sample.answered) this.metrics.answered.inc({ provider_kind: kind });
-    if (sample.failure) this.metrics.failures.inc({ provider_kind: kind, cause: KNOWN_CAUSES.has(sample.failure) ? sample.failure : 'other' });
+    const labels = { provider_kind: kind, provider_id: providerId };
+    if (sample.attempt) this.metrics.attempts.inc(labels);
+    if (sample.answered) this.metrics.answered.inc(labels);
+    if (sample.failure) this.metrics.failures.inc({ ...labels, cause: KNOWN_CAUSES.has(sample.failure) ? sample.failure : 'other' });
   }
 
   dialed(call: Call, provider: Provider, apiSeconds: number, errorCode?: string): void {

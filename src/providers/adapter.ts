@@ -137,6 +137,24 @@ export interface ProviderHealth {
   detail?: string;
 }
 
+/**
+ * What a provider says about one of its calls, when the reconciler asks about a call with no news
+ * (src/calls/reconciler.ts): its status there; `unknown` when the provider has no such call (the
+ * call is then ended failed, cause "stale"); `unsure` when it cannot tell now (its API is down,
+ * the dialog is held by another live instance): asked again on the next round.
+ */
+export type CallReport =
+  | { state: 'known'; status: CallStatus; at?: string; durationSec?: number; cause?: string }
+  | { state: 'unknown' }
+  | { state: 'unsure'; detail?: string };
+
+/** Instances of this deployment that are alive (a heartbeat in the backend): whose in-process calls still exist. */
+export interface InstanceLiveness {
+  /** this gateway instance */
+  readonly id: string;
+  alive(instanceId: string): Promise<boolean>;
+}
+
 export interface ProviderMetrics {
   /** Time spent in one provider API request, for latency figures and the circuit breaker. */
   apiRequest(operation: string, seconds: number, outcome: 'ok' | 'error' | 'timeout' | 'rate_limited'): void;
@@ -152,6 +170,8 @@ export interface ProviderContext {
   shared: SharedState;
   logger: Logger;
   metrics: ProviderMetrics;
+  /** which gateway instances are alive (adapters holding calls in-process tell another's from a lost one) */
+  instances: InstanceLiveness;
   /**
    * Delivers a webhook to this provider through the same ingress real HTTP webhooks use
    * (authentication aside): the sim provider reports progress this way.
@@ -165,12 +185,18 @@ export interface ProviderAdapter {
   hangUp(call: Call): Promise<void>;
   /** Verifies the provider's authentication (403 if wrong), then parses and feeds ctx.sink. */
   handleWebhook(req: WebhookRequest): Promise<WebhookReply>;
+  /**
+   * An active probe of the provider (an authenticated read, an OPTIONS...): run on an interval by
+   * one instance, fed into the shared breaker with the same hysteresis as dials.
+   */
   health(): Promise<ProviderHealth>;
   /**
    * Streams a recording or voicemail of one of its calls (`ref` as the adapter reported it),
    * honouring an HTTP Range; optional (kinds without recordings).
    */
   fetchMedia?(call: Call, kind: 'recording' | 'voicemail', ref: string, range?: string): Promise<MediaStream>;
+  /** Asks the provider where one of its calls stands (the reconciler; src/calls/reconciler.ts). */
+  fetchStatus?(call: Call): Promise<CallReport>;
   /** Called once when the provider is installed or its config changed (e.g. create a subscription). */
   install?(): Promise<void>;
   /** Called when it is uninstalled. */
@@ -190,6 +216,12 @@ export interface ProviderKindDefinition {
   /** Config keys (dotted paths) that are secrets: write-only, redacted on every read. */
   secretFields: string[];
   create(ctx: ProviderContext): ProviderAdapter;
+  /**
+   * Checks a config's credentials against the provider before it is stored (install, config
+   * change). Throws ProviderError provider_auth_failed (the provider refused them: its own error
+   * code in providerCode) or provider_unavailable (it could not be reached). Absent: nothing to check.
+   */
+  verify?(config: Record<string, unknown>, opts: { logger: Logger; shared: SharedState }): Promise<void>;
   /**
    * Whether this provider can ring the agent (e.g. SIP needs user.sipUri, the others a phone).
    * Routing and failover skip providers that cannot. Default: the user has a phone.
@@ -214,6 +246,8 @@ export class ProviderError extends Error {
     readonly retryAfter?: number,
     /** true when the provider never accepted the request (safe to fail over) */
     readonly notAccepted = true,
+    /** the provider's own error code (Twilio 20003, RingCentral OAU-146 / invalid_client...), never a secret */
+    readonly providerCode?: string,
   ) {
     super(message);
     this.name = 'ProviderError';

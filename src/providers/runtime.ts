@@ -11,7 +11,7 @@ import { DomainError } from '../domain/errors.js';
 import type { Provider } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SharedState } from '../store/shared/port.js';
-import type { CallEventSink, ProviderAdapter, ProviderKindDefinition, WebhookReply, WebhookRequest } from './adapter.js';
+import { ProviderError, type CallEventSink, type InstanceLiveness, type ProviderAdapter, type ProviderKindDefinition, type WebhookReply, type WebhookRequest } from './adapter.js';
 import { keepSecrets, redact, secretValues } from './secrets.js';
 
 interface Live {
@@ -26,6 +26,7 @@ export interface ProviderRuntimeDeps {
   metrics: Metrics;
   publicUrl: () => string;
   sinkFor: (provider: Provider) => CallEventSink;
+  instances: InstanceLiveness;
 }
 
 export class ProviderRuntime {
@@ -71,6 +72,25 @@ export class ProviderRuntime {
     }
   }
 
+  /**
+   * Checks a config's credentials with the provider (the kind's verify): 422 provider_auth_failed
+   * with the provider's own error code, or 422 provider_unreachable. The message is the adapter's,
+   * which never carries a secret.
+   */
+  async verify(kind: string, config: Record<string, unknown>): Promise<void> {
+    const def = this.kinds.get(kind);
+    if (!def?.verify) return;
+    try {
+      await def.verify(config, { logger: this.deps.logger.child({ providerKind: kind }), shared: this.deps.shared });
+    } catch (e) {
+      if (!(e instanceof ProviderError)) throw e;
+      const details = e.providerCode !== undefined ? { providerCode: e.providerCode } : undefined;
+      if (e.code === 'provider_auth_failed') throw new DomainError('provider_auth_failed', e.message, details, undefined, 422);
+      if (e.code === 'provider_unavailable' || e.code === 'rate_limited') throw new DomainError('provider_unreachable', e.message, details);
+      throw new DomainError('provider_auth_failed', e.message, details, undefined, 422);
+    }
+  }
+
   redactConfig(provider: Provider): Record<string, unknown> {
     return redact(provider.config, this.kinds.get(provider.kind)?.secretFields ?? []);
   }
@@ -99,7 +119,7 @@ export class ProviderRuntime {
     if (cur) void cur.adapter.close?.().catch(() => {});
     const def = this.kinds.get(provider.kind);
     if (!def) throw new DomainError('provider_error', `provider kind ${provider.kind} is not available in this gateway`);
-    const kindLabel = provider.kind;
+    const labels = { provider_kind: provider.kind, provider_id: provider.id };
     const metrics = this.deps.metrics;
     const adapter = def.create({
       provider,
@@ -107,10 +127,11 @@ export class ProviderRuntime {
       webhookBase: this.webhookBase(provider),
       sink: this.deps.sinkFor(provider),
       shared: this.deps.shared,
+      instances: this.deps.instances,
       logger: this.deps.logger.child({ providerId: provider.id, providerKind: provider.kind }),
       metrics: {
         apiRequest(operation, seconds, outcome) {
-          metrics.providerRequest.observe({ provider_kind: kindLabel, operation, outcome }, seconds);
+          metrics.providerRequest.observe({ ...labels, operation, outcome }, seconds);
         },
       },
       deliverWebhook: (subpath, body) =>

@@ -10,6 +10,7 @@
 
 import type { Logger } from 'pino';
 import type { CallEvents } from '../calls/call-events.js';
+import type { Reconciler } from '../calls/reconciler.js';
 import type { Dispatcher } from '../calls/dispatch.js';
 import type { OrgConfigCache } from '../directory/org-config.js';
 import { isTerminal } from '../domain/state-machine.js';
@@ -25,7 +26,8 @@ import type { CallWaiters } from './waiters.js';
 export interface TrialRunnerDeps {
   calls: CallStore;
   configs: OrgConfigCache;
-  dispatcher: Pick<Dispatcher, 'placeTrialCall' | 'hangUp'>;
+  dispatcher: Pick<Dispatcher, 'placeTrialCall'>;
+  reconciler: Pick<Reconciler, 'hangUp'>;
   events: Pick<CallEvents, 'apply'>;
   trials: TrialStore;
   perf: PerfStore;
@@ -70,7 +72,7 @@ export async function runTrialPart(d: TrialRunnerDeps, trialId: string, orgId: s
         return;
       }
       if (signal.aborted) {
-        await d.dispatcher.hangUp(orgId, callId).catch((e: Error) => d.logger.warn({ trialId, callId, err: e.message }, 'could not hang up an interrupted trial call'));
+        await d.reconciler.hangUp(orgId, callId, false).catch((e: Error) => d.logger.warn({ trialId, callId, err: e.message }, 'could not hang up an interrupted trial call'));
         const ended = await d.calls.getCall(orgId, callId);
         if (ended && isTerminal(ended.status)) await d.trials.markDone(orgId, trialId, providerId, callId, trialOutcome(ended));
         return;

@@ -141,7 +141,7 @@ for (const store of STORES) {
       assert.equal((await listAll(gw, o.apiKey)).length, 5, 'the known-down provider was not dialled again');
 
       const m = (await gw.req('GET', '/metrics')).text;
-      assert.match(m, /dialgate_calls_dispatched_total\{provider_kind="sim",result="provider_unavailable"\} \d+/);
+      assert.match(m, /dialgate_calls_dispatched_total\{provider_kind="sim",provider_id="[^"]+",result="provider_unavailable"\} \d+/);
     });
 
     test('DELETE cancels a ringing call (canceled) and hangs up an answered one (completed); 409 once ended, 404 unknown', async () => {

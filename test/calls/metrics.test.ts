@@ -63,8 +63,13 @@ for (const store of STORES) {
       assert.ok(sample(m, 'dialgate_websocket_connections', {}) !== undefined);
       assert.ok(sample(m, 'dialgate_http_request_duration_seconds_count', { method: 'POST', route: '/v1/calls', status_code: '201' })! >= 1);
 
-      // bounded labels only
-      for (const secret of [o.userId, o.orgId, o.providerId, out.body.id, inn.body.callId, did, '4169671111', o.apiKey]) {
+      // per provider: two accounts of one kind are told apart
+      assert.equal(sample(m, 'dialgate_calls_total', { ...sim, provider_id: o.providerId, direction: 'outbound', outcome: 'completed' }), 1);
+      assert.equal(sample(m, 'dialgate_call_setup_seconds_count', { ...sim, provider_id: o.providerId, stage: 'answered' }), 1);
+      assert.equal(sample(m, 'dialgate_calls_dispatched_total', { ...sim, provider_id: o.providerId, result: 'ok' }), 1);
+      assert.equal(sample(m, 'dialgate_provider_request_duration_seconds_count', { ...sim, provider_id: o.providerId, operation: 'dial', outcome: 'ok' }), 1);
+      // bounded labels only (provider ids are bounded by the providers installed)
+      for (const secret of [o.userId, o.orgId, out.body.id, inn.body.callId, did, '4169671111', o.apiKey]) {
         assert.ok(!m.includes(secret), `${secret} must not appear in /metrics`);
       }
       // Prometheus naming: counters end in _total, durations in _seconds

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { connectEvents, eventually, httpJson, type ReqOpts } from '../helpers/gateway.js';
-import { startGatewayProcess, stopGatewayProcess, type GatewayProcess } from '../helpers/process.js';
+import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { FROZEN, uid } from '../calls/setup.js';
 
 describe('credentials across two gateway processes on one Redis', () => {
@@ -23,7 +23,7 @@ describe('credentials across two gateway processes on one Redis', () => {
     secrets.set('operator token', adminToken);
   });
   after(async () => {
-    await Promise.all([stopGatewayProcess(a), stopGatewayProcess(b)]);
+    await Promise.all([a?.stop(), b?.stop()]);
   });
 
   const on = (g: () => GatewayProcess | undefined) => (method: string, path: string, key: string, body?: unknown, o: ReqOpts = {}) => httpJson(g()!.url, method, path, { ...o, key, body });

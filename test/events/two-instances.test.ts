@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connectEvents, httpJson } from '../helpers/gateway.js';
-import { startGatewayProcess, stopGatewayProcess, type GatewayProcess } from '../helpers/process.js';
+import { startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { FAST, randomDid, uid } from '../calls/setup.js';
 
 for (const kind of ['redis', 'cluster'] as const) describe(`two gateway processes sharing one ${kind === 'redis' ? 'Redis' : 'Redis Cluster'}`, () => {
@@ -18,7 +18,7 @@ for (const kind of ['redis', 'cluster'] as const) describe(`two gateway processe
     [a, b] = await Promise.all([startGatewayProcess(adminToken, kind), startGatewayProcess(adminToken, kind)]);
   });
   after(async () => {
-    await Promise.all([stopGatewayProcess(a), stopGatewayProcess(b)]);
+    await Promise.all([a?.stop(), b?.stop()]);
   });
 
   test('an inbound webhook to A pops the screen on a socket of B; a click-to-call via A shows its progress on B', async () => {

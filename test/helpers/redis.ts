@@ -35,3 +35,20 @@ export function testClusterNodes(): { host: string; port: number }[] {
 export function clusterOwned(): boolean {
   return process.env.DIALGATE_TEST_CLUSTER_OWNED === '1';
 }
+
+/** Every key of the test Redis whose name matches a glob (SCAN: never KEYS, never a flush). */
+export async function keysMatching(pattern: string): Promise<string[]> {
+  const r = testRedisClient();
+  try {
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      out.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return out.sort();
+  } finally {
+    r.disconnect();
+  }
+}

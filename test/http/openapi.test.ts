@@ -48,7 +48,7 @@ describe('/openapi.json', () => {
       'PUT /v1/crm', 'GET /v1/crm', 'GET /v1/crm/failed', 'POST /v1/crm/failed/{callId}/retry', 'POST /v1/trials', 'GET /v1/trials/{id}',
       'PUT /v1/providers/{id}/rates', 'GET /v1/providers/{id}/rates', 'DELETE /v1/providers/{id}/rates', 'GET /v1/providers/costs',
       'PUT /v1/dnc', 'GET /v1/dnc', 'GET /v1/dnc/{number}',
-      'PATCH /v1/calls/{id}', 'GET /v1/recordings/{callId}', 'GET /v1/provider-kinds', 'GET /v1/crm/unresolved',
+      'PATCH /v1/calls/{id}', 'POST /v1/calls/{id}/end', 'POST /v1/providers/{id}/health/reset', 'GET /v1/recordings/{callId}', 'GET /v1/provider-kinds', 'GET /v1/crm/unresolved',
       'GET /webhooks/{kind}/{providerId}/{path}', 'POST /webhooks/{kind}/{providerId}/{path}', 'GET /webhooks/crm/{kind}/{orgId}/{path}', 'POST /webhooks/crm/{kind}/{orgId}/{path}',
       'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
     ];

@@ -31,10 +31,10 @@ describe('Prometheus rules', () => {
   test('promtool check rules config/prometheus/alerts.yml', { skip: noPromtool }, () => {
     const r = promtool('check', 'rules', ALERTS);
     assert.ok(r.ok, r.out);
-    assert.match(r.out, /SUCCESS: 5 rules found/);
+    assert.match(r.out, /SUCCESS: 6 rules found/);
   });
 
-  test('promtool test rules: breaker open, webhook signature spike, answer ratio collapse, call-log backlog', { skip: noPromtool }, () => {
+  test('promtool test rules: breaker open, probes failing, webhook signature spike, answer ratio collapse, call-log backlog', { skip: noPromtool }, () => {
     const r = promtool('test', 'rules', ALERT_TESTS);
     assert.ok(r.ok, r.out);
   });
@@ -42,7 +42,7 @@ describe('Prometheus rules', () => {
   test('the unit tests can fail: a rule with the wrong threshold is caught', { skip: noPromtool }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'dialgate-rules-'));
     try {
-      writeFileSync(join(dir, 'alerts.yml'), readFileSync(ALERTS, 'utf8').replace('max by (provider_kind) (dialgate_provider_breaker_open) > 0', 'max by (provider_kind) (dialgate_provider_breaker_open) > 1'));
+      writeFileSync(join(dir, 'alerts.yml'), readFileSync(ALERTS, 'utf8').replace('max by (provider_kind, provider_id) (dialgate_provider_breaker_open) > 0', 'max by (provider_kind, provider_id) (dialgate_provider_breaker_open) > 1'));
       writeFileSync(join(dir, 'alerts.test.yml'), readFileSync(ALERT_TESTS, 'utf8'));
       const r = promtool('test', 'rules', join(dir, 'alerts.test.yml'));
       assert.equal(r.ok, false, 'a broken breaker rule passed its unit test');
@@ -55,7 +55,7 @@ describe('Prometheus rules', () => {
   test('every dashboard query is valid PromQL (checked as recording rules)', { skip: noPromtool }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'dialgate-dash-'));
     try {
-      const rules = queries.map((q, i) => `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(q.replaceAll('$__rate_interval', '5m').replaceAll('$provider_kind', '.*'))}`);
+      const rules = queries.map((q, i) => `      - record: dashboard:query_${i}\n        expr: ${JSON.stringify(q.replaceAll('$__rate_interval', '5m').replaceAll('$provider_kind', '.*').replaceAll('$provider_id', '.*'))}`);
       writeFileSync(join(dir, 'dash.yml'), `groups:\n  - name: dashboard\n    rules:\n${rules.join('\n')}\n`);
       const r = promtool('check', 'rules', join(dir, 'dash.yml'));
       assert.ok(r.ok, r.out);
@@ -89,6 +89,7 @@ describe('metric names the dashboard and the alerts use', () => {
       'dialgate_call_setup_seconds_bucket',
       'dialgate_screen_pop_seconds_bucket',
       'dialgate_provider_breaker_open',
+      'dialgate_provider_probes_total',
       'dialgate_crm_queue_depth',
       'dialgate_crm_logs_total',
     ]) {

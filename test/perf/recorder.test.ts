@@ -63,7 +63,7 @@ describe('PerfRecorder', () => {
     const f = await figures();
     assert.deepEqual([f.attempts, f.answered, f.answerRatio, f.failures], [1, 0, 0, { provider_unavailable: 1 }]);
     const text = await registry.metrics();
-    assert.match(text, /dialgate_call_failures_total\{provider_kind="sim",cause="provider_unavailable"\} 1/);
+    assert.match(text, /dialgate_call_failures_total\{provider_kind="sim",provider_id="pA",cause="provider_unavailable"\} 1/);
     assert.doesNotMatch(text, /cause="failed"/);
   });
 
@@ -97,13 +97,13 @@ describe('PerfRecorder', () => {
     assert.equal((await figures()).attempts, 1);
   });
 
-  test('the breaker gauge counts open breakers per kind among providers dialled here', async () => {
+  test('the breaker gauge says per provider whether its breaker is open, among providers dialled here', async () => {
     const { rec, registry } = setup(['pB']);
     rec.dialed(call([['queued', 0]]), provider, 0.05);
     rec.dialed(call([['queued', 0]], { providerId: 'pB' }), { id: 'pB', kind: 'twilio', orgId: 'o1' } as Provider, 1, 'provider_unavailable');
     const text = await registry.metrics();
-    assert.match(text, /dialgate_provider_breaker_open\{provider_kind="sim"\} 0/);
-    assert.match(text, /dialgate_provider_breaker_open\{provider_kind="twilio"\} 1/);
+    assert.match(text, /dialgate_provider_breaker_open\{provider_kind="sim",provider_id="pA"\} 0/);
+    assert.match(text, /dialgate_provider_breaker_open\{provider_kind="twilio",provider_id="pB"\} 1/);
   });
 
   test('an observer failure never reaches the call path', () => {

@@ -202,6 +202,14 @@ describe('the gateway process', { concurrency: true }, () => {
     const termAt = Date.now();
     gp.child.kill('SIGTERM');
 
+    // at once: /readyz says draining (a load balancer stops sending), while the calls are in flight
+    const draining = await eventually(async () => {
+      const r = await gp.req('GET', '/readyz');
+      return r.status === 503 ? r : null;
+    }, 1000, '/readyz 503 right after SIGTERM');
+    assert.equal(draining.body.status, 'draining');
+    assert.ok(Date.now() - termAt < 1000, `draining ${Date.now() - termAt} ms after SIGTERM`);
+
     // new connections are refused while the in-flight requests drain
     await eventually(
       () =>

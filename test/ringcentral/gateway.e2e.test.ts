@@ -133,14 +133,17 @@ describe('RingCentral through the gateway (Redis)', () => {
     assert.ok(!r.text.includes(SECRET.clientSecret));
   });
 
-  test('bad credentials: installing answers provider_auth_failed without echoing the secret', async () => {
+  test('bad credentials: installing answers 422 provider_auth_failed with RingCentral\'s own code, without echoing the secret', async () => {
     const r = await tg.req('POST', '/v1/providers', {
       key,
       body: { kind: 'ringcentral', name: 'RC bad', config: { ...config(), clientSecret: 'definitely-wrong-secret' }, install: { scope: 'specific', userIds: [] } },
     });
-    assert.equal(r.status, 502, r.text);
+    assert.equal(r.status, 422, r.text);
     assert.equal(r.body.error.code, 'provider_auth_failed');
+    assert.equal(r.body.error.providerCode, 'invalid_client');
     assert.ok(!r.text.includes('definitely-wrong-secret') && !r.text.includes(SECRET.jwt));
+    const list = await tg.req('GET', '/v1/providers', { key });
+    assert.ok(!list.body.items.some((p: { name: string }) => p.name === 'RC bad'), 'nothing stored');
   });
 
   // the core reports a provider's throttling as 503 provider_unavailable (the client itself is

@@ -16,6 +16,7 @@ import type { CallEventSink, InboundEvent, ProviderContext, StatusEvent } from '
 import type { SharedState } from '../../src/store/shared/port.js';
 import { startFakeRingCentral, type FakeRingCentral, type FakeRingCentralOptions } from '../fakes/ringcentral/server.js';
 import { testBackend } from '../helpers/backend.js';
+import { LONE_INSTANCE } from '../helpers/instances.js';
 
 export const SECRET = {
   clientId: 'fake-client-id',
@@ -261,6 +262,7 @@ export async function startHarness(opts: { fake?: Partial<FakeRingCentralOptions
         shared: o.shared ?? defaultShared,
         logger: logs.logger,
         metrics: { apiRequest: (operation, _s, outcome) => void metrics.push({ operation, outcome }) },
+        instances: LONE_INSTANCE,
         deliverWebhook: async () => ({ statusCode: 501 }),
       };
       const a = createRingCentralAdapter(ctx, { ...FAST, ...(o.options ?? {}) });

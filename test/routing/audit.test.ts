@@ -33,7 +33,7 @@ for (const store of STORES) {
       must(await putUser(gw, key, u2), 201, 'u2');
 
       const twilio = must(
-        await gw.req('POST', '/v1/providers', {
+        await gw.req('POST', '/v1/providers?verify=false', {
           key,
           body: {
             kind: 'twilio',
@@ -48,7 +48,7 @@ for (const store of STORES) {
       assert.ok(!JSON.stringify(twilio).includes(token1), 'the install response hides the token');
       const sim = must(await gw.req('POST', '/v1/providers', { key, body: { kind: 'sim', name: 'sim', config: {}, install: { scope: 'specific', userIds: [] } } }), 201, 'install sim').body;
 
-      must(await gw.req('PATCH', `/v1/providers/${twilio.id}`, { key, body: { name: 'Twilio CA', config: { ...twilio.config, authToken: token2 } } }), 200, 'update twilio');
+      must(await gw.req('PATCH', `/v1/providers/${twilio.id}?verify=false`, { key, body: { name: 'Twilio CA', config: { ...twilio.config, authToken: token2 } } }), 200, 'update twilio');
       must(await gw.req('POST', `/v1/providers/${twilio.id}/users`, { key, body: { userIds: [u1] } }), 200, 'assign u1');
       must(await gw.req('POST', `/v1/users/${u1}/move`, { key, body: { providerId: sim.id } }), 200, 'move u1');
       must(await gw.req('PUT', '/v1/crm', { key, body: { kind: 'webhook', url: 'http://127.0.0.1:9/crm', secret: crmSecret } }), 200, 'crm settings');

@@ -2,10 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import type { SipAdapter } from '../../adapters/sip/index.js';
+import { SipAdapter } from '../../adapters/sip/index.js';
 import type { SipConnectionPool } from '../../adapters/sip/connection-pool.js';
 import { scripts, type FakeDrachtioServer } from '../fakes/drachtio/server.js';
-import { AGENT_URI, TRUNK_ADDR, adapterOn, call, srfDialogs, startDouble, testPool, user, waitFor, type RecordingSink } from './helpers.js';
+import { AGENT_URI, TRUNK_ADDR, adapterOn, call, context, provider, sipConfig, srfDialogs, startDouble, testPool, user, waitFor, type RecordingSink } from './helpers.js';
 
 const CUSTOMER = '+15551230000';
 
@@ -91,6 +91,37 @@ describe('sip click-to-call (3PCC)', () => {
     await waitFor(() => double.sequence('trunk', custCallId).includes('←200 BYE'), 'BYE to the customer answered');
     assert.deepEqual(double.sequence('agent', id).slice(5), ['←BYE', '→200 BYE']);
     assert.deepEqual(double.sequence('trunk', custCallId).slice(5), ['→BYE', '←200 BYE']);
+  });
+
+  test('fetchStatus: a dialog this instance holds is up; once it ended (or on no instance alive) it is unknown', async () => {
+    const { c, id } = await dial();
+    await waitFor(() => sink.statuses(id).includes('answered'), 'answered');
+    assert.deepEqual(await adapter.fetchStatus({ ...c, providerCallId: id, status: 'answered' }), { state: 'known', status: 'answered' });
+    double.hangUpFrom('agent', id);
+    await waitFor(() => sink.terminal(id), 'completed');
+    await waitFor(() => adapter.activeCalls() === 0, 'released');
+    assert.deepEqual(await adapter.fetchStatus({ ...c, providerCallId: id, status: 'answered' }), { state: 'unknown' });
+    assert.deepEqual(await adapter.fetchStatus({ ...c, providerCallId: 'nobody@here', status: 'answered' }), { state: 'unknown' });
+  });
+
+  test("fetchStatus: a dialog another instance holds is left to it while that instance is alive", async () => {
+    const m = new Map<string, string>();
+    const alive = new Set(['other']);
+    const ctx = {
+      ...context(provider(sipConfig(double)), sink),
+      shared: { ...context(provider(sipConfig(double)), sink).shared, get: async (k: string) => m.get(k) ?? null, set: async (k: string, v: string) => void m.set(k, v), del: async (k: string) => void m.delete(k) },
+      instances: { id: 'me', alive: async (id: string) => id === 'me' || alive.has(id) },
+    };
+    const other = new SipAdapter(ctx, pool);
+    try {
+      const c = call({ providerCallId: 'held-elsewhere@x', status: 'answered' });
+      m.set(`sip:${ctx.provider.id}:dialog:held-elsewhere@x`, 'other');
+      assert.deepEqual(await other.fetchStatus(c), { state: 'known', status: 'answered' });
+      alive.delete('other');
+      assert.deepEqual(await other.fetchStatus(c), { state: 'unknown' }, 'its instance is gone: so is the dialog');
+    } finally {
+      await other.close();
+    }
   });
 
   test('customer hangs up → BYE to the agent, completed', async () => {

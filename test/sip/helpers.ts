@@ -9,6 +9,7 @@ import type { CallEventSink, InboundEvent, InboundRoute, ProviderContext, Status
 import { SipAdapter } from '../../adapters/sip/index.js';
 import { SipConnectionPool } from '../../adapters/sip/connection-pool.js';
 import { FakeDrachtioServer } from '../fakes/drachtio/server.js';
+import { LONE_INSTANCE } from '../helpers/instances.js';
 
 export const SECRET = 'cymru-test-secret';
 export const AGENT_URI = 'sip:alice@agents.test';
@@ -165,6 +166,7 @@ export function context(p: Provider, sink: CallEventSink): ProviderContext {
     },
     logger: silentLogger,
     metrics: { apiRequest: () => undefined },
+    instances: LONE_INSTANCE,
     deliverWebhook: async () => ({ statusCode: 404 }),
   };
 }

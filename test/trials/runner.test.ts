@@ -30,8 +30,8 @@ describe('trial run (runTrialPart)', () => {
     // calls through it never ring nor end by themselves
     providerId = await createProvider(gw, org.apiKey, 'frozen', FROZEN);
     trials = new MemoryTrialStore();
-    const { backend, configs, dispatcher, callEvents } = gw.gw.parts;
-    deps = { calls: backend.calls, configs, dispatcher, events: callEvents, trials, perf: new MemoryPerfStore(), waiters: new CallWaiters(), logger: pino({ level: 'silent' }), abandonAfterMs: 300, pollMs: 50 };
+    const { backend, configs, dispatcher, reconciler, callEvents } = gw.gw.parts;
+    deps = { calls: backend.calls, configs, dispatcher, reconciler, events: callEvents, trials, perf: new MemoryPerfStore(), waiters: new CallWaiters(), logger: pino({ level: 'silent' }), abandonAfterMs: 300, pollMs: 50 };
   });
   after(async () => {
     await gw.close();

@@ -144,7 +144,7 @@ describe('Twilio through the gateway (Redis)', () => {
       const g = await tg.req('GET', `/v1/calls/${id}`, { key });
       return g.body?.status === 'canceled' ? g.body : null;
     }, 10_000, 'canceled');
-    const upd = fake.requests.filter((x) => x.path.endsWith(`/Calls/${done.providerCallId}.json`));
+    const upd = fake.requests.filter((x) => x.method === 'POST' && x.path.endsWith(`/Calls/${done.providerCallId}.json`));
     assert.deepEqual(upd.map((x) => x.form.Status), ['canceled']);
     await fake.idle();
   });
@@ -197,14 +197,32 @@ describe('Twilio through the gateway (Redis)', () => {
     }
   });
 
-  test('bad credentials → 502 provider_auth_failed, and no secret in the response', async () => {
+  test('bad credentials: refused at install (422 provider_auth_failed, Twilio code 20003, nothing stored); installed offline (?verify=false), a dial answers 502', async () => {
     const org2 = await tg.createOrg('twilio wrong token');
     await tg.req('PUT', '/v1/users/agent-x', { key: org2.apiKey, body: { region: 'US', phone: '+14155550102' } });
     const wrong = 'wrong-token-' + 'z'.repeat(20);
-    const p = await tg.req('POST', '/v1/providers', {
-      key: org2.apiKey,
-      body: { kind: 'twilio', name: 'bad', config: { accountSid: fake.accountSid, authToken: wrong, callerId: '+15005550006', apiBaseUrl: fake.url }, install: { scope: 'all' } },
-    });
+    const body = { kind: 'twilio', name: 'bad', config: { accountSid: fake.accountSid, authToken: wrong, callerId: '+15005550006', apiBaseUrl: fake.url }, install: { scope: 'all' } };
+    const refused = await tg.req('POST', '/v1/providers', { key: org2.apiKey, body });
+    assert.equal(refused.status, 422, refused.text);
+    assert.equal(refused.body.error.code, 'provider_auth_failed');
+    assert.equal(refused.body.error.providerCode, '20003');
+    assert.ok(!refused.text.includes(wrong) && !refused.text.includes(fake.authToken));
+    assert.deepEqual((await tg.req('GET', '/v1/providers', { key: org2.apiKey })).body.items, [], 'nothing stored');
+    // unreachable: a port nobody listens on
+    const gone = await tg.req('POST', '/v1/providers', { key: org2.apiKey, body: { ...body, config: { ...body.config, authToken: fake.authToken, apiBaseUrl: 'http://127.0.0.1:9' } } });
+    assert.equal(gone.status, 422, gone.text);
+    assert.equal(gone.body.error.code, 'provider_unreachable');
+    assert.deepEqual((await tg.req('GET', '/v1/providers', { key: org2.apiKey })).body.items, [], 'nothing stored');
+    // a good provider whose config is changed to wrong credentials: refused, the old config stays
+    const good = await tg.req('POST', '/v1/providers', { key: org2.apiKey, body: { ...body, name: 'good', config: { ...body.config, authToken: fake.authToken }, install: { scope: 'specific', userIds: [] } } });
+    assert.equal(good.status, 201, good.text);
+    const patch = await tg.req('PATCH', `/v1/providers/${good.body.id}`, { key: org2.apiKey, body: { config: { ...body.config } } });
+    assert.equal(patch.status, 422, patch.text);
+    assert.equal(patch.body.error.providerCode, '20003');
+    assert.equal((await tg.gw.parts.backend.directory.getProvider(good.body.orgId ?? (await tg.gw.parts.backend.directory.getProviderOrg(good.body.id))!, good.body.id))!.config.authToken, fake.authToken);
+    assert.equal((await tg.req('DELETE', `/v1/providers/${good.body.id}`, { key: org2.apiKey })).status, 204);
+
+    const p = await tg.req('POST', '/v1/providers?verify=false', { key: org2.apiKey, body });
     assert.equal(p.status, 201, p.text);
     assert.ok(!p.text.includes(wrong));
     const r = await tg.req('POST', '/v1/calls', { key: org2.apiKey, body: { userId: 'agent-x', to: CUSTOMER } });

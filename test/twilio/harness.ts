@@ -13,6 +13,7 @@ import { ringTimeoutOf } from '../../src/domain/types.js';
 import type { CallEventSink, InboundEvent, InboundRoute, ProviderContext, StatusEvent, WebhookRequest } from '../../src/providers/adapter.js';
 import { TwilioAdapter, type TwilioAdapterOptions } from '../../adapters/twilio/index.js';
 import { FakeTwilio } from '../fakes/twilio/server.js';
+import { LONE_INSTANCE } from '../helpers/instances.js';
 
 export interface SinkCall {
   method: keyof CallEventSink;
@@ -237,6 +238,7 @@ export class Harness {
       },
       logger,
       metrics: { apiRequest: (op, seconds, outcome) => void this.metrics.push({ op, seconds, outcome }) },
+      instances: LONE_INSTANCE,
       deliverWebhook: async () => ({ statusCode: 501 }),
     };
     this.adapter = new TwilioAdapter(this.ctx, { sleep: async () => undefined, ...this.opts.adapter });

@@ -235,3 +235,33 @@ describe('agentIdentity "client"', () => {
     assert.deepEqual(h.fake.problems, []);
   });
 });
+
+describe('Twilio fetchStatus (the reconciler asks where a call stands)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await new Harness().start();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('GET the Call resource: its status mapped (valid per the spec); a call Twilio does not have is unknown', async () => {
+    h.fake.scenario = { ...h.fake.scenario, agent: 'ring' };
+    const agent = h.addUser(newUser('agent-fs', '+14155550109'));
+    const call = await h.clickToCall(agent, CUSTOMER);
+    await h.waitFor('ringing', () => h.call(call.id).status === 'ringing');
+    assert.deepEqual(await h.adapter.fetchStatus!(h.call(call.id)), { state: 'known', status: 'ringing' });
+    const get = h.fake.requests.at(-1)!;
+    assert.equal(get.method, 'GET');
+    assert.equal(get.path, `/2010-04-01/Accounts/${h.fake.accountSid}/Calls/${h.call(call.id).providerCallId}.json`);
+    assert.equal(get.status, 200);
+    await h.adapter.hangUp(h.call(call.id));
+    await h.waitFor('canceled', () => h.call(call.id).status === 'canceled');
+    const ended = await h.adapter.fetchStatus!({ ...h.call(call.id), status: 'ringing' });
+    assert.equal(ended.state === 'known' && ended.status, 'canceled');
+    assert.deepEqual(await h.adapter.fetchStatus!({ ...h.call(call.id), providerCallId: 'CA' + '0'.repeat(32) }), { state: 'unknown' });
+    h.fake.serverError(1, 503);
+    assert.equal((await h.adapter.fetchStatus!(h.call(call.id))).state, 'unsure', 'Twilio down: ask again later');
+    assert.deepEqual(h.fake.problems, []);
+  });
+});

@@ -112,9 +112,21 @@ export function callRoutes(deps: AppDeps) {
       },
       async (req, reply) => {
         const orgId = orgOf(req);
-        await deps.dispatcher.hangUp(orgId, req.params.id);
+        await deps.reconciler.hangUp(orgId, req.params.id, false);
         return reply.code(202).send({ id: req.params.id, status: 'hangup_requested' });
       },
+    );
+
+    app.post<{ Params: { id: string } }>(
+      '/v1/calls/:id/end',
+      {
+        schema: {
+          summary: 'End a live call at once (admin): hung up at its provider if it can be, and ended here whatever the provider says',
+          params: idParam('id'),
+          response: withErrors({ 200: { $ref: 'Call#' } }, 404, 409),
+        },
+      },
+      async (req) => toPublicCall(await deps.reconciler.hangUp(orgOf(req), req.params.id, true)),
     );
 
   };

@@ -2,6 +2,7 @@
 // update, uninstall, and the provider's users.
 import type { FastifyInstance } from 'fastify';
 import type { ProviderBody, ProviderPatchBody } from '../../directory/directory-service.js';
+import { breakerSettingsSchema } from '../../providers/breaker.js';
 import type { AppDeps } from '../app.js';
 import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, regionsSchema, withErrors } from '../schemas.js';
@@ -12,16 +13,21 @@ const userIds = { type: 'array', minItems: 1, maxItems: 10_000, items: { type: '
 
 type IdParams = { id: string };
 const callerIdPoolSchema = { oneOf: [{ type: 'array', maxItems: 1000, items: { type: 'string', minLength: 2, maxLength: 32 } }, { type: 'null' }] };
+type VerifyQuery = { verify?: boolean };
+
+/** ?verify=false skips the credentials check (offline installs) */
+const verifyQuery = { type: 'object', additionalProperties: false, properties: { verify: { type: 'boolean' } } } as const;
 
 export function providerRoutes(deps: AppDeps) {
   const { directory } = deps;
   return async (app: FastifyInstance) => {
 
-    app.post<{ Body: ProviderBody }>(
+    app.post<{ Body: ProviderBody; Querystring: VerifyQuery }>(
       '/v1/providers',
       {
         schema: {
-          summary: 'Install a provider',
+          summary: 'Install a provider (its credentials are checked first unless ?verify=false)',
+          querystring: verifyQuery,
           body: {
             type: 'object',
             required: ['kind', 'name', 'config'],
@@ -38,6 +44,7 @@ export function providerRoutes(deps: AppDeps) {
               callerIdPool: callerIdPoolSchema,
               recording: { type: 'string', enum: ['off', 'on'] },
               voicemail: { type: 'string', enum: ['off', 'on'] },
+              health: breakerSettingsSchema,
               install: {
                 type: 'object',
                 required: ['scope'],
@@ -55,7 +62,7 @@ export function providerRoutes(deps: AppDeps) {
       },
       async (req, reply) => {
         const orgId = orgOf(req);
-        const { provider, install } = await directory.createProvider(orgId, req.body, actorOf(req));
+        const { provider, install } = await directory.createProvider(orgId, req.body, actorOf(req), { verify: req.query.verify });
         return reply.code(201).send({ ...(await directory.view(orgId, provider)), install });
       },
     );
@@ -75,11 +82,13 @@ export function providerRoutes(deps: AppDeps) {
       },
     );
 
-    app.patch<{ Params: IdParams; Body: ProviderPatchBody }>(
+    app.patch<{ Params: IdParams; Body: ProviderPatchBody; Querystring: VerifyQuery }>(
       '/v1/providers/:id',
       {
         schema: {
+          summary: 'Update a provider (a new config is checked with the provider unless ?verify=false, and closes its breaker)',
           params: idParam('id'),
+          querystring: verifyQuery,
           body: {
             type: 'object',
             additionalProperties: false,
@@ -95,6 +104,7 @@ export function providerRoutes(deps: AppDeps) {
               callerIdPool: callerIdPoolSchema,
               recording: { type: 'string', enum: ['off', 'on'] },
               voicemail: { type: 'string', enum: ['off', 'on'] },
+              health: { oneOf: [breakerSettingsSchema, { type: 'null' }] },
             },
           },
           response: withErrors({ 200: providerRef }, 404, 422),
@@ -102,8 +112,20 @@ export function providerRoutes(deps: AppDeps) {
       },
       async (req) => {
         const orgId = orgOf(req);
-        return directory.view(orgId, await directory.updateProvider(orgId, req.params.id, req.body, actorOf(req)));
+        return directory.view(orgId, await directory.updateProvider(orgId, req.params.id, req.body, actorOf(req), { verify: req.query.verify }));
       },
+    );
+
+    app.post<{ Params: IdParams }>(
+      '/v1/providers/:id/health/reset',
+      {
+        schema: {
+          summary: "Close a provider's circuit breaker on every instance",
+          params: idParam('id'),
+          response: withErrors({ 200: { type: 'object', additionalProperties: true } }, 404),
+        },
+      },
+      async (req) => directory.resetHealth(orgOf(req), req.params.id, actorOf(req)),
     );
 
     app.delete<{ Params: IdParams; Querystring: { force?: boolean } }>(

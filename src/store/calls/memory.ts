@@ -177,6 +177,9 @@ export class MemoryCalls implements CallStore {
       if (!c.trial) {
         s.outbox.set(callId, now);
         c.crmLog ??= { ...PENDING };
+      } else {
+        // never logged: its purge is scheduled at once
+        s.expiry.set(callId, now + this.data.retentionMs);
       }
     } else if (s.liveCalls.has(callId)) {
       s.liveCalls.set(callId, now);

@@ -200,7 +200,7 @@ export class RedisCalls implements CallStore {
     const idem = input.idempotency;
     const r = (await this.conn.run(
       'transition',
-      [k.call(callId), k.pc, k.live, k.livecalls, k.outbox, k.idem, k.idemExp, k.health, k.events],
+      [k.call(callId), k.pc, k.live, k.livecalls, k.outbox, k.idem, k.idemExp, k.health, k.events, k.expiry],
       [
         Date.now(),
         input.status,
@@ -220,6 +220,7 @@ export class RedisCalls implements CallStore {
         input.onlyProvider ?? '',
         known && !isTerminal(input.status) ? known.status : '',
         input.providerPrice ? JSON.stringify(input.providerPrice) : '',
+        Date.now() + this.retentionMs,
       ],
     )) as Reply;
     if (r[0] === 'none') return null;

@@ -161,6 +161,7 @@ export class MemoryDirectory implements DirectoryStore {
         regions: clone(input.regions ?? {}),
         priority: input.priority,
         scope: input.scope,
+        ...(input.health ? { health: clone(input.health) } : {}),
         futureUsers: input.futureUsers,
         createdAt: now,
         updatedAt: now,
@@ -209,6 +210,8 @@ export class MemoryDirectory implements DirectoryStore {
       if (patch.regions !== undefined) p.regions = clone(patch.regions);
       if (patch.priority !== undefined) p.priority = patch.priority;
       if (patch.futureUsers !== undefined) p.futureUsers = patch.futureUsers;
+      if (patch.health === null) delete p.health;
+      else if (patch.health !== undefined) p.health = clone(patch.health);
       p.updatedAt = now;
       s.version++;
       return clone(p);

@@ -1,7 +1,7 @@
 // Users, providers and their assignments (DESIGN rules 1-7). Every method that touches more than
 // one record is atomic: one Lua script on Redis, one synchronous step in memory.
 
-import type { AssignResult, Page, Provider, User, UserInput } from '../../domain/types.js';
+import type { AssignResult, BreakerSettings, Page, Provider, User, UserInput } from '../../domain/types.js';
 
 export interface ProviderInput {
   kind: string;
@@ -13,6 +13,7 @@ export interface ProviderInput {
   futureUsers: boolean;
   recording?: 'off' | 'on';
   voicemail?: 'off' | 'on';
+  health?: BreakerSettings;
 }
 
 export interface ProviderPatch {
@@ -23,6 +24,8 @@ export interface ProviderPatch {
   futureUsers?: boolean;
   recording?: 'off' | 'on';
   voicemail?: 'off' | 'on';
+  /** null: back to the defaults */
+  health?: BreakerSettings | null;
 }
 
 export interface PutUserResult {

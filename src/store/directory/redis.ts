@@ -159,7 +159,8 @@ export class RedisDirectory implements DirectoryStore {
     // the global lookup lives in another slot, so it is claimed first and undone if the org refuses
     const orgKey = this.keys.providerOrg(providerId);
     if ((await this.redis.set(orgKey, orgId, 'NX')) !== 'OK') throw storeErrors.providerExists(providerId);
-    const p: Provider = { id: providerId, orgId, ...input, regions: input.regions ?? {}, createdAt: now, updatedAt: now };
+    const { health, ...rest } = input;
+    const p: Provider = { id: providerId, orgId, ...rest, ...(health ? { health } : {}), regions: input.regions ?? {}, createdAt: now, updatedAt: now };
     const ok = Number(await this.conn.run('create_provider', [k.providers, k.pmeta, k.ver], [providerId, providerJson(p), metaOf(p)]));
     if (ok !== 1) {
       await this.redis.del(orgKey);
@@ -191,8 +192,10 @@ export class RedisDirectory implements DirectoryStore {
       const raw = await this.redis.hget(k.providers, providerId);
       if (!raw) throw storeErrors.providerNotFound(providerId);
       const cur = providerFrom(orgId, raw);
+      const { health: _h, ...keep } = cur;
       const next: Provider = {
-        ...cur,
+        ...(patch.health === null ? keep : cur),
+        ...(patch.health ? { health: patch.health } : {}),
         ...(patch.name !== undefined ? { name: patch.name } : {}),
         ...(patch.config !== undefined ? { config: patch.config } : {}),
         ...(patch.regions !== undefined ? { regions: patch.regions } : {}),

@@ -24,7 +24,7 @@ export const SCRIPTS = {
   click: 17,
   inbound: 9,
   create_call: 5,
-  transition: 9,
+  transition: 10,
   reassign_call: 2,
   call_log_context: 4,
   set_crm_log: 3,

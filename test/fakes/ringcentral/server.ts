@@ -336,6 +336,20 @@ export class FakeRingCentral {
         rec.status = 204;
         return this.reply(res, 204, undefined, this.rateHeaders(group));
       }
+      case 'readExtension': {
+        // the JWT user's extension ("~"): what a credentials check or a health probe reads
+        const base = `${this.url}/restapi/v1.0/account/${ACCOUNT_ID}/extension/${EXTENSION_ID}`;
+        return send(200, { id: Number(EXTENSION_ID), uri: base, extensionNumber: '101', name: 'Fake Agent', type: 'User', status: 'Enabled' });
+      }
+      case 'readCallSessionStatus': {
+        const tsid = decodeURIComponent(seg[7]);
+        const ro = [...this.ringOuts.values()].find((r) => r.telephonySessionId === tsid && !r.ended && !r.deleted);
+        const inb = this.inbound.get(tsid) as Json | undefined;
+        if (!ro && (!inb || inb.ended)) return send(404, errorBody('CMN-102', 'Resource for parameter [telephonySessionId] is not found', { parameterName: 'telephonySessionId' }));
+        const talking = ro ? ro.answered : Boolean(inb?.answered);
+        const code = talking ? 'Answered' : 'Proceeding';
+        return send(200, { id: tsid, origin: { type: ro ? 'RingOut' : 'Call' }, parties: [{ id: `p-${tsid.slice(2)}-2`, direction: 'Inbound', status: { code } }] });
+      }
       case 'createSubscription':
         return this.createSubscription(body as Json, send);
       case 'readSubscription': {

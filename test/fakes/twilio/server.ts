@@ -272,7 +272,8 @@ export class FakeTwilio {
     const authed =
       (user === this.accountSid && pass === this.authToken) || (this.apiKey !== undefined && user === this.apiKey.sid && pass === this.apiKey.secret);
     const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Calls(?:\/([^/]+))?\.json$/.exec(url.pathname);
-    if (!authed || (m && m[1] !== this.accountSid)) {
+    const account = /^\/2010-04-01\/Accounts\/([^/]+)\.json$/.exec(url.pathname);
+    if (!authed || (m && m[1] !== this.accountSid) || (account && account[1] !== this.accountSid)) {
       return this.send(res, rec, 401, errorBody(20003, 'Authenticate', 401), { 'www-authenticate': 'Basic realm="Twilio API"' });
     }
 
@@ -293,6 +294,7 @@ export class FakeTwilio {
 
     const spec = twilioSpec();
     const op = spec.find(rec.method, url.pathname);
+    if (account && op && rec.method === 'GET') return this.fetchAccount(res, rec, op);
     if (!m || !op) {
       return this.send(res, rec, 404, errorBody(20404, `The requested resource ${url.pathname} was not found`, 404));
     }
@@ -305,6 +307,11 @@ export class FakeTwilio {
     }
     if (rec.method === 'POST' && !m[2]) return this.createCall(res, rec, op);
     if (rec.method === 'POST' && m[2]) return this.updateCall(res, rec, op, m[2]);
+    if (rec.method === 'GET' && m[2]) {
+      const call = this.callBySid(m[2]);
+      if (!call) return this.send(res, rec, 404, errorBody(20404, `The requested resource ${rec.path} was not found`, 404));
+      return this.respondCall(res, rec, op, 200, call);
+    }
     return this.send(res, rec, 405, errorBody(20004, 'Method not allowed', 405));
   }
 
@@ -312,6 +319,26 @@ export class FakeTwilio {
     const v = twilioSpec().validateResponse(op, status, call.resource);
     if (!v.ok) this.problems.push(`fake's own ${status} response does not match the spec: ${v.errors.join('; ')}`);
     this.send(res, rec, status, call.resource);
+  }
+
+  /** GET the account resource (FetchAccount): what a credentials check or a health probe reads. */
+  private fetchAccount(res: ServerResponse, rec: RecordedRequest, op: NonNullable<ReturnType<ReturnType<typeof twilioSpec>['find']>>): void {
+    const base = `/${API}/Accounts/${this.accountSid}`;
+    const resource = {
+      sid: this.accountSid,
+      friendly_name: 'Fake account',
+      status: 'active',
+      type: 'Full',
+      auth_token: null,
+      owner_account_sid: this.accountSid,
+      date_created: new Date(0).toUTCString(),
+      date_updated: new Date(0).toUTCString(),
+      uri: `${base}.json`,
+      subresource_uris: { calls: `${base}/Calls.json` },
+    };
+    const v = twilioSpec().validateResponse(op, 200, resource);
+    if (!v.ok) this.problems.push(`fake's own account response does not match the spec: ${v.errors.join('; ')}`);
+    this.send(res, rec, 200, resource);
   }
 
   /** Answers the missing-parameter errors; true when it did. */

@@ -814,6 +814,22 @@ export function runCallsContract(f: BackendFactory): void {
         assert.equal(await c.getCall(org, failed), null);
       });
 
+      test('purge: a trial call (never logged) goes after the retention once it ended, never while live', async () => {
+        const org = rid('org');
+        const ended = rid('c');
+        const live = rid('c');
+        for (const id of [ended, live]) await c.createCall(baseCall(org, id, { userId: '', trial: true, trialId: 'trl_1' }));
+        await c.transition(org, ended, { status: 'dialing', at: t(1), providerCallId: `PC-${ended}`, link: 'pT' });
+        await c.transition(org, ended, { status: 'completed', at: t(2) });
+        await c.transition(org, live, { status: 'dialing', at: t(1) });
+        assert.equal((await c.getCall(org, ended))?.crmLog, undefined, 'no call log for a trial');
+        assert.equal(await c.purge(org, Date.now(), 10), 0, 'not before the retention ends');
+        assert.equal(await c.purge(org, Date.now() + RETENTION_SEC * 1000 + 60_000, 10), 1);
+        assert.equal(await c.getCall(org, ended), null);
+        assert.equal(await c.callIdByProviderCallId(org, 'pT', `PC-${ended}`), null);
+        assert.ok(await c.getCall(org, live), 'the live trial call stays');
+      });
+
       test('purge removes every link of the call, whatever provider it was made under', async () => {
         const org = rid('org');
         const id = rid('c');

@@ -271,6 +271,19 @@ export function runDirectoryContract(f: BackendFactory): void {
         assert.deepEqual(upd2.config, { accountSid: 'AC2' }, 'config is replaced whole');
         assert.equal(upd2.name, 'EU2');
         await rejectsWith(s.updateProvider(org, rid('p'), { name: 'x' }, t(6)), 'provider_not_found');
+
+        // breaker settings: kept, replaced, and removed with null (back to the defaults)
+        const h = await s.updateProvider(org, p2, { health: { failureThreshold: 2, openSec: 9 } }, t(7));
+        assert.deepEqual(h.health, { failureThreshold: 2, openSec: 9 });
+        assert.deepEqual((await s.getProvider(org, p2))?.health, { failureThreshold: 2, openSec: 9 });
+        assert.deepEqual((await s.updateProvider(org, p2, { name: 'EU3' }, t(8))).health, { failureThreshold: 2, openSec: 9 }, 'other patches keep it');
+        assert.deepEqual((await s.updateProvider(org, p2, { health: { closeAfter: 3 } }, t(9))).health, { closeAfter: 3 }, 'replaced whole');
+        const cleared = await s.updateProvider(org, p2, { health: null }, t(10));
+        assert.equal('health' in cleared, false);
+        assert.equal('health' in (await s.getProvider(org, p2))!, false);
+        const p3 = rid('p');
+        assert.deepEqual((await s.createProvider(org, p3, { ...input, health: { openSec: 5 } }, t(11))).health, { openSec: 5 });
+        assert.deepEqual((await s.getProvider(org, p3))?.health, { openSec: 5 });
       });
 
       test('concurrent updates of one provider lose none of the patches', async () => {

@@ -2,8 +2,10 @@
 -- it in the same step: the provider link (a dial's answer), the caller id, the breaker's success,
 -- the click's idempotency outcome, the call.status event, and on the terminal move the user's
 -- live-call slot freed and the call handed to the call log (outbox; crmLog pending); an inbound
--- call that ends never answered is marked missed (and call.missed goes out after call.status).
--- KEYS: 1 call, 2 pc, 3 live, 4 livecalls, 5 outbox, 6 idem, 7 idemExp, 8 health, 9 events channel
+-- call that ends never answered is marked missed (and call.missed goes out after call.status); a
+-- trial call, which is never logged, is scheduled for its purge at once.
+-- KEYS: 1 call, 2 pc, 3 live, 4 livecalls, 5 outbox, 6 idem, 7 idemExp, 8 health, 9 events channel,
+--       10 expiry
 -- ARGV: 1 now, 2 status, 3 at (ISO), 4 at in epoch ms ('' if unparseable), 5 cause ('' = none),
 --       6 providerCallId ('' = none), 7 durationSec ('' = none), 8 link field ('' = none),
 --       9 from ('' = none), 10 idempotency key ('' = none), 11 '' | 'release' | pinned error JSON,
@@ -11,7 +13,7 @@
 --       before the call's last transition up to it (notBefore; '' when Node put now for an
 --       unparseable time), 16 provider id the call must be on ('' = any: a webhook names a call),
 --       17 the status the caller holds the call in ('' = unknown), 18 the provider's price JSON
---       ('' = none; kept as providerPrice)
+--       ('' = none; kept as providerPrice), 19 a trial call's purge time (ms)
 -- Reply: {'none'} or {'ok', applied 0|1, became terminal 0|1, call hash...}; the hash is left
 -- out when the call was in the caller's status and moved (the caller knows what it became)
 local ck, now = KEYS[1], tonumber(ARGV[1])
@@ -45,6 +47,8 @@ if applied == 1 and RANK[ARGV[2]] == 4 then
   if redis.call('HGET', ck, '_trial') ~= '1' then
     redis.call('ZADD', KEYS[5], now, callId)
     if not redis.call('HGET', ck, 'crmLog_j') then redis.call('HSET', ck, 'crmLog_j', '{"status":"pending","attempts":0}') end
+  else
+    redis.call('ZADD', KEYS[10], tonumber(ARGV[19]), callId)
   end
 elseif redis.call('ZSCORE', KEYS[4], callId) then
   redis.call('ZADD', KEYS[4], now, callId)
