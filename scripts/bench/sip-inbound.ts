@@ -13,8 +13,8 @@
 // its node CPU per call is ≤ 1.5× the bare app's.
 //
 //   DRACHTIO_ADDRESS=127.0.0.1:9022 DRACHTIO_SECRET=cymru npm run bench -- sip-inbound
-//   DRACHTIO_SIP=127.0.0.1:5060 (drachtio's SIP listener, the default), SIP_RATES=100,200,300,400,500,
-//   SIP_STEP_SECONDS=10, SIP_CALL_MS=1000, SIP_ROUNDS=1 to change the run
+//   DRACHTIO_SIP=127.0.0.1:5060 (drachtio's SIP listener, the default), SIP_RATES=100,150,…,500,
+//   SIP_STEP_SECONDS=10, SIP_CALL_MS=1000, SIP_ROUNDS=2 to change the run
 //
 // Skipped, with the reason, when DRACHTIO_ADDRESS / DRACHTIO_SECRET are unset or sipp is missing.
 // The gateway's sip provider is moved off the drachtio-server between its turns by pointing its
@@ -63,7 +63,7 @@ export interface SipStep {
   retransmissions: number;
   /** successful calls ÷ the sending window */
   completedPerSec: number;
-  /** INVITE sent → 200 received at the carrier, ms */
+  /** INVITE sent → 200 received at the carrier, ms (whole ms: sipp's resolution) */
   p50: number;
   p99: number;
   /** the application process's CPU per successful call, ms */
@@ -71,7 +71,8 @@ export interface SipStep {
   /** redis-server's CPU per successful call, ms (dialgate only) */
   redisMsPerCall: number;
   pass: boolean;
-  /** set when the application did not see every INVITE the carrier sent (another app on the server?) */
+  /** set when the application did not see every INVITE the carrier sent: lost on the way under
+   *  overload (drachtio-server or UDP buffers), or taken by another app on the same server */
   note: string;
 }
 
@@ -136,15 +137,15 @@ function spawnSipp(dir: string, label: string, args: string[]): { proc: ChildPro
         const head = rows[0].split(';');
         const last = rows.at(-1)!.split(';');
         const col = (name: string) => Number(last[head.indexOf(name)]);
-        // -trace_rtt writes <scenario file>_<pid>_rtt.csv into the working directory:
-        // date;date_ms;response_time_ms;rtd_no per call
+        // -trace_rtt writes <scenario file>_<pid>_rtt.csv into the working directory, one
+        // `Date_ms;response_time_ms;rtd_no` row per call (whole milliseconds: sipp's clock)
         const rttName = readdirSync(dir).find((f) => f.endsWith(`_${proc.pid}_rtt.csv`));
         const setupMs = rttName
           ? readFileSync(join(dir, rttName), 'utf8')
               .trim()
               .split('\n')
               .slice(1)
-              .map((l) => Number(l.split(';')[2]))
+              .map((l) => Number(l.split(';')[1]))
               .filter((x) => Number.isFinite(x))
           : [];
         resolveRun({
@@ -274,10 +275,10 @@ async function setUpGateway(redisUrl: string, host: string, secret: string, agen
 }
 
 export async function run(opts: SipInboundOptions = {}): Promise<SipInboundResult> {
-  const rates = opts.rates ?? (process.env.SIP_RATES ?? '100,200,300,400,500').split(',').map(Number);
+  const rates = opts.rates ?? (process.env.SIP_RATES ?? '100,150,200,250,300,350,400,450,500').split(',').map(Number);
   const stepSeconds = opts.stepSeconds ?? Number(process.env.SIP_STEP_SECONDS ?? 10);
   const callMs = opts.callMs ?? Number(process.env.SIP_CALL_MS ?? 1000);
-  const rounds = opts.rounds ?? Number(process.env.SIP_ROUNDS ?? 1);
+  const rounds = opts.rounds ?? Number(process.env.SIP_ROUNDS ?? 2);
   const didCount = opts.dids ?? 1000;
   const log = opts.log ?? (() => {});
   const drachtio = process.env.DRACHTIO_ADDRESS ?? '';
