@@ -1,10 +1,11 @@
 // `npm run bench`: every benchmark in turn, one table each, each figure beside its baseline from
 // the same run. click-to-call and screen-pop share one throwaway Redis and one gateway process;
-// install-all and call-log (written alongside) bring their own set-up. A benchmark module that is
-// absent is skipped with the reason; one that fails is reported and the others still run.
+// install-all, call-log and sip-inbound bring their own set-up. A benchmark module that is absent,
+// or that cannot run here (sip-inbound without a drachtio-server or sipp: its result says
+// `skipped`), is skipped with the reason; one that fails is reported and the others still run.
 //
 //   npm run bench                         all of them
-//   npm run bench -- click-to-call        only the named ones (click-to-call, whole-call, commands, cluster, screen-pop, install-all, call-log)
+//   npm run bench -- click-to-call        only the named ones (click-to-call, whole-call, commands, cluster, screen-pop, install-all, call-log, sip-inbound)
 //   BENCH_QUICK=1 npm run bench           shorter runs (smoke test of the harness)
 
 import { existsSync } from 'node:fs';
@@ -89,6 +90,13 @@ const ENTRIES: Entry[] = [
     title: 'call-log: CRM call-log pipeline vs raw BullMQ',
     options: async (s) => ({ redisUrl: (s.redis ??= await benchRedis()).url, ...(quick ? { jobs: 500, rounds: 1 } : {}) }),
   },
+  {
+    // its own Redis and gateway: the org, sip provider and 1,000 DIDs it sets up are all that runs
+    name: 'sip-inbound',
+    file: 'sip-inbound.ts',
+    title: 'SIP inbound ladder: dialgate vs a bare drachtio-srf B2BUA, on a real drachtio-server with sipp',
+    options: async () => (quick ? { rates: [50, 100], stepSeconds: 3, rounds: 1 } : {}),
+  },
 ];
 
 async function main(): Promise<void> {
@@ -122,7 +130,8 @@ async function main(): Promise<void> {
         const result = await mod.run({ ...(await e.options(shared)), log });
         const text = mod.formatTable ? mod.formatTable(result) : Array.isArray(result) ? tableOf(result) : JSON.stringify(result, null, 2);
         console.log(text);
-        summary.push(`${e.name}: done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+        const skipped = (result as { skipped?: unknown } | null)?.skipped;
+        summary.push(typeof skipped === 'string' ? `${e.name}: skipped (${skipped})` : `${e.name}: done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
       } catch (err) {
         failed++;
         console.log(`FAILED: ${(err as Error).message ?? err}`);

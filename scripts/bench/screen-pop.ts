@@ -41,7 +41,7 @@ export interface ScreenPopResult {
 
 const DIDS = 200;
 
-function openSocket(url: string, apiKey: string): Promise<WebSocket> {
+export function openSocket(url: string, apiKey: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url.replace(/^http/, 'ws') + '/v1/events', { headers: { authorization: `Bearer ${apiKey}` }, perMessageDeflate: false });
     ws.once('message', () => resolve(ws)); // the hello: the subscription is in place
@@ -74,7 +74,7 @@ export async function run(opts: ScreenPopOptions = {}): Promise<ScreenPopResult>
     // the agent's phone never answers during the run: only the screen pop is measured
     const org = await benchOrg(gateway.url, gateway.adminToken, 'bench screen-pop', { ringAfterMs: 3_600_000, answerAfterMs: 3_600_000, durationMs: 3_600_000 });
     const dids = Array.from({ length: DIDS }, (_, i) => torontoNumber(5_000_000 + i));
-    await seedUsers(redis.url, org.orgId, 'pop-', DIDS, (i) => [dids[i]]);
+    await seedUsers(redis.url, org.orgId, 'pop-', DIDS, (i) => ({ numbers: [dids[i]] }));
     ws = await openSocket(gateway.url, org.apiKey);
 
     const sentAt = new Map<string, number>();

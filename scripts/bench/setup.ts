@@ -4,6 +4,7 @@
 
 import { pino } from 'pino';
 import type { SimConfig } from '../../adapters/sim/index.js';
+import type { UserInput } from '../../src/domain/types.js';
 import { createBackend, type RedisSettings } from '../../src/store/backend.js';
 
 export async function api(base: string, method: string, path: string, key: string, body?: unknown): Promise<any> {
@@ -42,13 +43,16 @@ export async function benchOrg(base: string, adminToken: string, name: string, s
   return { orgId: org.id, apiKey: org.apiKey, providerId: provider.id };
 }
 
-/** Seeds `count` CA users (ids `${prefix}000001`...), each joining the org's future-users provider. */
+/**
+ * Seeds `count` CA users (ids `${prefix}000001`...), each joining the org's future-users provider;
+ * `fields(i)` adds to user i (its DIDs, its sipUri).
+ */
 export async function seedUsers(
   redis: string | RedisSettings,
   orgId: string,
   prefix: string,
   count: number,
-  numbers?: (i: number) => string[],
+  fields?: (i: number) => Partial<UserInput>,
 ): Promise<string[]> {
   // the gateway's own key prefix (src/main.ts passes none: the backend's default)
   const backend = await createBackend(
@@ -60,7 +64,7 @@ export async function seedUsers(
   const ids = Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(6, '0')}`);
   try {
     for (let i = 0; i < ids.length; i += 2000) {
-      await Promise.all(ids.slice(i, i + 2000).map((id, k) => backend.directory.putUser(orgId, id, { region: 'CA', numbers: numbers?.(i + k) ?? [] }, now)));
+      await Promise.all(ids.slice(i, i + 2000).map((id, k) => backend.directory.putUser(orgId, id, { region: 'CA', numbers: [], ...fields?.(i + k) }, now)));
     }
   } finally {
     await backend.close();
