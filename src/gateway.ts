@@ -42,6 +42,7 @@ import type { ProviderKindDefinition } from './providers/adapter.js';
 import { InstanceHeartbeat } from './providers/instances.js';
 import { Prober } from './providers/prober.js';
 import { ProviderRuntime } from './providers/runtime.js';
+import { ProviderWarmer } from './providers/warmer.js';
 import { Router } from './routing/router.js';
 import { createBackend, type Backend } from './store/backend.js';
 import type { CallLogQueue, TrialQueue } from './store/queues/port.js';
@@ -116,7 +117,7 @@ export class Gateway {
     readonly parts: GatewayParts,
     private readonly deps: AppDeps,
     private readonly publicUrlOf: PublicUrl,
-    private readonly stoppables: { trialQueue: TrialQueue; housekeeper: Housekeeper; heartbeat: InstanceHeartbeat },
+    private readonly stoppables: { trialQueue: TrialQueue; housekeeper: Housekeeper; heartbeat: InstanceHeartbeat; warmer: ProviderWarmer },
   ) {}
 
   get app() {
@@ -210,6 +211,7 @@ export class Gateway {
         this.built?.refuse();
         await this.built?.app.close();
         await bounded('housekeeping', this.stoppables.housekeeper.stop());
+        await bounded('always-on providers', this.stoppables.warmer.stop(), 1000);
         // after the in-flight work: other instances tell this one's calls from lost ones by it
         await bounded('heartbeat', this.stoppables.heartbeat.stop(), 1000);
         // with the backend unreachable, queues cannot close gracefully (their connections never
@@ -326,6 +328,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     tasks: [(orgId) => prober.org(orgId), async (orgId) => void (await reconciler.org(orgId))],
   });
   housekeeper.start();
+  // SIP providers take inbound calls over their own drachtio connections: every instance opens them
+  const warmer = new ProviderWarmer({ orgs: backend.orgs, directory: backend.directory, providers, logger, everyMs: config.reconcileEverySec * 1000 });
+  warmer.start();
 
   const parts: GatewayParts = { config, logger, metrics, backend, providers, dispatcher, callEvents, configs, policy, router, callLog, reconciler, prober };
   const readiness: ReadinessCheck[] = [
@@ -362,7 +367,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     readiness,
     publicUrl: () => publicUrl.get(),
   };
-  const gateway = new Gateway(parts, deps, publicUrl, { trialQueue, housekeeper, heartbeat });
+  const gateway = new Gateway(parts, deps, publicUrl, { trialQueue, housekeeper, heartbeat, warmer });
   await gateway.build();
   return gateway;
 }

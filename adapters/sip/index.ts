@@ -193,6 +193,8 @@ export function createSipKind(opts: { pool?: SipConnectionPool } = {}): Provider
     displayName: 'SIP trunk (drachtio)',
     // drachtio signals only: without a media server there is nothing to record and no voicemail to play
     capabilities: { recording: false, voicemail: false, inbound: true },
+    // drachtio routes inbound INVITEs to connected apps: every instance connects at start-up
+    alwaysOn: true,
     configSchema,
     secretFields,
     create: (ctx) => new SipAdapter(ctx, pool),

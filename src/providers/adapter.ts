@@ -217,6 +217,12 @@ export interface ProviderKindDefinition {
   secretFields: string[];
   create(ctx: ProviderContext): ProviderAdapter;
   /**
+   * Its adapters receive calls over a connection they open themselves (SIP: drachtio routes
+   * INVITEs to the apps connected to it), so every instance keeps one live for every provider of
+   * the kind from start-up on, not only once something dials (src/providers/warmer.ts).
+   */
+  alwaysOn?: boolean;
+  /**
    * Checks a config's credentials against the provider before it is stored (install, config
    * change). Throws ProviderError provider_auth_failed (the provider refused them: its own error
    * code in providerCode) or provider_unavailable (it could not be reached). Absent: nothing to check.

@@ -16,6 +16,7 @@ import { keepSecrets, redact, secretValues } from './secrets.js';
 
 interface Live {
   adapter: ProviderAdapter;
+  kind: string;
   version: string;
 }
 
@@ -147,7 +148,7 @@ export class ProviderRuntime {
           internal: true,
         }),
     });
-    this.live.set(provider.id, { adapter, version });
+    this.live.set(provider.id, { adapter, kind: provider.kind, version });
     return adapter;
   }
 
@@ -181,6 +182,33 @@ export class ProviderRuntime {
   }
 
   /** Kind-level shutdown hooks (shared connections), after every adapter is closed. */
+  /** The kinds whose adapters every instance keeps live (see ProviderKindDefinition.alwaysOn). */
+  alwaysOnKinds(): Set<string> {
+    return new Set([...this.kinds.values()].filter((k) => k.alwaysOn).map((k) => k.kind));
+  }
+
+  /**
+   * Makes the adapters of `providers` (every provider of the always-on kinds, across the orgs)
+   * live here, recreated where their config changed, and closes those of always-on kinds no
+   * longer among them (deleted through another instance).
+   */
+  async keepLive(providers: Provider[]): Promise<void> {
+    const kinds = this.alwaysOnKinds();
+    const wanted = new Set<string>();
+    for (const p of providers) {
+      if (!kinds.has(p.kind)) continue;
+      wanted.add(p.id);
+      try {
+        this.adapter(p);
+      } catch (e) {
+        this.deps.logger.warn({ providerId: p.id, err: (e as Error).message }, 'provider adapter could not be started');
+      }
+    }
+    const gone = [...this.live].filter(([id, l]) => !wanted.has(id) && kinds.has(l.kind));
+    for (const [id] of gone) this.live.delete(id);
+    await Promise.allSettled(gone.map(([, l]) => l.adapter.close?.()));
+  }
+
   async shutdownKinds(): Promise<void> {
     await Promise.allSettled([...this.kinds.values()].map((k) => k.shutdown?.()));
   }

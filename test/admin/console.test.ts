@@ -532,6 +532,10 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     await page.getByRole('alert').getByText('Auth token is required.').waitFor();
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'authToken', 'focus moves to the field at fault');
     await page.getByLabel('Auth token').fill(token);
+    // made-up credentials Twilio would refuse: an offline install skips the gateway's check
+    const check = page.getByLabel('Check the credentials with the provider now (uncheck for an offline install)');
+    assert.equal(await check.isChecked(), true, 'checked by default');
+    await check.uncheck();
     await page.getByRole('button', { name: 'Install', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Twilio Europe', exact: true }).waitFor();
     const id = decodeURIComponent(page.url().split('/installed/')[1]);
@@ -547,6 +551,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
     assert.equal(await page.getByLabel('Account SID').inputValue(), sid);
     await page.getByLabel('Caller ID (a Twilio number, E.164)').fill('+442079460001');
     await page.getByLabel('Never serve these countries').fill('CN');
+    await page.getByLabel('Check changed credentials with the provider (uncheck while it is unreachable)').uncheck();
     await shot('15-edit-provider');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('heading', { level: 1, name: 'Twilio Europe', exact: true }).waitFor();
@@ -557,6 +562,7 @@ describe('admin console in Chromium', { skip: skipReason ?? false }, () => {
 
     await page.getByRole('link', { name: 'Edit', exact: true }).click();
     await page.getByLabel('Auth token').fill('tok-new-value');
+    await page.getByLabel('Check changed credentials with the provider (uncheck while it is unreachable)').uncheck();
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('heading', { level: 1, name: 'Twilio Europe', exact: true }).waitFor();
     stored = await g.gw.parts.backend.directory.getProvider(orgId, id);

@@ -252,13 +252,14 @@ function editPage(ctx: PageContext, p: Provider, crumbs: HTMLElement): void {
   const cfg = configForm(info.fields, p.config);
   const regions = regionsForm(p.regions);
   const future = checkbox('Assign users created from now on to this provider (future users)', p.futureUsers);
+  const verify = checkbox('Check changed credentials with the provider (uncheck while it is unreachable)', true);
   const alert = alertBox();
   const save = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save changes');
   const form = h(
     'form',
     { class: 'card form', novalidate: true },
     alert.el,
-    h('fieldset', null, h('legend', null, `${info.title} settings`), field('Name', name), cfg.el),
+    h('fieldset', null, h('legend', null, `${info.title} settings`), field('Name', name), cfg.el, verify.el),
     regions.el,
     field('Priority', priority, 'When several providers take future users in a region, the lowest priority wins.'),
     future.el,
@@ -283,7 +284,7 @@ function editPage(ctx: PageContext, p: Provider, crumbs: HTMLElement): void {
     }
     save.disabled = true;
     try {
-      await api('PATCH', `/v1/providers/${enc(p.id)}`, body);
+      await api('PATCH', `/v1/providers/${enc(p.id)}${verify.input.checked ? '' : '?verify=false'}`, body);
       toast(`${name.value.trim()} saved.`);
       ctx.navigate(`/installed/${enc(p.id)}`);
     } catch (err) {
