@@ -3,6 +3,7 @@
 // Uploads are forgiving: the good lines are applied and the bad ones listed (with their line
 // numbers), so a 100,000-line file with a few typos does not have to be sent twice.
 
+import { DomainError } from '../domain/errors.js';
 import { parsePhone } from '../domain/phone.js';
 import type { ComplianceStore } from '../store/compliance/port.js';
 
@@ -28,6 +29,16 @@ export interface DncChange {
   remove?: string[];
   /** default region for numbers not written in international form (e.g. "US") */
   region?: string;
+}
+
+/**
+ * Bad lines do not stop an upload with good ones; one with no valid number at all (a wrong file,
+ * a garbled body) is refused whole, naming its first bad lines, and changes nothing.
+ */
+function nothingValid(valid: number, out: DncResult): void {
+  if (valid > 0) return;
+  const first = out.invalid.slice(0, 5).map((b) => `line ${b.line}: "${b.value.slice(0, 40)}"`).join(', ');
+  throw new DomainError('validation_failed', out.invalidCount ? `no valid phone number in the upload (${first})` : 'no phone number in the upload', { invalidCount: out.invalidCount, invalid: out.invalid });
 }
 
 export interface DncResult {
@@ -61,6 +72,7 @@ export class DncService {
     const out: DncResult = { added: 0, removed: 0, total: 0, invalidCount: 0, invalid: [] };
     const add = this.normalise(c.add ?? [], c.region, 'add', (i) => i + 1, out);
     const remove = this.normalise(c.remove ?? [], c.region, 'remove', (i) => i + 1, out);
+    nothingValid(add.length + remove.length, out);
     out.added = await this.store.dncAdd(orgId, add);
     out.removed = await this.store.dncRemove(orgId, remove);
     out.total = await this.store.dncCount(orgId);
@@ -84,6 +96,7 @@ export class DncService {
       lineNos.push(i + 1);
     });
     const add = this.normalise(values, region, undefined, (i) => lineNos[i], out);
+    nothingValid(add.length, out);
     out.added = await this.store.dncAdd(orgId, add);
     out.total = await this.store.dncCount(orgId);
     return out;

@@ -160,6 +160,19 @@ describe('costs, local presence, do-not-call, calling hours (HTTP, Redis, sim)',
     assert.equal(r.body.error.rule, 'dnc');
     must(await req('PUT', '/v1/dnc', { body: { remove: [listed] } }), 200, 'dnc remove');
     assert.deepEqual((await req('GET', `/v1/dnc/${encodeURIComponent(listed)}`)).body, { number: listed, listed: false });
+
+    // a body with no valid number at all (a wrong file) is refused whole, naming its lines
+    const garbled = await req('PUT', '/v1/dnc', { raw: 'name,phone\nbob,x\n<xml/>\n', headers: { 'content-type': 'text/plain' } });
+    assert.equal(garbled.status, 400, garbled.text);
+    assert.equal(garbled.body.error.code, 'validation_failed');
+    assert.match(garbled.body.error.message, /line 2: "bob"/);
+    assert.equal((await req('PUT', '/v1/dnc', { body: { add: ['nope'] } })).status, 400);
+    assert.equal((await req('GET', '/v1/dnc')).body.total, 100_000, 'nothing changed');
+    // a repeat of listed numbers changes nothing, and the audit log records changes only
+    const audited = async () => (await req('GET', '/v1/audit?limit=200')).body.items.filter((e: { action: string }) => e.action === 'dnc.update').length;
+    const n = await audited();
+    assert.equal(must(await req('PUT', '/v1/dnc', { body: { add: [one] } }), 200, 'repeat').body.added, 0);
+    assert.equal(await audited(), n);
   });
 
   test('calling hours: refused outside with retryAt, placed inside; across midnight; end = start refused', async () => {

@@ -49,14 +49,15 @@ export function dncRoutes(deps: AppDeps) {
               },
             ],
           },
-          response: withErrors({ 200: resultSchema }, 413, 415),
+          response: withErrors({ 200: resultSchema }, 400, 413, 415),
         },
       },
       async (req) => {
         const orgId = orgOf(req);
         const region = req.query.region;
         const r = typeof req.body === 'string' ? await dnc.upload(orgId, req.body, region) : await dnc.change(orgId, { ...req.body, ...(region && !req.body.region ? { region } : {}) });
-        await audit.append(orgId, { actor: actorOf(req), action: 'dnc.update', target: { type: 'org', id: orgId }, after: { added: r.added, removed: r.removed, invalid: r.invalidCount, total: r.total } });
+        // the audit log records changes: a repeat of numbers already listed changed nothing
+        if (r.added + r.removed > 0) await audit.append(orgId, { actor: actorOf(req), action: 'dnc.update', target: { type: 'org', id: orgId }, after: { added: r.added, removed: r.removed, invalid: r.invalidCount, total: r.total } });
         return r;
       },
     );

@@ -119,7 +119,7 @@ function tryFor(method: string, template: string, v: IsolatedOrg): RouteTry | nu
     '{userId}': v.users[0].id,
     '{callId}': v.callIds[0],
   };
-  const path = template.replace(/\{[A-Za-z]+\}/g, (m) => ids[m] ?? m);
+  const path = template.replace(/\{[A-Za-z]+\}/g, (m) => ids[m] ?? m).replace('{number}', '%2B19059671234');
   const bodies: Record<string, unknown> = {
     'POST /v1/users/{id}/move': { providerId: v.providerId },
     'POST /v1/providers/{id}/users': { userIds: [v.users[1].id] },
@@ -129,6 +129,8 @@ function tryFor(method: string, template: string, v: IsolatedOrg): RouteTry | nu
     'POST /v1/trials': { providerIds: [v.providerId], to: '+19059671234' },
     'PUT /v1/users/{id}': { region: 'CA', name: 'taken over' },
     'POST /v1/agent-tokens': { userId: v.users[0].id },
+    'PATCH /v1/calls/{id}': { notes: 'taken over' },
+    'PUT /v1/providers/{id}/rates': { currency: 'USD', rates: [{ prefix: '+1', perMinute: 0.01 }] },
   };
   const key = `${method.toUpperCase()} ${template}`;
   if (template === '/v1/routing/explain') return { method: method.toUpperCase(), path, query: `?userId=${v.users[0].id}&to=%2B19059671234` };
@@ -179,6 +181,12 @@ export async function isolation(cluster: Cluster, sweep: SecretSweep, seen: (wha
         const hasId = /\{[a-zA-Z]+\}/.test(template) || t.body !== undefined || t.query !== undefined;
         // PUT /v1/users/{id} creates a user of that id in the caller's own org: not a 404, and
         // never the victim's user (checked by the snapshot below); it is removed again at once
+        // a number on the do-not-call list is the caller's own org's list entry, not an id of
+        // the victim: the answer is about the attacker's list (the leak check above still holds)
+        if (template === '/v1/dnc/{number}') continue;
+        // the recording link is its own credential (no org key): test/crm/recordings.test.ts
+        // shows another org's token refused
+        if (template === '/v1/recordings/{callId}') continue;
         if (t.method === 'PUT' && template === '/v1/users/{id}') {
           if (r.status === 200 || r.status === 201) await send(g.url, 'DELETE', t.path, { key: attacker.key });
           continue;
