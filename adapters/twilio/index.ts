@@ -61,7 +61,20 @@ export interface TwilioAdapterOptions {
   /** test hooks for the 429 backoff */
   random?: RestOptions['random'];
   sleep?: RestOptions['sleep'];
+  /** waits before each look at a completed call's price (default PRICE_RETRY_MS) */
+  priceRetryMs?: readonly number[];
 }
+
+/**
+ * Twilio fills a call's price in some time after it completed ("may not be immediately
+ * available"): looked up this long after the end, then again after each further wait, ~30 s in
+ * all — as long as the call log waits for it (twilioKind.priceWaitSec).
+ */
+export const PRICE_RETRY_MS: readonly number[] = [200, 500, 1000, 2000, 4000, 8000, 14_000];
+export const PRICE_WAIT_SEC = 30;
+
+/** Twilio bills only calls that connected: the others' price stays null (or 0) and adds nothing. */
+const TERMINAL_TWILIO = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
 type Params = Record<string, string | string[]>;
 
@@ -115,11 +128,17 @@ const text = (statusCode: number, body: string): WebhookReply => ({ statusCode, 
 export class TwilioAdapter implements ProviderAdapter {
   readonly config: TwilioConfig;
   private readonly rest: TwilioRest;
+  private readonly priceRetryMs: readonly number[];
+  /** calls whose price is being looked up here (a duplicated callback starts no second lookup) */
+  private readonly pricing = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly ctx: ProviderContext,
     opts: TwilioAdapterOptions = {},
   ) {
+    this.priceRetryMs = opts.priceRetryMs ?? PRICE_RETRY_MS;
     this.config = readTwilioConfig(ctx.provider.config);
     this.rest = new TwilioRest({
       config: this.config,
@@ -302,7 +321,10 @@ export class TwilioAdapter implements ProviderAdapter {
     const parent = first(p.ParentCallSid);
     const providerCallId = url.searchParams.get('leg') === 'agent' && parent ? parent : sid;
     const sip = first(p.SipResponseCode);
-    await this.feed(url.searchParams.get('callId'), {
+    const callId = url.searchParams.get('callId');
+    // the price comes later, off this request: the callback is answered at once
+    if (status === 'completed' && callId) this.priceLater(callId, providerCallId);
+    await this.feed(callId, {
       providerCallId,
       status,
       at: rfc2822ToIso(first(p.Timestamp)),
@@ -332,6 +354,76 @@ export class TwilioAdapter implements ProviderAdapter {
    */
   private async feed(callId: string | null, ev: StatusEvent): Promise<void> {
     await this.ctx.sink.status(callId ? { ...ev, callId } : ev);
+  }
+
+  // ---- price ------------------------------------------------------------------------------
+
+  /** Looks the completed call's price up in the background, retried with backoff (PRICE_RETRY_MS). */
+  private priceLater(callId: string, sid: string): void {
+    if (this.closed || this.pricing.has(callId)) return;
+    this.pricing.add(callId);
+    void this.lookUpPrice(callId, sid)
+      .catch((e: Error) => this.ctx.logger.warn({ callId, err: e.message }, 'twilio price lookup failed'))
+      .finally(() => this.pricing.delete(callId));
+  }
+
+  private sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve(false);
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve(!this.closed);
+      }, ms);
+      t.unref();
+      this.timers.add(t);
+    });
+  }
+
+  /**
+   * What the call cost at Twilio: its own price plus those of the legs it <Dial>ed (each leg is
+   * billed on its own), reported once every billed leg has a price. Twilio writes a charge as a
+   * negative number; the amount reported is positive. Never found: the rate table prices the call.
+   */
+  private async lookUpPrice(callId: string, sid: string): Promise<void> {
+    for (const wait of this.priceRetryMs) {
+      if (!(await this.sleep(wait))) return;
+      let legs;
+      try {
+        const parent = await this.rest.fetchCall(sid);
+        if (!TERMINAL_TWILIO.has(parent.status)) continue;
+        legs = [parent, ...(await this.rest.listChildCalls(sid))];
+      } catch (e) {
+        if (e instanceof TwilioApiError && (e.twilioCode === 20404 || e.httpStatus === 404)) return;
+        continue;
+      }
+      if (legs.some((l) => !TERMINAL_TWILIO.has(l.status))) continue;
+      const billed = legs.filter((l) => l.status === 'completed');
+      if (billed.length === 0) return;
+      const prices = billed.map((l) => ({ amount: typeof l.price === 'string' && l.price !== '' ? Number(l.price) : NaN, unit: typeof l.price_unit === 'string' ? l.price_unit.toUpperCase() : '' }));
+      if (prices.some((x) => !Number.isFinite(x.amount) || !/^[A-Z]{3}$/.test(x.unit))) continue;
+      const currency = prices[0].unit;
+      if (prices.some((x) => x.unit !== currency)) {
+        this.ctx.logger.warn({ callId }, 'twilio priced the legs of one call in different currencies; the rate table prices it');
+        return;
+      }
+      // summed in micro-units so float noise does not reach the cost
+      const micros = prices.reduce((a, x) => a + Math.round(Math.abs(x.amount) * 1e6), 0);
+      const parent = legs[0];
+      await this.feed(callId, {
+        providerCallId: sid,
+        status: mapCallStatus(parent.status) ?? 'completed',
+        at: typeof parent.end_time === 'string' ? rfc2822ToIso(parent.end_time) : new Date().toISOString(),
+        price: { amount: micros / 1e6, currency },
+      });
+      return;
+    }
+    this.ctx.logger.info({ callId }, 'twilio reported no price for the call in time; the rate table prices it');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   // ---- health and reconciliation ------------------------------------------------------------
@@ -377,6 +469,7 @@ export const twilioKind: ProviderKindDefinition = {
   capabilities: { recording: false, voicemail: false, inbound: true },
   configSchema: twilioConfigSchema,
   secretFields: TWILIO_SECRET_FIELDS,
+  priceWaitSec: PRICE_WAIT_SEC,
   create: (ctx) => new TwilioAdapter(ctx),
   verify: (config) => verifyTwilio(config),
   // a Twilio Client identity needs no phone: every user is reachable as client:<user id>

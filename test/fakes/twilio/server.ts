@@ -91,6 +91,16 @@ export interface FakeTwilioOptions {
   pauseScale?: number;
 }
 
+/**
+ * What the fake charges: per started minute of a completed leg, in `unit`; the price stays null
+ * for `delayMs` after the leg ended (Twilio fills it in later), or for good with delayMs Infinity.
+ */
+export interface Pricing {
+  perMinute: number;
+  unit: string;
+  delayMs: number;
+}
+
 const API = '2010-04-01';
 const E164 = /^\+[1-9][0-9]{1,14}$/;
 
@@ -142,6 +152,7 @@ export class FakeTwilio {
   scenario: CallScenario;
   stepMs: number;
   pauseScale: number;
+  pricing: Pricing = { perMinute: 0.013, unit: 'USD', delayMs: 0 };
 
   readonly calls: FakeCall[] = [];
   readonly requests: RecordedRequest[] = [];
@@ -307,6 +318,7 @@ export class FakeTwilio {
     }
     if (rec.method === 'POST' && !m[2]) return this.createCall(res, rec, op);
     if (rec.method === 'POST' && m[2]) return this.updateCall(res, rec, op, m[2]);
+    if (rec.method === 'GET' && !m[2]) return this.listCalls(res, rec, op, url.searchParams);
     if (rec.method === 'GET' && m[2]) {
       const call = this.callBySid(m[2]);
       if (!call) return this.send(res, rec, 404, errorBody(20404, `The requested resource ${rec.path} was not found`, 404));
@@ -316,9 +328,39 @@ export class FakeTwilio {
   }
 
   private respondCall(res: ServerResponse, rec: RecordedRequest, op: NonNullable<ReturnType<ReturnType<typeof twilioSpec>['find']>>, status: number, call: FakeCall): void {
-    const v = twilioSpec().validateResponse(op, status, call.resource);
+    const body = this.priced(call);
+    const v = twilioSpec().validateResponse(op, status, body);
     if (!v.ok) this.problems.push(`fake's own ${status} response does not match the spec: ${v.errors.join('; ')}`);
-    this.send(res, rec, status, call.resource);
+    this.send(res, rec, status, body);
+  }
+
+  /** The Call resource as it reads now: a completed leg's price once `pricing.delayMs` has passed (negative: a charge). */
+  priceOf(call: FakeCall): string | null {
+    if (call.status !== 'completed' || !call.endedAt || !call.answeredAt) return null;
+    if (Date.now() < call.endedAt.getTime() + this.pricing.delayMs) return null;
+    const minutes = Math.max(1, Math.ceil(call.scenario.durationSec / 60));
+    return (-(minutes * this.pricing.perMinute)).toFixed(5);
+  }
+
+  private priced(call: FakeCall): Record<string, unknown> {
+    return { ...call.resource, price: this.priceOf(call), price_unit: this.pricing.unit };
+  }
+
+  /** ListCall, filtered by ParentCallSid (what the adapter asks for); one page. */
+  private listCalls(res: ServerResponse, rec: RecordedRequest, op: NonNullable<ReturnType<ReturnType<typeof twilioSpec>['find']>>, query: URLSearchParams): void {
+    const known = new Set(((op.op.parameters ?? []) as Array<{ name: string; in: string }>).filter((p) => p.in === 'query').map((p) => p.name));
+    const unknown = [...query.keys()].filter((k) => !known.has(k));
+    if (unknown.length) return this.send(res, rec, 400, errorBody(20001, `Unknown parameters: ${unknown.join(', ')}`, 400));
+    const size = Number(query.get('PageSize') ?? 50);
+    if (!(Number.isInteger(size) && size >= 1 && size <= 1000)) return this.send(res, rec, 400, errorBody(20001, 'PageSize must be between 1 and 1000', 400));
+    const parent = query.get('ParentCallSid');
+    const calls = this.calls.filter((c) => (parent === null || c.parentCallSid === parent)).slice(0, size).map((c) => this.priced(c));
+    // [~] Twilio writes these paths relative; the spec types them as format uri, so they go absolute here
+    const uri = `${this.url}${rec.path}?${query}`;
+    const body = { calls, end: Math.max(0, calls.length - 1), first_page_uri: uri, next_page_uri: null, page: 0, page_size: size, previous_page_uri: null, start: 0, uri };
+    const v = twilioSpec().validateResponse(op, 200, body);
+    if (!v.ok) this.problems.push(`fake's own call list does not match the spec: ${v.errors.join('; ')}`);
+    this.send(res, rec, 200, body);
   }
 
   /** GET the account resource (FetchAccount): what a credentials check or a health probe reads. */
@@ -442,7 +484,7 @@ export class FakeTwilio {
       parent_call_sid: call.parentCallSid ?? null,
       phone_number_sid: null,
       price: null,
-      price_unit: 'USD',
+      price_unit: this.pricing.unit,
       sid: call.sid,
       start_time: call.status === 'queued' ? null : rfc2822(call.createdAt),
       status: call.status,
@@ -615,14 +657,23 @@ export class FakeTwilio {
         call.dialed.push(ins);
         const sc = call.scenario;
         let dialStatus: string = sc.customer === 'answer' ? 'completed' : sc.customer;
+        // the <Dial>ed leg is a call of its own (ListCall?ParentCallSid finds it; billed on its own)
+        const child = this.childLeg(call, ins.dial.target.value, ins.dial.callerId ?? call.from);
         if (sc.customer === 'answer') {
+          child.status = 'in-progress';
+          child.answeredAt = new Date();
+          this.refreshResource(child);
           const endedByApi = await this.wait(call, sc.talkMs === 'hold' ? 'forever' : sc.talkMs);
           if (endedByApi) return;
-        } else if (await this.wait(call, this.stepMs)) return;
+          this.end(child, 'completed');
+        } else {
+          if (await this.wait(call, this.stepMs)) return;
+          this.end(child, sc.customer);
+        }
         if (ins.dial.action) {
           const params: Form = {
             ...this.callParams(call, 'in-progress'),
-            DialCallSid: newSid('CA'),
+            DialCallSid: child.sid,
             DialCallStatus: dialStatus,
             DialCallDuration: String(sc.customer === 'answer' ? sc.durationSec : 0),
           };
@@ -634,6 +685,27 @@ export class FakeTwilio {
     }
     // the document ran out: Twilio hangs up
     this.end(call, 'completed');
+  }
+
+  private childLeg(parent: FakeCall, to: string, from: string, status: FakeCall['status'] = 'ringing'): FakeCall {
+    const child: FakeCall = {
+      sid: newSid('CA'),
+      direction: 'outbound-dial',
+      to,
+      from,
+      status,
+      params: {},
+      parentCallSid: parent.sid,
+      scenario: { ...parent.scenario },
+      seq: 0,
+      createdAt: new Date(),
+      twiml: [],
+      dialed: [],
+      resource: {},
+    };
+    this.refreshResource(child);
+    this.calls.push(child);
+    return child;
   }
 
   /**
@@ -679,25 +751,8 @@ export class FakeTwilio {
   private async driveInboundDial(parent: FakeCall, dial: Extract<Instruction, { verb: 'Dial' }>['dial']): Promise<void> {
     parent.dialed.push({ verb: 'Dial', dial });
     const sc = parent.scenario;
-    const child: FakeCall = {
-      sid: newSid('CA'),
-      direction: 'outbound-dial',
-      to: dial.target.kind === 'client' ? `client:${dial.target.value}` : dial.target.value,
-      from: dial.callerId ?? parent.from,
-      status: 'queued',
-      params: dial.target.statusCallback
-        ? { StatusCallback: dial.target.statusCallback, StatusCallbackEvent: dial.target.statusCallbackEvents }
-        : {},
-      parentCallSid: parent.sid,
-      scenario: { ...sc, agent: sc.agent },
-      seq: 0,
-      createdAt: new Date(),
-      twiml: [],
-      dialed: [],
-      resource: {},
-    };
-    this.refreshResource(child);
-    this.calls.push(child);
+    const child = this.childLeg(parent, dial.target.kind === 'client' ? `client:${dial.target.value}` : dial.target.value, dial.callerId ?? parent.from, 'queued');
+    if (dial.target.statusCallback) child.params = { StatusCallback: dial.target.statusCallback, StatusCallbackEvent: dial.target.statusCallbackEvents };
     await this.wait(child, this.stepMs);
     await this.statusEvent(child, 'initiated');
     child.status = 'ringing';
