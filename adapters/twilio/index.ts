@@ -7,13 +7,14 @@
 // answers 400 for a missing header): to a caller without the token both mean "not Twilio", and
 // one status for both leaks nothing about what was checked.
 
-import type { Call, CallStatus } from '../../src/domain/types.js';
+import type { Call, CallStatus, MediaState } from '../../src/domain/types.js';
 import { isTerminal } from '../../src/domain/state-machine.js';
 import {
   ProviderError,
   type CallReport,
   type DialRequest,
   type DialResult,
+  type MediaStream,
   type ProviderAdapter,
   type ProviderContext,
   type ProviderHealth,
@@ -52,6 +53,20 @@ const DIAL_STATUS_MAP: Record<string, CallStatus> = {
   failed: 'failed',
   canceled: 'canceled',
 };
+
+/** RecordingStatus (recording status callbacks) → the call's recording / voicemail status. */
+const RECORDING_STATUS_MAP: Record<string, MediaState['status']> = {
+  'in-progress': 'pending',
+  completed: 'available',
+  absent: 'absent',
+  failed: 'failed',
+};
+
+const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;
+
+const VOICEMAIL_GREETING = 'The person you are calling is not available. Please leave a message after the tone.';
+/** the longest voicemail a caller may leave (seconds) */
+const VOICEMAIL_MAX_SEC = 120;
 
 export function mapCallStatus(s: string | undefined): CallStatus | undefined {
   return s ? CALL_STATUS_MAP[s] : undefined;
@@ -232,7 +247,11 @@ export class TwilioAdapter implements ProviderAdapter {
         await this.onStatus(params, url);
         return { statusCode: 204 };
       case '/dial-status':
-        await this.onDialStatus(params, url);
+        return this.onDialStatus(params, url);
+      case '/recording':
+        await this.onRecording(params, url);
+        return { statusCode: 204 };
+      case '/hangup':
         return xml(twiml.hangup());
       default:
         return text(404, 'not found');
@@ -285,10 +304,20 @@ export class TwilioAdapter implements ProviderAdapter {
     return xml(
       twiml.dial(
         // the agent sees who is calling; a client: caller has no number to present
-        { callerId: E164.test(from) ? from : undefined, action: action.toString(), timeoutSec: this.config.ringTimeoutSec },
+        // the agent's phone rings for the user's ring timeout: unanswered by then, the call is missed
+        { callerId: E164.test(from) ? from : undefined, action: action.toString(), timeoutSec: route.ringTimeoutSec, recordingCallback: this.recordingCallback(call.id, 'recording') },
         { ...target, statusCallback: statusCallback.toString() },
       ),
     );
+  }
+
+  /** Where Twilio reports a recording of the call (signed like every callback); none when the provider does not record. */
+  private recordingCallback(callId: string, kind: 'recording' | 'voicemail'): string | undefined {
+    if (kind === 'recording' && this.ctx.provider.recording !== 'on') return undefined;
+    const u = new URL(`${this.ctx.webhookBase}/recording`);
+    u.searchParams.set('callId', callId);
+    u.searchParams.set('kind', kind);
+    return u.toString();
   }
 
   private agentTarget(userId: string, phone: string | undefined): twiml.DialTarget | null {
@@ -307,7 +336,7 @@ export class TwilioAdapter implements ProviderAdapter {
     return xml(
       twiml.dial(
         // the customer sees the local-presence number the gateway chose (a number of this account)
-        { callerId: call.callerId ?? this.config.callerId, action: action.toString(), timeoutSec: this.config.ringTimeoutSec },
+        { callerId: call.callerId ?? this.config.callerId, action: action.toString(), timeoutSec: this.config.ringTimeoutSec, recordingCallback: this.recordingCallback(call.id, 'recording') },
         { kind: 'number', value: call.to },
       ),
     );
@@ -334,18 +363,49 @@ export class TwilioAdapter implements ProviderAdapter {
     });
   }
 
-  private async onDialStatus(p: Params, url: URL): Promise<void> {
+  private async onDialStatus(p: Params, url: URL): Promise<WebhookReply> {
     const sid = first(p.CallSid);
     const dialStatus = first(p.DialCallStatus);
     const status = dialStatus ? DIAL_STATUS_MAP[dialStatus] : undefined;
-    if (!sid || !status) return;
-    await this.feed(url.searchParams.get('callId'), {
+    if (!sid || !status) return xml(twiml.hangup());
+    const callId = url.searchParams.get('callId');
+    // an inbound call the agent did not take (rang out, or declined) goes to voicemail when it is on
+    const call = callId && (status === 'no-answer' || status === 'busy') && this.ctx.provider.voicemail === 'on' ? await this.ctx.sink.getCall(callId) : null;
+    // (the agent leg's own no-answer callback may have ended the call already: it was never answered either way)
+    const voicemail = call?.direction === 'inbound' && !call.answeredAt;
+    await this.feed(callId, {
       providerCallId: sid,
       status,
       at: new Date().toISOString(),
       durationSec: status === 'completed' ? optInt(first(p.DialCallDuration)) : undefined,
-      cause: status === 'completed' ? undefined : `dial ${dialStatus}`,
+      cause: voicemail ? 'voicemail' : status === 'completed' ? undefined : `dial ${dialStatus}`,
     });
+    if (!voicemail || !callId) return xml(twiml.hangup());
+    await this.ctx.sink.media?.({ callId, providerCallId: sid, kind: 'voicemail', status: 'pending' });
+    const done = new URL(`${this.ctx.webhookBase}/hangup`);
+    return xml(twiml.voicemail({ greeting: VOICEMAIL_GREETING, maxLengthSec: VOICEMAIL_MAX_SEC, recordingCallback: this.recordingCallback(callId, 'voicemail')!, action: done.toString() }));
+  }
+
+  /** A recording (of the bridged call) or a voicemail: Twilio's RecordingStatus → the call's media state. */
+  private async onRecording(p: Params, url: URL): Promise<void> {
+    const callId = url.searchParams.get('callId');
+    const kind = url.searchParams.get('kind') === 'voicemail' ? 'voicemail' : 'recording';
+    const status = RECORDING_STATUS_MAP[first(p.RecordingStatus) ?? ''];
+    if (!callId || !status || !this.ctx.sink.media) return;
+    const sid = first(p.RecordingSid);
+    // the sid goes into a REST path later: only Twilio's own shape is kept
+    const ref = sid && RECORDING_SID.test(sid) ? sid : undefined;
+    if (status === 'available' && !ref) {
+      this.ctx.logger.warn({ callId, kind }, 'twilio recording callback without a valid RecordingSid');
+      return;
+    }
+    await this.ctx.sink.media({ callId, providerCallId: first(p.CallSid), kind, status, durationSec: optInt(first(p.RecordingDuration)), ...(ref ? { ref } : {}) });
+  }
+
+  /** The audio of a recording or voicemail, streamed from Twilio with this account's credentials (Range passed on). */
+  async fetchMedia(_call: Call, _kind: 'recording' | 'voicemail', ref: string, range?: string): Promise<MediaStream> {
+    if (!RECORDING_SID.test(ref)) return { status: 404, contentType: 'application/json' };
+    return this.rest.fetchRecordingMedia(ref, 'wav', range);
   }
 
   /**
@@ -465,8 +525,8 @@ async function verifyTwilio(raw: Record<string, unknown>): Promise<void> {
 export const twilioKind: ProviderKindDefinition = {
   kind: 'twilio',
   displayName: 'Twilio',
-  // recordings and voicemail are not wired to Twilio yet (issue 16 remainder): refused until they are
-  capabilities: { recording: false, voicemail: false, inbound: true },
+  // recording: the bridged call (<Dial record>); voicemail: a greeting and <Record> for a missed inbound call
+  capabilities: { recording: true, voicemail: true, inbound: true },
   configSchema: twilioConfigSchema,
   secretFields: TWILIO_SECRET_FIELDS,
   priceWaitSec: PRICE_WAIT_SEC,
