@@ -250,7 +250,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     logger,
   });
   const callLog = callLogQueue(backend, { logger, registry: metrics.registry });
-  if (config.inProcessWorker) startCallLogWorker(callLog, backend, crm, { logger, registry: metrics.registry, concurrency: config.workerConcurrency });
+  if (config.inProcessWorker) startCallLogWorker(callLog, backend, crm, { logger, registry: metrics.registry, concurrency: config.workerConcurrency, providerKinds: opts.providerKinds });
 
   // changes beside the status (wrap-up, recordings, the pop's match) and the recording links
   const callUpdates = new CallUpdates({ calls: backend.calls, callLog, logger, wrapupSec: config.wrapupSec });

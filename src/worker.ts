@@ -1,8 +1,9 @@
 // `npm run worker`: the call-log worker as its own process, on the same queues as the gateways
 // (REDIS_URL or REDIS_CLUSTER_NODES required). SIGTERM lets running jobs finish, then exits. One of
-// the two composition roots: it imports the adapters' registry for the CRM kinds.
+// the two composition roots: it imports the adapters' registry for the CRM kinds (and the provider
+// kinds' price waits).
 import pino from 'pino';
-import { crmKinds } from '../adapters/registry.js';
+import { crmKinds, providerKinds } from '../adapters/registry.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { CRM_SETTING, CrmConnectors } from './crm/connectors.js';
 import { callLogQueue, startCallLogWorker } from './jobs/pipeline.js';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
   const backend = await createBackend(config.backend, { logger, keyPrefix: process.env.DIALGATE_KEY_PREFIX, role: 'worker' });
   const crm = new CrmConnectors({ kinds: crmKinds, configOf: (orgId) => backend.settings.get(orgId, CRM_SETTING), shared: backend.shared, logger });
   const queue = callLogQueue(backend, { logger });
-  startCallLogWorker(queue, backend, crm, { logger, concurrency: config.workerConcurrency });
+  startCallLogWorker(queue, backend, crm, { logger, concurrency: config.workerConcurrency, providerKinds });
   logger.info({ concurrency: config.workerConcurrency, backend: backend.kind, shards: config.backend.queueShards }, 'call-log worker started');
   let stopping = false;
   const stop = () => {

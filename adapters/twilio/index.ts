@@ -7,13 +7,14 @@
 // answers 400 for a missing header): to a caller without the token both mean "not Twilio", and
 // one status for both leaks nothing about what was checked.
 
-import type { Call, CallStatus } from '../../src/domain/types.js';
+import type { Call, CallStatus, MediaState } from '../../src/domain/types.js';
 import { isTerminal } from '../../src/domain/state-machine.js';
 import {
   ProviderError,
   type CallReport,
   type DialRequest,
   type DialResult,
+  type MediaStream,
   type ProviderAdapter,
   type ProviderContext,
   type ProviderHealth,
@@ -53,6 +54,20 @@ const DIAL_STATUS_MAP: Record<string, CallStatus> = {
   canceled: 'canceled',
 };
 
+/** RecordingStatus (recording status callbacks) → the call's recording / voicemail status. */
+const RECORDING_STATUS_MAP: Record<string, MediaState['status']> = {
+  'in-progress': 'pending',
+  completed: 'available',
+  absent: 'absent',
+  failed: 'failed',
+};
+
+const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;
+
+const VOICEMAIL_GREETING = 'The person you are calling is not available. Please leave a message after the tone.';
+/** the longest voicemail a caller may leave (seconds) */
+const VOICEMAIL_MAX_SEC = 120;
+
 export function mapCallStatus(s: string | undefined): CallStatus | undefined {
   return s ? CALL_STATUS_MAP[s] : undefined;
 }
@@ -61,7 +76,20 @@ export interface TwilioAdapterOptions {
   /** test hooks for the 429 backoff */
   random?: RestOptions['random'];
   sleep?: RestOptions['sleep'];
+  /** waits before each look at a completed call's price (default PRICE_RETRY_MS) */
+  priceRetryMs?: readonly number[];
 }
+
+/**
+ * Twilio fills a call's price in some time after it completed ("may not be immediately
+ * available"): looked up this long after the end, then again after each further wait, ~30 s in
+ * all — as long as the call log waits for it (twilioKind.priceWaitSec).
+ */
+export const PRICE_RETRY_MS: readonly number[] = [200, 500, 1000, 2000, 4000, 8000, 14_000];
+export const PRICE_WAIT_SEC = 30;
+
+/** Twilio bills only calls that connected: the others' price stays null (or 0) and adds nothing. */
+const TERMINAL_TWILIO = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
 
 type Params = Record<string, string | string[]>;
 
@@ -115,11 +143,17 @@ const text = (statusCode: number, body: string): WebhookReply => ({ statusCode, 
 export class TwilioAdapter implements ProviderAdapter {
   readonly config: TwilioConfig;
   private readonly rest: TwilioRest;
+  private readonly priceRetryMs: readonly number[];
+  /** calls whose price is being looked up here (a duplicated callback starts no second lookup) */
+  private readonly pricing = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly ctx: ProviderContext,
     opts: TwilioAdapterOptions = {},
   ) {
+    this.priceRetryMs = opts.priceRetryMs ?? PRICE_RETRY_MS;
     this.config = readTwilioConfig(ctx.provider.config);
     this.rest = new TwilioRest({
       config: this.config,
@@ -213,7 +247,11 @@ export class TwilioAdapter implements ProviderAdapter {
         await this.onStatus(params, url);
         return { statusCode: 204 };
       case '/dial-status':
-        await this.onDialStatus(params, url);
+        return this.onDialStatus(params, url);
+      case '/recording':
+        await this.onRecording(params, url);
+        return { statusCode: 204 };
+      case '/hangup':
         return xml(twiml.hangup());
       default:
         return text(404, 'not found');
@@ -266,10 +304,20 @@ export class TwilioAdapter implements ProviderAdapter {
     return xml(
       twiml.dial(
         // the agent sees who is calling; a client: caller has no number to present
-        { callerId: E164.test(from) ? from : undefined, action: action.toString(), timeoutSec: this.config.ringTimeoutSec },
+        // the agent's phone rings for the user's ring timeout: unanswered by then, the call is missed
+        { callerId: E164.test(from) ? from : undefined, action: action.toString(), timeoutSec: route.ringTimeoutSec, recordingCallback: this.recordingCallback(call.id, 'recording') },
         { ...target, statusCallback: statusCallback.toString() },
       ),
     );
+  }
+
+  /** Where Twilio reports a recording of the call (signed like every callback); none when the provider does not record. */
+  private recordingCallback(callId: string, kind: 'recording' | 'voicemail'): string | undefined {
+    if (kind === 'recording' && this.ctx.provider.recording !== 'on') return undefined;
+    const u = new URL(`${this.ctx.webhookBase}/recording`);
+    u.searchParams.set('callId', callId);
+    u.searchParams.set('kind', kind);
+    return u.toString();
   }
 
   private agentTarget(userId: string, phone: string | undefined): twiml.DialTarget | null {
@@ -288,7 +336,7 @@ export class TwilioAdapter implements ProviderAdapter {
     return xml(
       twiml.dial(
         // the customer sees the local-presence number the gateway chose (a number of this account)
-        { callerId: call.callerId ?? this.config.callerId, action: action.toString(), timeoutSec: this.config.ringTimeoutSec },
+        { callerId: call.callerId ?? this.config.callerId, action: action.toString(), timeoutSec: this.config.ringTimeoutSec, recordingCallback: this.recordingCallback(call.id, 'recording') },
         { kind: 'number', value: call.to },
       ),
     );
@@ -302,7 +350,10 @@ export class TwilioAdapter implements ProviderAdapter {
     const parent = first(p.ParentCallSid);
     const providerCallId = url.searchParams.get('leg') === 'agent' && parent ? parent : sid;
     const sip = first(p.SipResponseCode);
-    await this.feed(url.searchParams.get('callId'), {
+    const callId = url.searchParams.get('callId');
+    // the price comes later, off this request: the callback is answered at once
+    if (status === 'completed' && callId) this.priceLater(callId, providerCallId);
+    await this.feed(callId, {
       providerCallId,
       status,
       at: rfc2822ToIso(first(p.Timestamp)),
@@ -312,18 +363,49 @@ export class TwilioAdapter implements ProviderAdapter {
     });
   }
 
-  private async onDialStatus(p: Params, url: URL): Promise<void> {
+  private async onDialStatus(p: Params, url: URL): Promise<WebhookReply> {
     const sid = first(p.CallSid);
     const dialStatus = first(p.DialCallStatus);
     const status = dialStatus ? DIAL_STATUS_MAP[dialStatus] : undefined;
-    if (!sid || !status) return;
-    await this.feed(url.searchParams.get('callId'), {
+    if (!sid || !status) return xml(twiml.hangup());
+    const callId = url.searchParams.get('callId');
+    // an inbound call the agent did not take (rang out, or declined) goes to voicemail when it is on
+    const call = callId && (status === 'no-answer' || status === 'busy') && this.ctx.provider.voicemail === 'on' ? await this.ctx.sink.getCall(callId) : null;
+    // (the agent leg's own no-answer callback may have ended the call already: it was never answered either way)
+    const voicemail = call?.direction === 'inbound' && !call.answeredAt;
+    await this.feed(callId, {
       providerCallId: sid,
       status,
       at: new Date().toISOString(),
       durationSec: status === 'completed' ? optInt(first(p.DialCallDuration)) : undefined,
-      cause: status === 'completed' ? undefined : `dial ${dialStatus}`,
+      cause: voicemail ? 'voicemail' : status === 'completed' ? undefined : `dial ${dialStatus}`,
     });
+    if (!voicemail || !callId) return xml(twiml.hangup());
+    await this.ctx.sink.media?.({ callId, providerCallId: sid, kind: 'voicemail', status: 'pending' });
+    const done = new URL(`${this.ctx.webhookBase}/hangup`);
+    return xml(twiml.voicemail({ greeting: VOICEMAIL_GREETING, maxLengthSec: VOICEMAIL_MAX_SEC, recordingCallback: this.recordingCallback(callId, 'voicemail')!, action: done.toString() }));
+  }
+
+  /** A recording (of the bridged call) or a voicemail: Twilio's RecordingStatus → the call's media state. */
+  private async onRecording(p: Params, url: URL): Promise<void> {
+    const callId = url.searchParams.get('callId');
+    const kind = url.searchParams.get('kind') === 'voicemail' ? 'voicemail' : 'recording';
+    const status = RECORDING_STATUS_MAP[first(p.RecordingStatus) ?? ''];
+    if (!callId || !status || !this.ctx.sink.media) return;
+    const sid = first(p.RecordingSid);
+    // the sid goes into a REST path later: only Twilio's own shape is kept
+    const ref = sid && RECORDING_SID.test(sid) ? sid : undefined;
+    if (status === 'available' && !ref) {
+      this.ctx.logger.warn({ callId, kind }, 'twilio recording callback without a valid RecordingSid');
+      return;
+    }
+    await this.ctx.sink.media({ callId, providerCallId: first(p.CallSid), kind, status, durationSec: optInt(first(p.RecordingDuration)), ...(ref ? { ref } : {}) });
+  }
+
+  /** The audio of a recording or voicemail, streamed from Twilio with this account's credentials (Range passed on). */
+  async fetchMedia(_call: Call, _kind: 'recording' | 'voicemail', ref: string, range?: string): Promise<MediaStream> {
+    if (!RECORDING_SID.test(ref)) return { status: 404, contentType: 'application/json' };
+    return this.rest.fetchRecordingMedia(ref, 'wav', range);
   }
 
   /**
@@ -332,6 +414,76 @@ export class TwilioAdapter implements ProviderAdapter {
    */
   private async feed(callId: string | null, ev: StatusEvent): Promise<void> {
     await this.ctx.sink.status(callId ? { ...ev, callId } : ev);
+  }
+
+  // ---- price ------------------------------------------------------------------------------
+
+  /** Looks the completed call's price up in the background, retried with backoff (PRICE_RETRY_MS). */
+  private priceLater(callId: string, sid: string): void {
+    if (this.closed || this.pricing.has(callId)) return;
+    this.pricing.add(callId);
+    void this.lookUpPrice(callId, sid)
+      .catch((e: Error) => this.ctx.logger.warn({ callId, err: e.message }, 'twilio price lookup failed'))
+      .finally(() => this.pricing.delete(callId));
+  }
+
+  private sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve(false);
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve(!this.closed);
+      }, ms);
+      t.unref();
+      this.timers.add(t);
+    });
+  }
+
+  /**
+   * What the call cost at Twilio: its own price plus those of the legs it <Dial>ed (each leg is
+   * billed on its own), reported once every billed leg has a price. Twilio writes a charge as a
+   * negative number; the amount reported is positive. Never found: the rate table prices the call.
+   */
+  private async lookUpPrice(callId: string, sid: string): Promise<void> {
+    for (const wait of this.priceRetryMs) {
+      if (!(await this.sleep(wait))) return;
+      let legs;
+      try {
+        const parent = await this.rest.fetchCall(sid);
+        if (!TERMINAL_TWILIO.has(parent.status)) continue;
+        legs = [parent, ...(await this.rest.listChildCalls(sid))];
+      } catch (e) {
+        if (e instanceof TwilioApiError && (e.twilioCode === 20404 || e.httpStatus === 404)) return;
+        continue;
+      }
+      if (legs.some((l) => !TERMINAL_TWILIO.has(l.status))) continue;
+      const billed = legs.filter((l) => l.status === 'completed');
+      if (billed.length === 0) return;
+      const prices = billed.map((l) => ({ amount: typeof l.price === 'string' && l.price !== '' ? Number(l.price) : NaN, unit: typeof l.price_unit === 'string' ? l.price_unit.toUpperCase() : '' }));
+      if (prices.some((x) => !Number.isFinite(x.amount) || !/^[A-Z]{3}$/.test(x.unit))) continue;
+      const currency = prices[0].unit;
+      if (prices.some((x) => x.unit !== currency)) {
+        this.ctx.logger.warn({ callId }, 'twilio priced the legs of one call in different currencies; the rate table prices it');
+        return;
+      }
+      // summed in micro-units so float noise does not reach the cost
+      const micros = prices.reduce((a, x) => a + Math.round(Math.abs(x.amount) * 1e6), 0);
+      const parent = legs[0];
+      await this.feed(callId, {
+        providerCallId: sid,
+        status: mapCallStatus(parent.status) ?? 'completed',
+        at: typeof parent.end_time === 'string' ? rfc2822ToIso(parent.end_time) : new Date().toISOString(),
+        price: { amount: micros / 1e6, currency },
+      });
+      return;
+    }
+    this.ctx.logger.info({ callId }, 'twilio reported no price for the call in time; the rate table prices it');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
   // ---- health and reconciliation ------------------------------------------------------------
@@ -373,10 +525,11 @@ async function verifyTwilio(raw: Record<string, unknown>): Promise<void> {
 export const twilioKind: ProviderKindDefinition = {
   kind: 'twilio',
   displayName: 'Twilio',
-  // recordings and voicemail are not wired to Twilio yet (issue 16 remainder): refused until they are
-  capabilities: { recording: false, voicemail: false, inbound: true },
+  // recording: the bridged call (<Dial record>); voicemail: a greeting and <Record> for a missed inbound call
+  capabilities: { recording: true, voicemail: true, inbound: true },
   configSchema: twilioConfigSchema,
   secretFields: TWILIO_SECRET_FIELDS,
+  priceWaitSec: PRICE_WAIT_SEC,
   create: (ctx) => new TwilioAdapter(ctx),
   verify: (config) => verifyTwilio(config),
   // a Twilio Client identity needs no phone: every user is reachable as client:<user id>

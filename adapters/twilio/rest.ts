@@ -1,9 +1,11 @@
-// A small client for the Twilio REST operations the adapter needs (create, update and fetch a
-// call; fetch the account: the credentials check and the health probe), with twilio-node's retry rule for 429 and every failure mapped to a ProviderError whose
+// A small client for the Twilio REST operations the adapter needs (create, update, fetch and list
+// calls; fetch the account: the credentials check and the health probe; stream a recording), with twilio-node's retry rule for 429 and every failure mapped to a ProviderError whose
 // message never carries a credential.
 
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fetch } from 'undici';
-import { ProviderError, type ProviderMetrics } from '../../src/providers/adapter.js';
+import { ProviderError, type MediaStream, type ProviderMetrics } from '../../src/providers/adapter.js';
 import type { TwilioConfig } from './config.js';
 
 export type FormParams = Record<string, string | string[] | undefined>;
@@ -84,8 +86,56 @@ export class TwilioRest {
     return this.send('accounts.fetch', `${this.accountPath}.json`, null, {});
   }
 
+  /** GET the calls a call <Dial>ed (ParentCallSid): their prices add to the parent's. */
+  async listChildCalls(parentSid: string): Promise<TwilioCallResource[]> {
+    const q = new URLSearchParams({ ParentCallSid: parentSid, PageSize: '50' });
+    const page = await this.send<{ calls?: TwilioCallResource[] }>('calls.list', `${this.accountPath}/Calls.json?${q}`, null, {});
+    return Array.isArray(page.calls) ? page.calls : [];
+  }
+
+  /**
+   * Streams a recording's audio (GET .../Recordings/{Sid}.wav|.mp3) with the account's credentials,
+   * passing Range through; Twilio's answer (200, 206, 404, 416) is relayed as it came, with its
+   * audio headers only. Other failures throw a ProviderError (never a credential in it).
+   */
+  async fetchRecordingMedia(sid: string, format: 'wav' | 'mp3', range?: string): Promise<MediaStream> {
+    const op = 'recordings.media';
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    let res: Awaited<ReturnType<typeof fetch>>;
+    try {
+      res = await fetch(`${this.accountPath}/Recordings/${encodeURIComponent(sid)}.${format}`, {
+        headers: { Authorization: this.authHeader, 'User-Agent': 'dialgate-twilio/0.1', ...(range ? { Range: range } : {}) },
+        // the deadline covers the answer's headers; the body then streams at the listener's pace
+        signal: AbortSignal.timeout(this.opts.config.timeoutMs),
+      });
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string } };
+      const timedOut = err.name === 'TimeoutError' || err.name === 'AbortError';
+      this.opts.metrics.apiRequest(op, seconds(), timedOut ? 'timeout' : 'error');
+      throw new ProviderError('provider_unavailable', timedOut ? `Twilio API ${op} timed out` : `Twilio API ${op} unreachable (${err.cause?.code ?? 'network error'})`, undefined, false);
+    }
+    const relay = [200, 206, 404, 416].includes(res.status);
+    this.opts.metrics.apiRequest(op, seconds(), relay ? 'ok' : res.status === 429 ? 'rate_limited' : 'error');
+    if (!relay) {
+      const err = parseError(await res.text().catch(() => ''));
+      throw this.mapError(op, res.status, err);
+    }
+    const headers: Record<string, string> = {};
+    for (const h of ['content-length', 'content-range', 'accept-ranges']) {
+      const v = res.headers.get(h);
+      if (v) headers[h] = v;
+    }
+    const contentType = res.headers.get('content-type') ?? (format === 'wav' ? 'audio/wav' : 'audio/mpeg');
+    if (res.status === 404 || res.status === 416) {
+      await res.body?.cancel().catch(() => undefined);
+      return { status: res.status, contentType, headers };
+    }
+    return { status: res.status, contentType, headers, body: res.body ? Readable.fromWeb(res.body as WebReadableStream) : Buffer.alloc(0) };
+  }
+
   /** POST a form (params), or GET (null). */
-  private async send(op: string, url: string, params: FormParams | null, extra: Record<string, string>): Promise<TwilioCallResource> {
+  private async send<T = TwilioCallResource>(op: string, url: string, params: FormParams | null, extra: Record<string, string>): Promise<T> {
     const { timeoutMs } = this.opts.config;
     const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
     const body = params === null ? undefined : encodeForm(params);
@@ -128,7 +178,7 @@ export class TwilioRest {
       if (status >= 200 && status < 300) {
         this.opts.metrics.apiRequest(op, seconds(), 'ok');
         try {
-          return JSON.parse(text) as TwilioCallResource;
+          return JSON.parse(text) as T;
         } catch {
           throw new ProviderError('provider_error', `Twilio API ${op} answered ${status} with a body that is not JSON`, undefined, false);
         }

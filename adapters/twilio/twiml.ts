@@ -30,14 +30,30 @@ export interface DialTarget {
   statusCallback?: string;
 }
 
-export function dial(opts: { callerId?: string; action?: string; timeoutSec?: number }, target: DialTarget): string {
+/** Recording status callbacks asked for: the finished recording, and none made (absent). */
+const RECORDING_EVENTS = 'completed absent';
+
+export function dial(opts: { callerId?: string; action?: string; timeoutSec?: number; recordingCallback?: string }, target: DialTarget): string {
   const noun = target.kind === 'client' ? 'Client' : 'Number';
   const nounAttrs = target.statusCallback
     ? attrs({ statusCallbackEvent: 'initiated ringing answered completed', statusCallback: target.statusCallback, statusCallbackMethod: 'POST' })
     : '';
+  // the bridged call only (from answer), one channel per party
+  const record = opts.recordingCallback
+    ? { record: 'record-from-answer-dual', recordingStatusCallback: opts.recordingCallback, recordingStatusCallbackMethod: 'POST', recordingStatusCallbackEvent: RECORDING_EVENTS }
+    : {};
   return response(
-    `<Dial${attrs({ callerId: opts.callerId, action: opts.action, method: opts.action ? 'POST' : undefined, timeout: opts.timeoutSec })}>` +
+    `<Dial${attrs({ callerId: opts.callerId, action: opts.action, method: opts.action ? 'POST' : undefined, timeout: opts.timeoutSec, ...record })}>` +
       `<${noun}${nounAttrs}>${xmlEscape(target.value)}</${noun}></Dial>`,
+  );
+}
+
+/** A missed caller's voicemail: the greeting, then <Record> (its status callback signed like the rest). */
+export function voicemail(opts: { greeting: string; maxLengthSec: number; recordingCallback: string; action: string }): string {
+  return response(
+    `<Say>${xmlEscape(opts.greeting)}</Say>` +
+      `<Record${attrs({ maxLength: opts.maxLengthSec, playBeep: 'true', action: opts.action, method: 'POST', recordingStatusCallback: opts.recordingCallback, recordingStatusCallbackMethod: 'POST', recordingStatusCallbackEvent: RECORDING_EVENTS })}/>` +
+      '<Hangup/>',
   );
 }
 

@@ -41,6 +41,13 @@ const SPECS = [
       // adapters/twilio/rest.ts fetchAccount ("accounts.fetch": credentials check at install and the
       // active health probe); test/fakes/twilio/server.ts answers it
       ['get', '/2010-04-01/Accounts/{Sid}.json', 'FetchAccount'],
+      // adapters/twilio/rest.ts listChildCalls ("calls.list": a call's <Dial>ed legs, whose prices add
+      // to its own); test/fakes/twilio/server.ts answers it with a page of Call resources
+      ['get', '/2010-04-01/Accounts/{AccountSid}/Calls.json', 'ListCall'],
+      // adapters/twilio/rest.ts fetchRecordingMedia ("recordings.media": GET .../Recordings/{Sid}.wav is
+      // this resource with another extension); test/fakes/twilio/server.ts checks the Sid against it
+      // and serves the metadata (.json) and the audio (.wav, .mp3)
+      ['get', '/2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json', 'FetchRecording'],
     ],
     schemas: [
       // test/fakes/twilio/server.ts createCall: the StatusCallbackEvent values it accepts

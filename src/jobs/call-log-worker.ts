@@ -18,6 +18,24 @@ export interface CallLogDeps {
   metrics?: CallLogMetrics;
   /** settles an ended call's cost before its log is written (src/costs), so the log carries it */
   costs?: (orgId: string, call: Call) => Promise<Call>;
+  /** ms after an answered call's end its provider kind may still report its price (ProviderKindDefinition.priceWaitSec) */
+  priceWaitMs?: (providerKind: string) => number;
+}
+
+/** a log waiting for a price is looked at again this often at least (the queue's backoff may wait longer) */
+const PRICE_POLL_MS = 2000;
+
+/**
+ * Throws a retryable price_pending while the call's provider may still report what it charged
+ * (an answered outbound call with neither a price nor a cost yet, inside the kind's wait): the
+ * log then carries the provider's cost instead of the rate table's. Past the wait it is logged
+ * with the rate table's.
+ */
+function awaitPrice(deps: CallLogDeps, call: Call, now = Date.now()): void {
+  if (call.direction !== 'outbound' || call.trial || call.cost || call.providerPrice || !call.answeredAt) return;
+  const waitMs = deps.priceWaitMs?.(call.providerKind) ?? 0;
+  const left = (Date.parse(call.endedAt ?? call.updatedAt) || now) + waitMs - now;
+  if (waitMs > 0 && left > 0) throw new CrmError(`the provider has not reported the price of call ${call.id} yet`, true, Math.min(left, PRICE_POLL_MS), 'price_pending');
 }
 
 export type CallLogOutcome = 'logged' | 'already_logged' | 'skipped' | 'no_crm' | 'done_before';
@@ -59,6 +77,7 @@ export async function processCallLog(deps: CallLogDeps, job: CallLogJob): Promis
   if (!stored) throw new CrmError(`call ${callId} not found`, false, undefined, 'call_not_found');
   if (stored.crmLog?.status === 'logged' || (stored.crmLog?.status === 'skipped' && stored.crmLog.attempts > 0)) return 'done_before';
   if (!TERMINAL_STATUSES.has(stored.status)) throw new CrmError(`call ${callId} has not ended`, true, 5000, 'call_not_ended');
+  awaitPrice(deps, stored);
   const call = deps.costs ? await deps.costs(orgId, stored) : stored;
 
   if (!config) {

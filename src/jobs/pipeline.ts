@@ -4,6 +4,7 @@
 
 import { settleCost } from '../costs/cost-service.js';
 import type { Call } from '../domain/types.js';
+import type { ProviderKindDefinition } from '../providers/adapter.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Backend } from '../store/backend.js';
@@ -38,7 +39,14 @@ export function callLogQueue(backend: Backend, opts: CallLogPipelineOptions): Ca
 }
 
 /** Runs the queue's jobs in this process, `concurrency` at once per queue shard. */
-export function startCallLogWorker(queue: CallLogQueue, backend: Backend, crm: CrmConnectors, opts: CallLogPipelineOptions & { concurrency: number }): void {
+export function startCallLogWorker(
+  queue: CallLogQueue,
+  backend: Backend,
+  crm: CrmConnectors,
+  opts: CallLogPipelineOptions & { concurrency: number; providerKinds?: Pick<ProviderKindDefinition, 'kind' | 'priceWaitSec'>[] },
+): void {
   const costs = (orgId: string, call: Call) => settleCost(backend.costs, orgId, call);
-  queue.startWorker(callLogProcessor({ calls: backend.calls, crm, logger: opts.logger, metrics: callLogMetrics(opts.registry), costs }), opts.concurrency);
+  const waits = new Map((opts.providerKinds ?? []).map((k) => [k.kind, (k.priceWaitSec ?? 0) * 1000]));
+  const priceWaitMs = (kind: string) => waits.get(kind) ?? 0;
+  queue.startWorker(callLogProcessor({ calls: backend.calls, crm, logger: opts.logger, metrics: callLogMetrics(opts.registry), costs, priceWaitMs }), opts.concurrency);
 }

@@ -211,6 +211,12 @@ export interface ProviderKindDefinition {
   displayName?: string;
   /** absent: none of the optional features */
   capabilities?: ProviderCapabilities;
+  /**
+   * Seconds after an answered call's end during which this kind may still report its price
+   * (StatusEvent.price, e.g. Twilio's, filled in after completion): the call log waits that long
+   * for it, so the log carries the provider's cost. Absent: the log does not wait.
+   */
+  priceWaitSec?: number;
   /** JSON Schema of the config object (validated on create and update). */
   configSchema: Record<string, unknown>;
   /** Config keys (dotted paths) that are secrets: write-only, redacted on every read. */

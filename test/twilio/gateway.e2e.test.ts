@@ -110,6 +110,8 @@ describe('Twilio through the gateway (Redis)', () => {
       assert.ok(dial.verb === 'Dial');
       assert.equal(dial.dial.target.value, AGENT_PHONE);
       assert.equal(dial.dial.callerId, CALLER);
+      assert.equal(dial.dial.record, undefined, 'recording off: the call is not recorded');
+      assert.equal(dial.dial.timeout, 25, "the user's ringTimeoutSec (default)");
       const pop = await ev.next((m) => m.type === 'call.incoming' && m.call?.from === CALLER, 5000);
       assert.equal(pop.call.userId, 'agent-1');
       assert.equal(pop.call.to, DID);

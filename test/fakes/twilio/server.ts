@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { twilioSpec } from '../openapi.js';
-import { readTwiml, type Instruction } from './twiml.js';
+import { readTwiml, type DialInstruction, type Instruction } from './twiml.js';
 
 export type Form = Record<string, string | string[]>;
 
@@ -27,6 +27,8 @@ export interface CallScenario {
   duplicate: boolean;
   /** CallDuration reported on completion (seconds) */
   durationSec: number;
+  /** seconds of message an inbound caller leaves at a <Record> */
+  voicemailSec: number;
 }
 
 export const DEFAULT_SCENARIO: CallScenario = {
@@ -36,7 +38,37 @@ export const DEFAULT_SCENARIO: CallScenario = {
   order: 'in-order',
   duplicate: false,
   durationSec: 42,
+  voicemailSec: 4,
 };
+
+export interface FakeRecording {
+  sid: string;
+  callSid: string;
+  source: 'DialVerb' | 'RecordVerb';
+  durationSec: number;
+  /** the audio served at .../Recordings/{Sid}.wav */
+  wav: Buffer;
+}
+
+/** A small real WAV (8 kHz mono 16-bit PCM, a 440 Hz tone), written here independently of the gateway's code. */
+export function fakeWav(seconds: number): Buffer {
+  const n = Math.max(1, Math.round(seconds * 8000));
+  const out = Buffer.alloc(44 + n * 2);
+  out.write('RIFF', 0, 'ascii');
+  out.writeUInt32LE(36 + n * 2, 4);
+  out.write('WAVEfmt ', 8, 'ascii');
+  out.writeUInt32LE(16, 16);
+  out.writeUInt16LE(1, 20);
+  out.writeUInt16LE(1, 22);
+  out.writeUInt32LE(8000, 24);
+  out.writeUInt32LE(16000, 28);
+  out.writeUInt16LE(2, 32);
+  out.writeUInt16LE(16, 34);
+  out.write('data', 36, 'ascii');
+  out.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) out.writeInt16LE(Math.round(6000 * Math.sin((2 * Math.PI * 440 * i) / 8000)), 44 + i * 2);
+  return out;
+}
 
 export interface FakeCall {
   sid: string;
@@ -70,7 +102,7 @@ export interface RecordedRequest {
 }
 
 export interface Delivery {
-  kind: 'status' | 'twiml' | 'action' | 'voice' | 'custom';
+  kind: 'status' | 'twiml' | 'action' | 'voice' | 'custom' | 'recording';
   url: string;
   params: Form;
   statusCode: number;
@@ -89,6 +121,16 @@ export interface FakeTwilioOptions {
   stepMs?: number;
   /** real milliseconds per <Pause> second */
   pauseScale?: number;
+}
+
+/**
+ * What the fake charges: per started minute of a completed leg, in `unit`; the price stays null
+ * for `delayMs` after the leg ended (Twilio fills it in later), or for good with delayMs Infinity.
+ */
+export interface Pricing {
+  perMinute: number;
+  unit: string;
+  delayMs: number;
 }
 
 const API = '2010-04-01';
@@ -142,6 +184,10 @@ export class FakeTwilio {
   scenario: CallScenario;
   stepMs: number;
   pauseScale: number;
+  pricing: Pricing = { perMinute: 0.013, unit: 'USD', delayMs: 0 };
+  /** what the next recordings' status callbacks say (Twilio: absent when nothing was recorded) */
+  recordingOutcome: 'completed' | 'absent' | 'failed' = 'completed';
+  readonly recordings = new Map<string, FakeRecording>();
 
   readonly calls: FakeCall[] = [];
   readonly requests: RecordedRequest[] = [];
@@ -273,7 +319,8 @@ export class FakeTwilio {
       (user === this.accountSid && pass === this.authToken) || (this.apiKey !== undefined && user === this.apiKey.sid && pass === this.apiKey.secret);
     const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Calls(?:\/([^/]+))?\.json$/.exec(url.pathname);
     const account = /^\/2010-04-01\/Accounts\/([^/]+)\.json$/.exec(url.pathname);
-    if (!authed || (m && m[1] !== this.accountSid) || (account && account[1] !== this.accountSid)) {
+    const recording = /^\/2010-04-01\/Accounts\/([^/]+)\/Recordings\/([^/]+)\.(json|wav|mp3)$/.exec(url.pathname);
+    if (!authed || (m && m[1] !== this.accountSid) || (account && account[1] !== this.accountSid) || (recording && recording[1] !== this.accountSid)) {
       return this.send(res, rec, 401, errorBody(20003, 'Authenticate', 401), { 'www-authenticate': 'Basic realm="Twilio API"' });
     }
 
@@ -295,6 +342,7 @@ export class FakeTwilio {
     const spec = twilioSpec();
     const op = spec.find(rec.method, url.pathname);
     if (account && op && rec.method === 'GET') return this.fetchAccount(res, rec, op);
+    if (recording) return this.fetchRecording(req, res, rec, recording[2], recording[3]);
     if (!m || !op) {
       return this.send(res, rec, 404, errorBody(20404, `The requested resource ${url.pathname} was not found`, 404));
     }
@@ -307,6 +355,7 @@ export class FakeTwilio {
     }
     if (rec.method === 'POST' && !m[2]) return this.createCall(res, rec, op);
     if (rec.method === 'POST' && m[2]) return this.updateCall(res, rec, op, m[2]);
+    if (rec.method === 'GET' && !m[2]) return this.listCalls(res, rec, op, url.searchParams);
     if (rec.method === 'GET' && m[2]) {
       const call = this.callBySid(m[2]);
       if (!call) return this.send(res, rec, 404, errorBody(20404, `The requested resource ${rec.path} was not found`, 404));
@@ -316,9 +365,122 @@ export class FakeTwilio {
   }
 
   private respondCall(res: ServerResponse, rec: RecordedRequest, op: NonNullable<ReturnType<ReturnType<typeof twilioSpec>['find']>>, status: number, call: FakeCall): void {
-    const v = twilioSpec().validateResponse(op, status, call.resource);
+    const body = this.priced(call);
+    const v = twilioSpec().validateResponse(op, status, body);
     if (!v.ok) this.problems.push(`fake's own ${status} response does not match the spec: ${v.errors.join('; ')}`);
-    this.send(res, rec, status, call.resource);
+    this.send(res, rec, status, body);
+  }
+
+  /** The Call resource as it reads now: a completed leg's price once `pricing.delayMs` has passed (negative: a charge). */
+  priceOf(call: FakeCall): string | null {
+    if (call.status !== 'completed' || !call.endedAt || !call.answeredAt) return null;
+    if (Date.now() < call.endedAt.getTime() + this.pricing.delayMs) return null;
+    const minutes = Math.max(1, Math.ceil(call.scenario.durationSec / 60));
+    return (-(minutes * this.pricing.perMinute)).toFixed(5);
+  }
+
+  private priced(call: FakeCall): Record<string, unknown> {
+    return { ...call.resource, price: this.priceOf(call), price_unit: this.pricing.unit };
+  }
+
+  /** ListCall, filtered by ParentCallSid (what the adapter asks for); one page. */
+  private listCalls(res: ServerResponse, rec: RecordedRequest, op: NonNullable<ReturnType<ReturnType<typeof twilioSpec>['find']>>, query: URLSearchParams): void {
+    const known = new Set(((op.op.parameters ?? []) as Array<{ name: string; in: string }>).filter((p) => p.in === 'query').map((p) => p.name));
+    const unknown = [...query.keys()].filter((k) => !known.has(k));
+    if (unknown.length) return this.send(res, rec, 400, errorBody(20001, `Unknown parameters: ${unknown.join(', ')}`, 400));
+    const size = Number(query.get('PageSize') ?? 50);
+    if (!(Number.isInteger(size) && size >= 1 && size <= 1000)) return this.send(res, rec, 400, errorBody(20001, 'PageSize must be between 1 and 1000', 400));
+    const parent = query.get('ParentCallSid');
+    const calls = this.calls.filter((c) => (parent === null || c.parentCallSid === parent)).slice(0, size).map((c) => this.priced(c));
+    // [~] Twilio writes these paths relative; the spec types them as format uri, so they go absolute here
+    const uri = `${this.url}${rec.path}?${query}`;
+    const body = { calls, end: Math.max(0, calls.length - 1), first_page_uri: uri, next_page_uri: null, page: 0, page_size: size, previous_page_uri: null, start: 0, uri };
+    const v = twilioSpec().validateResponse(op, 200, body);
+    if (!v.ok) this.problems.push(`fake's own call list does not match the spec: ${v.errors.join('; ')}`);
+    this.send(res, rec, 200, body);
+  }
+
+  /**
+   * FetchRecording: the metadata (.json) or the audio (.wav; .mp3 is not made here: 404), with
+   * Range (206, 416 past the end). The media URL is the resource's with another extension, so
+   * the Sid is checked against the spec's FetchRecording parameters.
+   */
+  private fetchRecording(req: IncomingMessage, res: ServerResponse, rec: RecordedRequest, sid: string, ext: string): void {
+    const spec = twilioSpec();
+    const op = spec.find('GET', `/${API}/Accounts/${this.accountSid}/Recordings/${sid}.json`);
+    const sidParam = ((op?.op.parameters ?? []) as Array<{ name: string; in: string; schema?: { pattern?: string } }>).find((p) => p.in === 'path' && p.name === 'Sid');
+    if (rec.method !== 'GET' || !op) return this.send(res, rec, 405, errorBody(20004, 'Method not allowed', 405));
+    if (sidParam?.schema?.pattern && !new RegExp(sidParam.schema.pattern).test(sid)) return this.send(res, rec, 404, errorBody(20404, `The requested resource ${rec.path} was not found`, 404));
+    const r = this.recordings.get(sid);
+    if (!r || ext === 'mp3') return this.send(res, rec, 404, errorBody(20404, `The requested resource ${rec.path} was not found`, 404));
+    if (ext === 'json') {
+      const base = `/${API}/Accounts/${this.accountSid}/Recordings/${sid}`;
+      const body = {
+        account_sid: this.accountSid,
+        api_version: API,
+        call_sid: r.callSid,
+        conference_sid: null,
+        date_created: rfc2822(new Date()),
+        date_updated: rfc2822(new Date()),
+        start_time: rfc2822(new Date()),
+        duration: String(r.durationSec),
+        sid,
+        price: null,
+        price_unit: 'USD',
+        status: 'completed',
+        channels: r.source === 'DialVerb' ? 2 : 1,
+        source: r.source,
+        error_code: null,
+        uri: `${base}.json`,
+        encryption_details: null,
+        subresource_uris: { add_on_results: `${base}/AddOnResults.json`, transcriptions: `${base}/Transcriptions.json` },
+        media_url: `${this.url}${base}`,
+      };
+      const v = spec.validateResponse(op, 200, body);
+      if (!v.ok) this.problems.push(`fake's own recording resource does not match the spec: ${v.errors.join('; ')}`);
+      return this.send(res, rec, 200, body);
+    }
+    const size = r.wav.length;
+    const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? ''));
+    const head = { 'content-type': 'audio/x-wav', 'accept-ranges': 'bytes' };
+    if (!range || (range[1] === '' && range[2] === '')) {
+      rec.status = 200;
+      res.writeHead(200, { ...head, 'content-length': size }).end(r.wav);
+      return;
+    }
+    const start = range[1] === '' ? Math.max(0, size - Number(range[2])) : Number(range[1]);
+    const end = range[1] === '' || range[2] === '' ? size - 1 : Math.min(Number(range[2]), size - 1);
+    if (start >= size || start > end) {
+      rec.status = 416;
+      res.writeHead(416, { ...head, 'content-range': `bytes */${size}` }).end();
+      return;
+    }
+    rec.status = 206;
+    res.writeHead(206, { ...head, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 }).end(r.wav.subarray(start, end + 1));
+  }
+
+  /**
+   * A recording Twilio made of `call` (a recorded <Dial> that bridged, or a <Record>): kept for
+   * the media URL, and reported to its recordingStatusCallback, signed, with recordingOutcome.
+   */
+  private async record(call: FakeCall, source: FakeRecording['source'], durationSec: number, callback: string | undefined, events: string[]): Promise<FakeRecording> {
+    const r: FakeRecording = { sid: newSid('RE'), callSid: call.sid, source, durationSec, wav: fakeWav(Math.min(durationSec, 10)) };
+    const outcome = this.recordingOutcome;
+    if (outcome === 'completed') this.recordings.set(r.sid, r);
+    if (callback && events.includes(outcome === 'failed' ? 'completed' : outcome)) {
+      await this.post('recording', callback, {
+        AccountSid: this.accountSid,
+        CallSid: call.sid,
+        RecordingSid: r.sid,
+        RecordingUrl: `${this.url}/${API}/Accounts/${this.accountSid}/Recordings/${r.sid}`,
+        RecordingStatus: outcome,
+        RecordingDuration: outcome === 'completed' ? String(durationSec) : '0',
+        RecordingChannels: source === 'DialVerb' ? '2' : '1',
+        RecordingSource: source === 'DialVerb' ? 'DialVerb' : 'RecordVerb',
+        RecordingStartTime: rfc2822(new Date()),
+      });
+    }
+    return r;
   }
 
   /** GET the account resource (FetchAccount): what a credentials check or a health probe reads. */
@@ -442,7 +604,7 @@ export class FakeTwilio {
       parent_call_sid: call.parentCallSid ?? null,
       phone_number_sid: null,
       price: null,
-      price_unit: 'USD',
+      price_unit: this.pricing.unit,
       sid: call.sid,
       start_time: call.status === 'queued' ? null : rfc2822(call.createdAt),
       status: call.status,
@@ -615,14 +777,24 @@ export class FakeTwilio {
         call.dialed.push(ins);
         const sc = call.scenario;
         let dialStatus: string = sc.customer === 'answer' ? 'completed' : sc.customer;
+        // the <Dial>ed leg is a call of its own (ListCall?ParentCallSid finds it; billed on its own)
+        const child = this.childLeg(call, ins.dial.target.value, ins.dial.callerId ?? call.from);
         if (sc.customer === 'answer') {
+          child.status = 'in-progress';
+          child.answeredAt = new Date();
+          this.refreshResource(child);
           const endedByApi = await this.wait(call, sc.talkMs === 'hold' ? 'forever' : sc.talkMs);
+          if (this.recorded(ins.dial)) this.track(this.record(call, 'DialVerb', sc.durationSec, ins.dial.recordingStatusCallback, ins.dial.recordingStatusCallbackEvents));
           if (endedByApi) return;
-        } else if (await this.wait(call, this.stepMs)) return;
+          this.end(child, 'completed');
+        } else {
+          if (await this.wait(call, this.stepMs)) return;
+          this.end(child, sc.customer);
+        }
         if (ins.dial.action) {
           const params: Form = {
             ...this.callParams(call, 'in-progress'),
-            DialCallSid: newSid('CA'),
+            DialCallSid: child.sid,
             DialCallStatus: dialStatus,
             DialCallDuration: String(sc.customer === 'answer' ? sc.durationSec : 0),
           };
@@ -634,6 +806,27 @@ export class FakeTwilio {
     }
     // the document ran out: Twilio hangs up
     this.end(call, 'completed');
+  }
+
+  private childLeg(parent: FakeCall, to: string, from: string, status: FakeCall['status'] = 'ringing'): FakeCall {
+    const child: FakeCall = {
+      sid: newSid('CA'),
+      direction: 'outbound-dial',
+      to,
+      from,
+      status,
+      params: {},
+      parentCallSid: parent.sid,
+      scenario: { ...parent.scenario },
+      seq: 0,
+      createdAt: new Date(),
+      twiml: [],
+      dialed: [],
+      resource: {},
+    };
+    this.refreshResource(child);
+    this.calls.push(child);
+    return child;
   }
 
   /**
@@ -679,25 +872,8 @@ export class FakeTwilio {
   private async driveInboundDial(parent: FakeCall, dial: Extract<Instruction, { verb: 'Dial' }>['dial']): Promise<void> {
     parent.dialed.push({ verb: 'Dial', dial });
     const sc = parent.scenario;
-    const child: FakeCall = {
-      sid: newSid('CA'),
-      direction: 'outbound-dial',
-      to: dial.target.kind === 'client' ? `client:${dial.target.value}` : dial.target.value,
-      from: dial.callerId ?? parent.from,
-      status: 'queued',
-      params: dial.target.statusCallback
-        ? { StatusCallback: dial.target.statusCallback, StatusCallbackEvent: dial.target.statusCallbackEvents }
-        : {},
-      parentCallSid: parent.sid,
-      scenario: { ...sc, agent: sc.agent },
-      seq: 0,
-      createdAt: new Date(),
-      twiml: [],
-      dialed: [],
-      resource: {},
-    };
-    this.refreshResource(child);
-    this.calls.push(child);
+    const child = this.childLeg(parent, dial.target.kind === 'client' ? `client:${dial.target.value}` : dial.target.value, dial.callerId ?? parent.from, 'queued');
+    if (dial.target.statusCallback) child.params = { StatusCallback: dial.target.statusCallback, StatusCallbackEvent: dial.target.statusCallbackEvents };
     await this.wait(child, this.stepMs);
     await this.statusEvent(child, 'initiated');
     child.status = 'ringing';
@@ -715,6 +891,7 @@ export class FakeTwilio {
       await this.statusEvent(child, 'answered');
       await this.wait(child, sc.talkMs === 'hold' ? 'forever' : sc.talkMs);
       this.end(child, 'completed');
+      if (this.recorded(dial)) this.track(this.record(parent, 'DialVerb', sc.durationSec, dial.recordingStatusCallback, dial.recordingStatusCallbackEvents));
       dialStatus = 'completed';
     } else {
       this.end(child, sc.agent);
@@ -728,10 +905,43 @@ export class FakeTwilio {
         DialCallDuration: String(child.answeredAt ? sc.durationSec : 0),
       });
       parent.twiml.push(next.body);
-      const { instructions } = readTwiml(next.body);
-      if (instructions.length && instructions[0].verb !== 'Hangup') this.problems.push(`after <Dial> the gateway answered ${next.body}`);
+      const { instructions, problems } = readTwiml(next.body);
+      this.problems.push(...problems);
+      await this.afterDial(parent, instructions, next.body);
     }
     this.end(parent, 'completed');
+  }
+
+  private recorded(dial: DialInstruction): boolean {
+    return dial.record !== undefined && dial.record !== 'do-not-record' && dial.record !== 'false';
+  }
+
+  /**
+   * What an inbound call does after its <Dial> ended: <Hangup/>, or (voicemail) <Say> then <Record>:
+   * the caller speaks for voicemailSec, the recording is reported, then the Record action is
+   * requested and must end the call.
+   */
+  private async afterDial(parent: FakeCall, instructions: Instruction[], body: string): Promise<void> {
+    for (const ins of instructions) {
+      if (ins.verb === 'Hangup') return;
+      if (ins.verb === 'Say') continue;
+      if (ins.verb === 'Record') {
+        const secs = Math.min(parent.scenario.voicemailSec, ins.record.maxLength);
+        await this.wait(parent, this.stepMs);
+        await this.record(parent, 'RecordVerb', secs, ins.record.recordingStatusCallback, ins.record.recordingStatusCallbackEvents);
+        if (!ins.record.action) {
+          this.problems.push('<Record> without an action: Twilio would request the same document again');
+          return;
+        }
+        const next = await this.post('action', ins.record.action, { ...this.callParams(parent, 'in-progress'), RecordingDuration: String(secs), Digits: 'hangup' });
+        parent.twiml.push(next.body);
+        const after = readTwiml(next.body);
+        if (after.problems.length || after.instructions[0]?.verb !== 'Hangup') this.problems.push(`after <Record> the gateway answered ${next.body}`);
+        return;
+      }
+      this.problems.push(`after <Dial> the gateway answered ${body}`);
+      return;
+    }
   }
 
   /** Posts a signed form webhook as Twilio does (public for tests that forge or replay). */

@@ -86,15 +86,48 @@ const VERBS = new Set(['Dial', 'Pause', 'Hangup', 'Reject', 'Say', 'Play', 'Redi
 const DIAL_ATTRS = new Set(['action', 'method', 'timeout', 'callerId', 'hangupOnStar', 'timeLimit', 'record', 'trim', 'answerOnBridge', 'ringTone', 'recordingStatusCallback', 'recordingStatusCallbackMethod', 'recordingStatusCallbackEvent', 'sequential', 'referUrl', 'referMethod']);
 const NOUN_ATTRS = new Set(['statusCallback', 'statusCallbackEvent', 'statusCallbackMethod', 'url', 'method', 'sendDigits', 'machineDetection']);
 const EVENTS = new Set(['initiated', 'ringing', 'answered', 'completed']);
+const RECORD_MODES = new Set(['do-not-record', 'record-from-answer', 'record-from-ringing', 'record-from-answer-dual', 'record-from-ringing-dual', 'true', 'false']);
+const RECORDING_EVENTS = new Set(['in-progress', 'completed', 'absent']);
+const RECORD_ATTRS = new Set(['action', 'method', 'timeout', 'finishOnKey', 'maxLength', 'playBeep', 'trim', 'recordingStatusCallback', 'recordingStatusCallbackMethod', 'recordingStatusCallbackEvent', 'transcribe', 'transcribeCallback']);
+const SAY_ATTRS = new Set(['voice', 'language', 'loop']);
+
+/** The recording attributes of <Dial> or <Record>, checked as Twilio would; problems pushed. */
+function recordingAttrs(el: XmlElement, problems: string[]): { recordingStatusCallback?: string; recordingStatusCallbackEvents: string[] } {
+  const events = (el.attrs.recordingStatusCallbackEvent ?? 'completed').split(/\s+/).filter(Boolean);
+  for (const e of events) if (!RECORDING_EVENTS.has(e)) problems.push(`<${el.name} recordingStatusCallbackEvent> has unknown event ${e}`);
+  const cb = el.attrs.recordingStatusCallback;
+  if (cb !== undefined && !/^https?:\/\//.test(cb)) problems.push(`<${el.name} recordingStatusCallback> is not an absolute URL`);
+  const m = el.attrs.recordingStatusCallbackMethod;
+  if (m !== undefined && m !== 'GET' && m !== 'POST') problems.push(`<${el.name} recordingStatusCallbackMethod="${m}">`);
+  return { recordingStatusCallback: cb, recordingStatusCallbackEvents: events };
+}
 
 export interface DialInstruction {
   callerId?: string;
   action?: string;
   timeout?: number;
   target: { kind: 'number' | 'client' | 'sip'; value: string; statusCallback?: string; statusCallbackEvents: string[] };
+  /** the record attribute (absent: not recorded) */
+  record?: string;
+  recordingStatusCallback?: string;
+  recordingStatusCallbackEvents: string[];
 }
 
-export type Instruction = { verb: 'Dial'; dial: DialInstruction } | { verb: 'Pause'; seconds: number } | { verb: 'Hangup' } | { verb: 'Reject' } | { verb: 'Other'; name: string };
+export interface RecordInstruction {
+  maxLength: number;
+  action?: string;
+  recordingStatusCallback?: string;
+  recordingStatusCallbackEvents: string[];
+}
+
+export type Instruction =
+  | { verb: 'Dial'; dial: DialInstruction }
+  | { verb: 'Pause'; seconds: number }
+  | { verb: 'Hangup' }
+  | { verb: 'Reject' }
+  | { verb: 'Say'; text: string }
+  | { verb: 'Record'; record: RecordInstruction }
+  | { verb: 'Other'; name: string };
 
 /** Parses a TwiML response and checks it the way Twilio would; returns the verbs or the problems. */
 export function readTwiml(body: string): { instructions: Instruction[]; problems: string[] } {
@@ -146,7 +179,19 @@ export function readTwiml(body: string): { instructions: Instruction[]; problems
         problems.push('<Dial> has nothing to dial');
         continue;
       }
-      instructions.push({ verb: 'Dial', dial: { callerId: v.attrs.callerId, action: v.attrs.action, timeout, target } });
+      const record = v.attrs.record;
+      if (record !== undefined && !RECORD_MODES.has(record)) problems.push(`<Dial record="${record}"> is not a recording mode`);
+      instructions.push({ verb: 'Dial', dial: { callerId: v.attrs.callerId, action: v.attrs.action, timeout, target, record, ...recordingAttrs(v, problems) } });
+    } else if (v.name === 'Say') {
+      for (const a of Object.keys(v.attrs)) if (!SAY_ATTRS.has(a)) problems.push(`<Say> has unknown attribute ${a}`);
+      if (!v.text) problems.push('<Say> has nothing to say');
+      instructions.push({ verb: 'Say', text: v.text });
+    } else if (v.name === 'Record') {
+      for (const a of Object.keys(v.attrs)) if (!RECORD_ATTRS.has(a)) problems.push(`<Record> has unknown attribute ${a}`);
+      const maxLength = v.attrs.maxLength === undefined ? 3600 : Number(v.attrs.maxLength);
+      if (!(Number.isInteger(maxLength) && maxLength >= 1)) problems.push(`<Record maxLength="${v.attrs.maxLength}"> is not a whole number of seconds`);
+      if (v.attrs.action !== undefined && !/^https?:\/\//.test(v.attrs.action)) problems.push('<Record action> is not an absolute URL');
+      instructions.push({ verb: 'Record', record: { maxLength, action: v.attrs.action, ...recordingAttrs(v, problems) } });
     } else instructions.push({ verb: 'Other', name: v.name });
   }
   return { instructions, problems };
