@@ -6,8 +6,10 @@ import type { Call, CallStatus } from '../../src/domain/types.js';
 import { TERMINAL_STATUSES } from '../../src/domain/types.js';
 import {
   ProviderError,
+  type CallEventSink,
   type CallReport,
   type DialRequest,
+  type MediaStream,
   type DialResult,
   type ProviderAdapter,
   type ProviderContext,
@@ -18,6 +20,7 @@ import {
 import { RcApi } from './api.js';
 import { parseConfig, type RcConfig } from './config.js';
 import { RcTransport } from './http.js';
+import { DEFAULT_MEDIA_OPTIONS, RcMedia, type MediaOptions } from './media.js';
 import { EXTENSION_PATH, RINGOUT_PATH, ringOutPath, sessionPath } from './paths.js';
 import { DEFAULT_POLL_OPTIONS, RingOutPoller, type PollOptions } from './poller.js';
 import { RateLimits } from './rate-limit.js';
@@ -37,6 +40,7 @@ export interface RingCentralOptions {
   subscription?: Partial<SubscriptionOptions>;
   /** how long a RingOut waits for its first session event to be matched by its numbers */
   pendingMs?: number;
+  media?: Partial<MediaOptions>;
   /** run the periodic subscription check (default true) */
   maintainSubscription?: boolean;
 }
@@ -49,6 +53,7 @@ export class RingCentralAdapter implements ProviderAdapter {
   private readonly timers = new Timers();
   private readonly sessions: SessionProcessor;
   private readonly poller: RingOutPoller;
+  private readonly media: RcMedia;
   private readonly verificationToken: string;
   private readonly pendingMs: number;
 
@@ -65,9 +70,32 @@ export class RingCentralAdapter implements ProviderAdapter {
     this.api = rcApi(this.cfg, credPrefix, ctx.shared, ctx.metrics, logger, options.token);
     this.state = new CallState(ctx.shared, callPrefix);
     this.pendingMs = options.pendingMs ?? 120_000;
-    const onAnswered = (id: string) => void this.scheduleTrialHangUp(id);
-    this.sessions = new SessionProcessor(this.state, ctx.sink, logger, this.timers, { ...DEFAULT_SESSION_OPTIONS, ...options.sessions }, onAnswered);
-    this.poller = new RingOutPoller(this.api, this.state, ctx.sink, logger, this.timers, { ...DEFAULT_POLL_OPTIONS, ...options.poll }, onAnswered);
+    this.media = new RcMedia(this.api, this.state, ctx.sink, logger, this.timers, ctx.provider.recording === 'on', { ...DEFAULT_MEDIA_OPTIONS, ...options.media });
+    const onAnswered = (id: string, partyId?: string) => {
+      void this.scheduleTrialHangUp(id);
+      void this.telephonySession(id)
+        .then((tsid) => this.media.answered(id, tsid, partyId))
+        .catch((err: Error) => logger.warn({ providerCallId: id, err: err.message }, 'ringcentral recording start failed'));
+    };
+    // what reports a call's end also starts the hunt for its recording (sessions and the RingOut poll alike)
+    const sink: CallEventSink = {
+      status: async (ev) => {
+        const call = await ctx.sink.status(ev);
+        if (call && ev.status === 'completed') {
+          void this.telephonySession(ev.providerCallId)
+            .then((tsid) => this.media.ended(ev.providerCallId, call, tsid))
+            .catch((err: Error) => logger.warn({ providerCallId: ev.providerCallId, err: err.message }, 'ringcentral recording lookup failed'));
+        }
+        return call;
+      },
+      inbound: (ev) => ctx.sink.inbound(ev),
+      media: (ev) => ctx.sink.media?.(ev) ?? Promise.resolve(null),
+      findCall: (id) => ctx.sink.findCall(id),
+      getCall: (id) => ctx.sink.getCall(id),
+      getUser: (id) => ctx.sink.getUser(id),
+    };
+    this.sessions = new SessionProcessor(this.state, sink, logger, this.timers, { ...DEFAULT_SESSION_OPTIONS, ...options.sessions }, onAnswered);
+    this.poller = new RingOutPoller(this.api, this.state, sink, logger, this.timers, { ...DEFAULT_POLL_OPTIONS, ...options.poll }, onAnswered);
     this.verificationToken = verificationTokenFor(pid, this.cfg.clientSecret);
     this.subscription = new SubscriptionManager(
       this.api,
@@ -143,6 +171,17 @@ export class RingCentralAdapter implements ProviderAdapter {
     if (res.status === 404 && tsid) {
       await this.api.call({ operation: 'deleteCallSession', method: 'DELETE', path: sessionPath(tsid), accept: [404] });
     }
+  }
+
+  /** The telephony session of a call: a RingOut's once its events matched it, an inbound call's is its id. */
+  private async telephonySession(id: string): Promise<string | null> {
+    return (await this.state.sessionOf(id)) ?? ((await this.state.ringOut(id)) ? null : id);
+  }
+
+  /** The audio of a recording (`ref`: RingCentral's recording id), streamed with the bearer token, Range passed on. */
+  async fetchMedia(_call: Call, kind: 'recording' | 'voicemail', ref: string, range?: string): Promise<MediaStream> {
+    if (kind !== 'recording') return { status: 404, contentType: 'application/json' };
+    return this.media.fetch(ref, range);
   }
 
   private async scheduleTrialHangUp(id: string): Promise<void> {

@@ -4,6 +4,7 @@
 import type { RcTransport, HttpMethod, RcResponse } from './http.js';
 import type { TokenManager } from './token.js';
 import { mapRcError } from './errors.js';
+import type { MediaStream } from '../../src/providers/adapter.js';
 
 export interface ApiCall {
   operation: string;
@@ -29,6 +30,19 @@ export class RcApi {
       res = await this.transport.send({ ...c, authorization: `Bearer ${token}` });
     }
     if (res.status >= 400 && !(c.accept ?? []).includes(res.status)) throw mapRcError(c.operation, res.status, res.body);
+    return res;
+  }
+
+  /** A binary GET streamed back (recording content), with the same one-retry-after-401 rule. */
+  async stream(operation: string, path: string, range?: string): Promise<MediaStream> {
+    let token = await this.tokens.accessToken();
+    let res = await this.transport.stream({ operation, path, range, authorization: `Bearer ${token}` });
+    if (res.status === 401) {
+      await this.tokens.invalidate(token);
+      token = await this.tokens.accessToken();
+      res = await this.transport.stream({ operation, path, range, authorization: `Bearer ${token}` });
+    }
+    if (res.status === 401) throw mapRcError(operation, 401, undefined);
     return res;
   }
 }

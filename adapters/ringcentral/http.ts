@@ -3,6 +3,7 @@
 // The Authorization header is built by the caller and never logged.
 
 import { request } from 'undici';
+import type { MediaStream } from '../../src/providers/adapter.js';
 import type { Logger } from 'pino';
 import type { ProviderMetrics } from '../../src/providers/adapter.js';
 import { ProviderError } from '../../src/providers/adapter.js';
@@ -103,5 +104,55 @@ export class RcTransport {
     this.metrics.apiRequest(req.operation, elapsed(), res.statusCode < 400 ? 'ok' : 'error');
     this.logger.debug({ operation: req.operation, status: res.statusCode }, 'ringcentral request');
     return { status: res.statusCode, body: parsed, headers: resHeaders };
+  }
+
+  /**
+   * A binary GET (a recording's content) relayed as it comes: the deadline covers the answer's
+   * headers, the body then streams at the listener's pace. 200/206/404/416 come back as a
+   * MediaStream (401 too, for the caller's token retry); anything else throws like send().
+   */
+  async stream(req: { operation: string; path: string; authorization: string; range?: string }): Promise<MediaStream> {
+    await this.checkPenalty(req.operation);
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(this.cfg.serverUrl + req.path, {
+        method: 'GET',
+        headers: { accept: 'audio/mpeg, audio/x-wav', authorization: req.authorization, ...(req.range ? { range: req.range } : {}) },
+        signal: AbortSignal.timeout(this.cfg.timeoutMs),
+        headersTimeout: this.cfg.timeoutMs,
+      });
+    } catch (err) {
+      const mapped = mapTransportError(req.operation, err);
+      this.metrics.apiRequest(req.operation, elapsed(), mapped.notAccepted ? 'error' : 'timeout');
+      throw mapped;
+    }
+    const h = res.headers as Record<string, string | string[] | undefined>;
+    const one = (k: string) => (Array.isArray(h[k]) ? (h[k] as string[])[0] : (h[k] as string | undefined));
+    const relay = [200, 206, 401, 404, 416].includes(res.statusCode);
+    this.metrics.apiRequest(req.operation, elapsed(), relay ? 'ok' : res.statusCode === 429 ? 'rate_limited' : 'error');
+    if (!relay) {
+      const text = await res.body.text().catch(() => '');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      if (res.statusCode === 429) await this.limits.penalize(one('x-rate-limit-group') ?? (await this.limits.groupOf(req.operation)), penaltySeconds(h));
+      throw mapRcError(req.operation, res.statusCode, parsed, res.statusCode === 429 ? penaltySeconds(h) : undefined);
+    }
+    const headers: Record<string, string> = {};
+    for (const k of ['content-length', 'content-range', 'accept-ranges']) {
+      const v = one(k);
+      if (v) headers[k] = v;
+    }
+    const contentType = one('content-type') ?? 'audio/mpeg';
+    if (res.statusCode !== 200 && res.statusCode !== 206) {
+      await res.body.dump().catch(() => undefined);
+      return { status: res.statusCode, contentType, headers };
+    }
+    return { status: res.statusCode, contentType, headers, body: res.body };
   }
 }

@@ -9,8 +9,11 @@ import { configSchema, DEFAULT_SERVER_URL, secretFields } from './config.js';
 export const ringcentralKind: ProviderKindDefinition = {
   kind: 'ringcentral',
   displayName: 'RingCentral',
-  // recordings and voicemail are not wired to RingCentral yet (issue 16 remainder): refused until they are
-  capabilities: { recording: false, voicemail: false, inbound: true },
+  // recording: Call Control records the answering party, the call log gives the recording id
+  // (media.ts). voicemail: not wired — the ring time before RingCentral's voicemail is the
+  // extension's answering rule, not per call, and its message is in that extension's message
+  // store, which this adapter does not read yet: refused until it does
+  capabilities: { recording: true, voicemail: false, inbound: true },
   configSchema,
   secretFields,
   create: (ctx) => createRingCentralAdapter(ctx),
@@ -19,7 +22,7 @@ export const ringcentralKind: ProviderKindDefinition = {
     webhookUrl: `${webhookBase}/events`,
     serverUrl: typeof provider.config.serverUrl === 'string' ? provider.config.serverUrl : DEFAULT_SERVER_URL,
     subscription: 'created by the gateway when the provider is installed (telephony session events, renewed automatically)',
-    appPermissions: 'RingOut, Call Control, Webhook Subscriptions',
+    appPermissions: 'RingOut, Call Control, Webhook Subscriptions, Read Call Log and Read Call Recording (for recordings)',
   }),
 };
 

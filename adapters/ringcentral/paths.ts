@@ -10,3 +10,7 @@ export const SESSIONS_EVENT_FILTER = '/restapi/v1.0/account/~/telephony/sessions
 export const ringOutPath = (id: string) => `${RINGOUT_PATH}/${encodeURIComponent(id)}`;
 export const sessionPath = (telephonySessionId: string) => `/restapi/v1.0/account/~/telephony/sessions/${encodeURIComponent(telephonySessionId)}`;
 export const subscriptionPath = (id: string) => `${SUBSCRIPTION_PATH}/${encodeURIComponent(id)}`;
+/** Account-level call log: every extension's calls (a recording shows in its record) */
+export const COMPANY_CALL_LOG_PATH = '/restapi/v1.0/account/~/call-log';
+export const partyRecordingsPath = (telephonySessionId: string, partyId: string) => `${sessionPath(telephonySessionId)}/parties/${encodeURIComponent(partyId)}/recordings`;
+export const recordingContentPath = (recordingId: string) => `/restapi/v1.0/account/~/recording/${encodeURIComponent(recordingId)}/content`;

@@ -89,8 +89,8 @@ export class SessionProcessor {
     private readonly logger: Logger,
     private readonly timers: Timers,
     private readonly opts: SessionOptions,
-    /** told when a call was answered (trial calls hang up after a while) */
-    private readonly onAnswered: (providerCallId: string) => void,
+    /** told when a call was answered, with the answering party (trial calls hang up after a while; recordings start) */
+    private readonly onAnswered: (providerCallId: string, partyId?: string) => void,
   ) {}
 
   /** Handles one notification; resolves once it has been applied or scheduled. */
@@ -159,7 +159,7 @@ export class SessionProcessor {
       if (step.kind === 'status') {
         if (step.answered) await this.state.setFlag(link.id, 'answered');
         await this.emit({ ...base, status: step.mapped.status, cause: step.mapped.cause }, link.kind === 'ringout' ? 0 : this.opts.retries);
-        if (step.mapped.status === 'answered') this.onAnswered(link.id);
+        if (step.mapped.status === 'answered') this.onAnswered(link.id, party.id);
       } else {
         await this.end(link.id, base, step, link.kind === 'ringout');
       }

@@ -19,7 +19,7 @@ export interface RingOutRecord {
 
 export type SessionLink = { kind: 'ringout'; id: string; leg1: string; dest: string } | { kind: 'inbound'; id: string } | { kind: 'ignored' };
 
-export type Flag = 'answered' | 'leg1up' | 'event' | 'cancel' | 'done' | 'targetSeen';
+export type Flag = 'answered' | 'leg1up' | 'event' | 'cancel' | 'done' | 'targetSeen' | 'recording' | 'recfailed';
 
 /** Unordered pair key: a RingOut party shows the two numbers in either direction. */
 export function pairKey(a: string, b: string): string {

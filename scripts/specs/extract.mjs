@@ -84,6 +84,12 @@ const SPECS = [
       ['delete', '/restapi/v1.0/subscription/{subscriptionId}', 'deleteSubscription'],
       // adapters/ringcentral/subscription.ts (renewSubscription); the fake; test/ringcentral/adapter.test.ts
       ['post', '/restapi/v1.0/subscription/{subscriptionId}/renew', 'renewSubscription'],
+      // adapters/ringcentral/media.ts (provider recording on: record the answered party); the fake
+      ['post', '/restapi/v1.0/account/{accountId}/telephony/sessions/{telephonySessionId}/parties/{partyId}/recordings', 'startCallRecording'],
+      // adapters/ringcentral/media.ts (after the call: its call log record's recording id); the fake
+      ['get', '/restapi/v1.0/account/{accountId}/call-log', 'readCompanyCallLog'],
+      // adapters/ringcentral/media.ts fetchMedia (the audio, Range passed on); the fake serves a WAV
+      ['get', '/restapi/v1.0/account/{accountId}/recording/{recordingId}/content', 'listCallRecordingData'],
     ],
     schemas: [
       // test/fakes/ringcentral/server.ts: the telephony session notifications it posts to the gateway

@@ -20,6 +20,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { request } from 'undici';
 import { ringcentralSpec } from '../openapi.js';
+import { bufferMedia, toneWav } from '../../../src/providers/media.js';
 
 export const ACCOUNT_ID = '400144452008';
 export const EXTENSION_ID = '400144455008';
@@ -118,6 +119,14 @@ export interface HandshakeRecord {
   rawResponse: string;
 }
 
+/** A call recording RingCentral stored (Call Control started it on an answered party). */
+export interface FakeRecording {
+  id: string;
+  telephonySessionId: string;
+  partyId: string;
+  wav: Buffer;
+}
+
 interface Injected {
   status: number;
   body?: Json;
@@ -157,6 +166,16 @@ export class FakeRingCentral {
   /** grant types of every token request, in order */
   readonly authRequests: string[] = [];
   scenario: RingOutScenario = { ...DEFAULT_RINGOUT_SCENARIO };
+  /** recordings started through Call Control, by telephony session id (party id) */
+  readonly recording = new Map<string, string>();
+  /** recordings stored once their call ended, by recording id */
+  readonly recordings = new Map<string, FakeRecording>();
+  /** the company call log (only what the adapter reads: recorded calls' records) */
+  readonly callLog: Json[] = [];
+  /** stored: a recorded call's recording lands in the call log at its end; none: RingCentral kept nothing */
+  recordingOutcome: 'stored' | 'none' = 'stored';
+  /** the call log's duration of a recorded call (seconds) */
+  recordedDurationSec = 5;
   /** numbers RingOut refuses as invalid (CMN-101 on to.phoneNumber) */
   readonly invalidNumbers = new Set<string>();
 
@@ -309,8 +328,43 @@ export class FakeRingCentral {
         return send(400, errorBody('CMN-101', `Parameter [${param}] value is invalid`, { parameterName: param }));
       }
     }
+    const q = this.checkQuery(op, url.searchParams);
+    if (q) return send(400, errorBody('CMN-101', `Parameter [${q}] value is invalid`, { parameterName: q }));
     const seg = path.split('/');
     switch (operation) {
+      case 'startCallRecording': {
+        const tsid = decodeURIComponent(seg[7]);
+        const partyId = decodeURIComponent(seg[9]);
+        const ro = [...this.ringOuts.values()].find((r) => r.telephonySessionId === tsid && !r.ended);
+        const inb = this.inbound.get(tsid) as Json | undefined;
+        const live = ro ? ro.answered : Boolean(inb?.answered && !inb.ended);
+        if (!live || ![`p-${tsid.slice(2)}-1`, `p-${tsid.slice(2)}-2`].includes(partyId)) {
+          return send(404, errorBody('CMN-102', 'Resource for parameter [partyId] is not found', { parameterName: 'partyId' }));
+        }
+        if (this.recording.has(tsid)) return send(409, errorBody('TAS-104', 'Recording is already in progress'));
+        this.recording.set(tsid, partyId);
+        rec.status = 201;
+        return this.reply(res, 201, undefined, this.rateHeaders(group));
+      }
+      case 'readCompanyCallLog': {
+        const from = url.searchParams.get('dateFrom');
+        const phone = url.searchParams.get('phoneNumber');
+        const recordedOnly = url.searchParams.has('recordingType') || url.searchParams.get('withRecording') === 'true';
+        const records = this.callLog.filter(
+          (r) => (!from || Date.parse(r.startTime) >= Date.parse(from)) && (!phone || r.from.phoneNumber === phone || r.to.phoneNumber === phone) && (!recordedOnly || r.recording),
+        );
+        const perPage = Number(url.searchParams.get('perPage') ?? 100);
+        const uri = `${this.url}/restapi/v1.0/account/${ACCOUNT_ID}/call-log`;
+        return send(200, { uri, records: records.slice(0, perPage), navigation: { firstPage: { uri } }, paging: { page: 1, perPage, pageStart: 0, pageEnd: Math.max(0, records.length - 1) } });
+      }
+      case 'listCallRecordingData': {
+        const r = this.recordings.get(decodeURIComponent(seg[6]));
+        if (!r) return send(404, errorBody('CMN-102', 'Resource for parameter [recordingId] is not found', { parameterName: 'recordingId' }));
+        const media = bufferMedia(r.wav, 'audio/x-wav', typeof req.headers.range === 'string' ? req.headers.range : undefined);
+        rec.status = media.status;
+        res.writeHead(media.status, { ...this.rateHeaders(group), 'Content-Type': media.contentType, ...media.headers }).end(media.body);
+        return;
+      }
       case 'createRingOutCall':
         return this.createRingOut(body as Json, send);
       case 'readRingOutCallStatus': {
@@ -378,6 +432,47 @@ export class FakeRingCentral {
       default:
         return send(501, errorBody('CMN-202', 'Operation is not supported'));
     }
+  }
+
+  /** The name of a query parameter the operation does not take or whose value breaks its schema (enum, boolean, integer, date-time). */
+  private checkQuery(op: NonNullable<ReturnType<ReturnType<typeof ringcentralSpec>['find']>>, params: URLSearchParams): string | null {
+    const declared = new Map<string, Json>();
+    for (const p of (op.op.parameters ?? []) as Json[]) if (p.in === 'query') declared.set(p.name, p.schema ?? {});
+    for (const [name, value] of params) {
+      const schema = declared.get(name);
+      if (!schema) return name;
+      const item = schema.type === 'array' ? (schema.items ?? {}) : schema;
+      if (item.enum && !item.enum.includes(value)) return name;
+      if (item.type === 'boolean' && value !== 'true' && value !== 'false') return name;
+      if (item.type === 'integer' && !/^\d+$/.test(value)) return name;
+      if (item.format === 'date-time' && Number.isNaN(Date.parse(value))) return name;
+    }
+    const missing = ringcentralSpec().validateQuery(op, Object.fromEntries(params));
+    return missing.ok ? null : 'query';
+  }
+
+  /** A recorded call ended: RingCentral stores the recording and shows it in the call's call log record. */
+  private storeRecording(tsid: string, from: string, to: string, direction: 'Inbound' | 'Outbound'): void {
+    const partyId = this.recording.get(tsid);
+    if (!partyId || this.recordingOutcome === 'none') return;
+    const id = String(this.seqCounter++) + '0001';
+    this.recordings.set(id, { id, telephonySessionId: tsid, partyId, wav: toneWav(1) });
+    const base = `${this.url}/restapi/v1.0/account/${ACCOUNT_ID}`;
+    this.callLog.push({
+      id: `CL${id}`,
+      uri: `${base}/call-log/CL${id}`,
+      sessionId: String(Date.now()),
+      telephonySessionId: tsid,
+      startTime: new Date(Date.now() - this.recordedDurationSec * 1000).toISOString(),
+      duration: this.recordedDurationSec,
+      type: 'Voice',
+      direction,
+      action: direction === 'Inbound' ? 'Phone Call' : 'RingOut PC',
+      result: 'Accepted',
+      from: { phoneNumber: from },
+      to: { phoneNumber: to },
+      recording: { id, uri: `${base}/recording/${id}`, type: 'OnDemand', contentUri: `${base}/recording/${id}/content` },
+    });
   }
 
   private checkError(body: unknown) {
@@ -672,6 +767,7 @@ export class FakeRingCentral {
 
   private finishRingOut(ro: FakeRingOut): void {
     ro.ended = true;
+    if (ro.answered) this.storeRecording(ro.telephonySessionId, ro.from, ro.to, 'Outbound');
     if (ro.scenario.order === 'shuffle' && ro.buffered.length) {
       const list = shuffle(ro.buffered.splice(0));
       void (async () => {
@@ -751,6 +847,7 @@ export class FakeRingCentral {
     (state as Json).end = (dropped: boolean) => {
       if ((state as Json).ended) return;
       (state as Json).ended = true;
+      if ((state as Json).answered) this.storeRecording(tsid, opts.from, opts.did, 'Inbound');
       emit([agent('Disconnected', dropped ? {} : { missedCall: !(state as Json).answered })]);
       emit([caller('Disconnected')]);
       flush();
