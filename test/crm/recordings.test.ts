@@ -51,7 +51,7 @@ describe('recordings, missed calls and voicemail (sim, webhook CRM, Redis)', () 
     assert.equal(byKind.sip.name, 'SIP trunk (drachtio)');
     const sip = await gw.req('POST', '/v1/providers', {
       key,
-      body: { kind: 'sip', name: 'trunk', recording: 'on', config: { drachtio: { host: '127.0.0.1', port: 9022, secret: 'cymru' }, trunk: { uri: 'sip:trunk.example.com' }, callerId: '+14165550000' } },
+      body: { kind: 'sip', name: 'trunk', recording: 'on', config: { drachtio: { host: '127.0.0.1', port: 9, secret: 'not-a-drachtio' }, trunk: { uri: 'sip:trunk.example.com' }, callerId: '+14165550000' } },
     });
     assert.equal(sip.status, 422, sip.text);
     assert.equal(sip.body.error.code, 'capability_unsupported');
