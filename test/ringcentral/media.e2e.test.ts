@@ -8,6 +8,7 @@ import { startGateway, eventually, type TestGateway } from '../helpers/gateway.j
 import { DEFAULT_RINGOUT_SCENARIO, FakeRingCentral } from '../fakes/ringcentral/server.js';
 import { WebhookCrmFake } from '../fakes/webhook-crm/server.js';
 import { AGENT_PHONE, CALLER_ID, CUSTOMER, DID, SECRET } from './harness.js';
+import { assertStreamsWav, assertTamperedRefused } from '../helpers/recording-link.js';
 
 describe('RingCentral recordings through the gateway (Redis, webhook CRM)', () => {
   let tg: TestGateway;
@@ -71,25 +72,12 @@ describe('RingCentral recordings through the gateway (Redis, webhook CRM)', () =
       assert.ok(fake.requestsFor('readCompanyCallLog').every((x) => x.status === 200));
       const made = [...fake.recordings.values()].find((x) => x.telephonySessionId === ro.telephonySessionId)!;
 
-      const full = await fetch(rec.url);
-      assert.equal(full.status, 200);
-      assert.equal(full.headers.get('content-type'), 'audio/x-wav');
-      const wav = Buffer.from(await full.arrayBuffer());
-      assert.deepEqual(wav, made.wav);
-      assert.equal(wav.toString('ascii', 8, 12), 'WAVE');
-      const part = await fetch(rec.url, { headers: { range: 'bytes=0-43' } });
-      assert.equal(part.status, 206);
-      assert.equal(part.headers.get('content-range'), `bytes 0-43/${wav.length}`);
-      assert.deepEqual(Buffer.from(await part.arrayBuffer()), wav.subarray(0, 44));
-      assert.equal((await fetch(rec.url, { headers: { range: `bytes=${wav.length + 5}-` } })).status, 416);
+      await assertStreamsWav(rec.url, made.wav);
       // fetched from RingCentral with the bearer token, Range passed on
       const media = fake.requestsFor('listCallRecordingData');
       assert.deepEqual(media.map((x) => x.status), [200, 206, 416]);
       assert.ok(media.every((x) => x.authorization?.startsWith('Bearer ') && x.path === `/restapi/v1.0/account/~/recording/${made.id}/content`));
-      const token = new URL(rec.url).searchParams.get('token')!;
-      const bad = await fetch(`${tg.url}/v1/recordings/${id}?token=${token.slice(0, -2)}${token.endsWith('A') ? 'BB' : 'AA'}`);
-      assert.equal(bad.status, 403);
-      assert.ok(!(await bad.text()).includes(SECRET.clientSecret));
+      await assertTamperedRefused(rec.url, SECRET.clientSecret);
 
       await eventually(
         async () => crm.logsOf(id)[0]?.body.recording?.url === rec.url || crm.updatesOf(id).some((u) => u.body.recording?.url === rec.url),

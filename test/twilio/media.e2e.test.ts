@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startGateway, eventually, type TestGateway } from '../helpers/gateway.js';
 import { FakeTwilio, twilioSign } from '../fakes/twilio/server.js';
 import { WebhookCrmFake } from '../fakes/webhook-crm/server.js';
+import { assertStreamsWav, assertTamperedRefused } from '../helpers/recording-link.js';
 
 const AGENT_PHONE = '+14155550140';
 const DID = '+14155550178';
@@ -106,25 +107,12 @@ describe('Twilio price, recordings and voicemail through the gateway (Redis, web
       assert.deepEqual(dial.dial.recordingStatusCallbackEvents, ['completed', 'absent']);
       const made = [...fake.recordings.values()].find((x) => x.callSid === call.providerCallId)!;
 
-      const full = await fetch(rec.url);
-      assert.equal(full.status, 200);
-      assert.equal(full.headers.get('content-type'), 'audio/x-wav');
-      const wav = Buffer.from(await full.arrayBuffer());
-      assert.deepEqual(wav, made.wav);
-      assert.equal(wav.toString('ascii', 8, 12), 'WAVE');
-      const part = await fetch(rec.url, { headers: { range: 'bytes=0-43' } });
-      assert.equal(part.status, 206);
-      assert.equal(part.headers.get('content-range'), `bytes 0-43/${wav.length}`);
-      assert.deepEqual(Buffer.from(await part.arrayBuffer()), wav.subarray(0, 44));
-      assert.equal((await fetch(rec.url, { headers: { range: `bytes=${wav.length + 5}-` } })).status, 416);
+      await assertStreamsWav(rec.url, made.wav);
       // fetched from Twilio with the account's Basic auth, Range passed on; nothing of it in the answer
       const media = fake.requests.filter((x) => x.path.endsWith(`/Recordings/${made.sid}.wav`));
       assert.deepEqual(media.map((x) => x.status), [200, 206, 416]);
       assert.equal(media[1].headers.range, 'bytes=0-43');
-      const token = new URL(rec.url).searchParams.get('token')!;
-      const bad = await fetch(`${tg.url}/v1/recordings/${id}?token=${token.slice(0, -2)}${token.endsWith('A') ? 'BB' : 'AA'}`);
-      assert.equal(bad.status, 403);
-      assert.ok(!(await bad.text()).includes(fake.authToken));
+      await assertTamperedRefused(rec.url, fake.authToken);
 
       // the CRM gets the link: in the log if it was ready, else as one update
       await eventually(
