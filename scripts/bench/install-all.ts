@@ -59,6 +59,8 @@ export async function run(opts: InstallAllOptions = {}): Promise<InstallAllRow[]
   const org = `bench${randomBytes(4).toString('hex')}`;
   const redis = new Redis(url);
   const backend = await createBackend({ redis: { url }, queuePrefix: '{bench}', queueShards: 1, callRetentionSec: 86_400 }, { logger: pino({ level: 'warn' }), keyPrefix: prefix, role: 'bench' });
+  // the command connection refuses commands until it is up (no offline queue): wait for it
+  await backend.whenConnected(5000);
   const store = backend.directory;
   const now = new Date().toISOString();
   const rows: InstallAllRow[] = [];
