@@ -61,10 +61,11 @@ export class CredentialService {
     const rec = await this.d.orgs.getApiKey(keyId);
     if (!rec || rec.orgId !== orgId || rec.scope === 'agent') throw new DomainError('not_found', `no API key ${keyId}`);
     const view = keyView(rec);
-    if (view.scope === 'admin' && !(await this.listKeys(orgId)).some((k) => k.id !== keyId && k.scope === 'admin')) {
-      throw new DomainError('last_admin_key', 'this is the org\'s last admin key: create another admin key before revoking it');
-    }
-    if (!(await this.d.orgs.deleteApiKey(orgId, keyId))) throw new DomainError('not_found', `no API key ${keyId}`);
+    // the check and the delete are one step in the backend: two concurrent revocations of the
+    // last two admin keys cannot both succeed
+    const r = await this.d.orgs.deleteApiKey(orgId, keyId, { keepLastAdmin: true });
+    if (r === 'last_admin') throw new DomainError('last_admin_key', 'this is the org\'s last admin key: create another admin key before revoking it');
+    if (r === 'missing') throw new DomainError('not_found', `no API key ${keyId}`);
     await this.d.audit.append(orgId, { actor, action: 'api_key.revoke', target: { type: 'api_key', id: keyId }, before: view });
   }
 
@@ -84,7 +85,7 @@ export class CredentialService {
 
   async revokeAgentToken(orgId: string, tokenId: string, actor: string): Promise<void> {
     const rec = await this.d.orgs.getApiKey(tokenId);
-    if (!rec || rec.orgId !== orgId || rec.scope !== 'agent' || !(await this.d.orgs.deleteApiKey(orgId, tokenId))) throw new DomainError('not_found', `no agent token ${tokenId}`);
+    if (!rec || rec.orgId !== orgId || rec.scope !== 'agent' || (await this.d.orgs.deleteApiKey(orgId, tokenId)) !== 'deleted') throw new DomainError('not_found', `no agent token ${tokenId}`);
     await this.d.audit.append(orgId, { actor, action: 'agent_token.revoke', target: { type: 'agent_token', id: tokenId }, before: { id: tokenId, userId: rec.userId, expiresAt: rec.expiresAt } });
   }
 }

@@ -53,11 +53,15 @@ export class MemoryOrgs implements OrgStore {
     return done(list.sort((a, b) => byCodeUnit(a.createdAt, b.createdAt) || byCodeUnit(a.keyId, b.keyId)).map(clone));
   }
 
-  deleteApiKey(orgId: string, keyId: string): Promise<boolean> {
+  deleteApiKey(orgId: string, keyId: string, opts: { keepLastAdmin?: boolean } = {}): Promise<'deleted' | 'missing' | 'last_admin'> {
     const s = this.data.orgs.get(orgId);
-    if (!s?.apiKeys.has(keyId)) return done(false);
+    const rec = s?.apiKeys.get(keyId);
+    if (!s || !rec) return done('missing');
+    const isAdmin = (r: ApiKeyRecord) => r.scope !== 'read' && r.scope !== 'agent';
+    if (opts.keepLastAdmin && isAdmin(rec) && [...s.apiKeys.values()].filter(isAdmin).length <= 1) return done('last_admin');
     s.apiKeys.delete(keyId);
     this.data.apiKeys.delete(keyId);
-    return done(true);
+    return done('deleted');
   }
+
 }

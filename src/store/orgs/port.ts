@@ -20,5 +20,9 @@ export interface OrgStore {
   /** The org's credentials that still work (expired agent tokens left out), oldest first. */
   listApiKeys(orgId: string): Promise<ApiKeyRecord[]>;
   /** Revokes one credential of the org: false when the org has no such key. */
-  deleteApiKey(orgId: string, keyId: string): Promise<boolean>;
+  /**
+   * Revokes a key or token. With keepLastAdmin the org's last admin key stays (decided in the same
+   * atomic step as the delete): 'last_admin'.
+   */
+  deleteApiKey(orgId: string, keyId: string, opts?: { keepLastAdmin?: boolean }): Promise<'deleted' | 'missing' | 'last_admin'>;
 }

@@ -75,11 +75,12 @@ export class RedisOrgs implements OrgStore {
       .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.keyId < b.keyId ? -1 : 1));
   }
 
-  async deleteApiKey(orgId: string, keyId: string): Promise<boolean> {
+  async deleteApiKey(orgId: string, keyId: string, opts: { keepLastAdmin?: boolean } = {}): Promise<'deleted' | 'missing' | 'last_admin'> {
     const k = this.keys.org(orgId);
-    if (!(await this.redis.hexists(k.apikeys, keyId))) return false;
-    await this.redis.del(this.keys.apiKey(keyId));
-    await this.redis.multi().hdel(k.apikeys, keyId).zrem(k.apikeyExp, keyId).exec();
-    return true;
+    const r = (await this.conn.run('delete_api_key', [k.apikeys, k.apikeyExp], [keyId, opts.keepLastAdmin ? '1' : ''])) as 'deleted' | 'missing' | 'last_admin';
+    // the global lookup entry is in another slot: gone after the org's own record
+    if (r === 'deleted') await this.redis.del(this.keys.apiKey(keyId));
+    return r;
   }
+
 }

@@ -37,6 +37,7 @@ export const SCRIPTS = {
   release_lock: 1,
   renew_lock: 1,
   cost_record: 3,
+  delete_api_key: 2,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -40,16 +40,38 @@ export function runOrgsContract(f: BackendFactory): void {
       assert.deepEqual(list.slice(1), [agent, read]);
       assert.equal(list[0].createdAt, t(0));
       assert.deepEqual(await b.orgs.getApiKey(agent.keyId), agent);
-      assert.equal(await b.orgs.deleteApiKey(other, read.keyId), false, "another org's key");
+      assert.equal(await b.orgs.deleteApiKey(other, read.keyId), 'missing', "another org's key");
       assert.deepEqual(await b.orgs.getApiKey(read.keyId), read, 'still works');
-      assert.equal(await b.orgs.deleteApiKey(org, read.keyId), true);
+      assert.equal(await b.orgs.deleteApiKey(org, read.keyId), 'deleted');
       assert.equal(await b.orgs.getApiKey(read.keyId), null);
       assert.deepEqual((await b.orgs.listApiKeys(org)).map((k) => k.keyId), [list[0].keyId, agent.keyId]);
-      assert.equal(await b.orgs.deleteApiKey(org, read.keyId), false, 'a second delete finds nothing');
+      assert.equal(await b.orgs.deleteApiKey(org, read.keyId), 'missing', 'a second delete finds nothing');
       // a key put again replaces the record
       await b.orgs.putApiKey({ ...agent, name: 'renamed' });
       assert.equal((await b.orgs.getApiKey(agent.keyId))?.name, 'renamed');
       assert.equal((await b.orgs.listApiKeys(org)).find((k) => k.keyId === agent.keyId)?.name, 'renamed');
+    });
+
+    test('the last admin key is kept, atomically: of two concurrent revocations of the last two, one succeeds', async () => {
+      const org = rid('org');
+      const first = key(org, { createdAt: t(0) }); // no scope: the org's first key, an admin key
+      await b.orgs.createOrg({ id: org, name: 'o', createdAt: t(0) }, first);
+      const second = key(org, { scope: 'admin', createdAt: t(1) });
+      const read = key(org, { scope: 'read', createdAt: t(2) });
+      const agent = key(org, { scope: 'agent', userId: 'u1', createdAt: t(3), expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+      for (const k of [second, read, agent]) await b.orgs.putApiKey(k);
+      const both = await Promise.all([first, second].map((k) => b.orgs.deleteApiKey(org, k.keyId, { keepLastAdmin: true })));
+      assert.deepEqual(both.sort(), ['deleted', 'last_admin'], 'one admin key stays');
+      const left = (await b.orgs.listApiKeys(org)).map((k) => k.keyId);
+      assert.equal(left.filter((id) => id === first.keyId || id === second.keyId).length, 1);
+      // read keys and agent tokens never count as admin keys, and go whenever asked
+      assert.equal(await b.orgs.deleteApiKey(org, read.keyId, { keepLastAdmin: true }), 'deleted');
+      assert.equal(await b.orgs.deleteApiKey(org, agent.keyId, { keepLastAdmin: true }), 'deleted');
+      const last = left.find((id) => id === first.keyId || id === second.keyId)!;
+      assert.equal(await b.orgs.deleteApiKey(org, last, { keepLastAdmin: true }), 'last_admin');
+      assert.ok(await b.orgs.getApiKey(last), 'it still works');
+      // without the guard (deleting the org's data), it goes
+      assert.equal(await b.orgs.deleteApiKey(org, last), 'deleted');
     });
 
     test('an agent token is not found once its expiresAt has passed', async () => {
@@ -77,8 +99,8 @@ export function runOrgsContract(f: BackendFactory): void {
       assert.deepEqual((await b.orgs.listApiKeys(org)).map((k) => k.keyId), [admin.keyId, later.keyId], 'an expired token is not listed');
       const next = key(org, { scope: 'agent', userId: 'u2', createdAt: t(3), expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
       await b.orgs.putApiKey(next);
-      assert.equal(await b.orgs.deleteApiKey(org, soon.keyId), false, 'the expired token was forgotten by the put');
-      assert.equal(await b.orgs.deleteApiKey(org, later.keyId), true);
+      assert.equal(await b.orgs.deleteApiKey(org, soon.keyId), 'missing', 'the expired token was forgotten by the put');
+      assert.equal(await b.orgs.deleteApiKey(org, later.keyId), 'deleted');
       assert.deepEqual((await b.orgs.listApiKeys(org)).map((k) => k.keyId), [admin.keyId, next.keyId]);
     });
 
