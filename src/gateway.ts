@@ -318,7 +318,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     afterMs: config.reconcileAfterSec * 1000,
     maxCallMs: config.maxCallSec * 1000,
   });
-  const prober = new Prober({ configs, providers, health: backend.health, metrics, logger, track: (p) => recorder.track(p) });
+  const prober = new Prober({ configs, providers, health: backend.health, metrics, logger, track: (p) => recorder.track(p), perf: backend.perf });
 
   const trialRunDeps: TrialRunnerDeps = { calls: backend.calls, configs, dispatcher, reconciler, events: callEvents, trials: backend.trials, perf: backend.perf, waiters, logger, ...opts.trialRunner };
   const trialQueue = backend.queues.trials((trialId, orgId, providerId, signal) => runTrialPart(trialRunDeps, trialId, orgId, providerId, signal), { logger });

@@ -20,6 +20,8 @@ export interface PerfSample {
   setupToRinging?: number;
   setupToAnswer?: number;
   apiLatency?: number;
+  /** an active health probe's result (src/providers/prober.ts) */
+  probe?: 'ok' | 'failed';
 }
 
 export interface Percentiles {
@@ -36,6 +38,8 @@ export interface PerfFigures {
   setupToAnswer: Percentiles;
   apiLatency: Percentiles;
   failures: Record<string, number>;
+  /** active health probes in the window and how many failed */
+  probes: { ok: number; failed: number };
 }
 
 /** Raw counters of one provider: field → count. */
@@ -67,6 +71,7 @@ export function fieldsOf(s: PerfSample): Array<[string, number]> {
   if (s.attempt) out.push(['att', 1]);
   if (s.answered) out.push(['ans', 1]);
   if (s.failure) out.push([`f:${causeName(s.failure)}`, 1]);
+  if (s.probe) out.push([s.probe === 'ok' ? 'pok' : 'pfail', 1]);
   for (const [name, tag] of Object.entries(TIMINGS)) {
     const v = s[name as keyof typeof TIMINGS];
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out.push([`${tag}:${bucketOf(v)}`, 1]);
@@ -132,5 +137,6 @@ export function figuresOf(c: Counters | undefined): PerfFigures {
     setupToAnswer: percentiles(counters, TIMINGS.setupToAnswer),
     apiLatency: percentiles(counters, TIMINGS.apiLatency),
     failures,
+    probes: { ok: counters.get('pok') ?? 0, failed: counters.get('pfail') ?? 0 },
   };
 }

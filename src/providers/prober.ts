@@ -3,13 +3,15 @@
 // its extension, SIP its trunk's OPTIONS, the simulator its config — and the answer feeds the
 // provider's breaker in the backend with the same hysteresis as dials (failureThreshold failed
 // probes open it; closeAfter good ones close it once half-open), so a provider whose credentials
-// broke or whose API went away shows unhealthy on every instance before anyone dials it.
+// broke or whose API went away shows unhealthy on every instance before anyone dials it. Each
+// result is counted in the provider's figures and metrics too.
 
 import type { Logger } from 'pino';
 import type { OrgConfigCache } from '../directory/org-config.js';
 import type { Provider } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { HealthStore } from '../store/health/port.js';
+import type { PerfStore } from '../store/perf/port.js';
 import type { ProviderHealth } from './adapter.js';
 import { breakerPolicyOf } from './breaker.js';
 import type { ProviderRuntime } from './runtime.js';
@@ -22,6 +24,8 @@ export interface ProberDeps {
   logger: Logger;
   /** the probed provider, for metrics kept per provider elsewhere (the breaker gauge) */
   track?: (provider: Provider) => void;
+  /** where the figures go (GET /v1/providers/performance shows probes beside the calls) */
+  perf?: Pick<PerfStore, 'record'>;
 }
 
 const PROBE_TIMEOUT_MS = 10_000;
@@ -53,6 +57,7 @@ export class Prober {
     this.deps.track?.(provider);
     const labels = { provider_kind: provider.kind, provider_id: provider.id };
     metrics.probes.inc({ ...labels, result: result.healthy ? 'ok' : 'failed' });
+    this.deps.perf?.record(provider.orgId, provider.id, { probe: result.healthy ? 'ok' : 'failed' });
     metrics.probeDuration.observe(labels, (performance.now() - started) / 1000);
     const policy = breakerPolicyOf(provider);
     const view = result.healthy ? await health.success(provider.orgId, provider.id, policy) : await health.failure(provider.orgId, provider.id, policy);

@@ -54,6 +54,7 @@ describe('perf codec', () => {
       setupToAnswer: { p50: null, p95: null },
       apiLatency: { p50: null, p95: null },
       failures: {},
+      probes: { ok: 0, failed: 0 },
     });
   });
 });

@@ -68,7 +68,10 @@ for (const store of STORES) {
 
     test('a provider without calls is listed with zeros and nulls', async () => {
       const r = must(await gw.req('GET', '/v1/providers/performance?window=5m', { key }), 200, 'performance');
-      assert.deepEqual(byId(r.body.items, idle), {
+      // the gateway's own housekeeping round may have probed it (healthy) already
+      const { probes, ...figures } = byId(r.body.items, idle);
+      assert.equal(probes.failed, 0);
+      assert.deepEqual(figures, {
         providerId: idle,
         kind: 'sim',
         name: 'idle',

@@ -110,6 +110,12 @@ for (const store of ['memory', 'redis'] as const) {
       assert.match(m, new RegExp(`dialgate_provider_probes_total\\{provider_kind="sim",provider_id="${o.providerId}",result="failed"\\} 2`));
       assert.match(m, new RegExp(`dialgate_provider_probes_total\\{provider_kind="sim",provider_id="${o.providerId}",result="ok"\\} 2`));
       assert.match(m, new RegExp(`dialgate_provider_breaker_open\\{provider_kind="sim",provider_id="${o.providerId}"\\} 0`));
+      // and in the provider's figures, beside its calls
+      await eventually(async () => {
+        const perf = must(await gw.req('GET', '/v1/providers/performance?window=5m', { key: o.apiKey }), 200, 'figures').body;
+        const mine = perf.items.find((f: { providerId: string }) => f.providerId === o.providerId);
+        return mine?.probes.ok === 2 && mine.probes.failed === 2;
+      }, 5000, 'two good and two failed probes in the figures');
     });
   });
 }

@@ -12,7 +12,7 @@ const percentiles = { type: 'object', required: ['p50', 'p95'], properties: { p5
 /** The figures of one provider, as the performance API and trial reports return them. */
 export const providerFiguresSchema = {
   type: 'object',
-  required: ['providerId', 'attempts', 'answered', 'answerRatio', 'setupToRinging', 'setupToAnswer', 'apiLatency', 'failures'],
+  required: ['providerId', 'attempts', 'answered', 'answerRatio', 'setupToRinging', 'setupToAnswer', 'apiLatency', 'failures', 'probes'],
   properties: {
     providerId: { type: 'string' },
     kind: { type: 'string' },
@@ -24,6 +24,8 @@ export const providerFiguresSchema = {
     setupToAnswer: percentiles,
     apiLatency: percentiles,
     failures: { type: 'object', additionalProperties: { type: 'integer' } },
+    // active health probes in the window (src/providers/prober.ts): how many, and how many failed
+    probes: { type: 'object', required: ['ok', 'failed'], properties: { ok: { type: 'integer' }, failed: { type: 'integer' } } },
   },
 } as const;
 
