@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import type { ApiKeyVerifier } from '../auth/api-keys.js';
@@ -13,7 +13,7 @@ import type { OrgService } from '../auth/org-service.js';
 import type { CallQueries } from '../calls/call-queries.js';
 import type { CallUpdates } from '../calls/call-updates.js';
 import type { Recordings } from '../calls/recordings.js';
-import { recordingRoutes, type ProviderKindInfo } from './routes/recordings.js';
+import { recordingRoutes } from './routes/recordings.js';
 import type { Reconciler } from '../calls/reconciler.js';
 import type { Dispatcher } from '../calls/dispatch.js';
 import type { WebhookIngress } from '../calls/webhook-ingress.js';
@@ -29,7 +29,7 @@ import type { AuditLog } from '../store/audit/port.js';
 import type { TrialService } from '../trials/trial-service.js';
 import { ProviderError } from '../providers/adapter.js';
 import type { ProviderRuntime } from '../providers/runtime.js';
-import { sharedSchemas } from './schemas.js';
+import { sendError, sharedSchemas } from './schemas.js';
 import { accessControl } from './access.js';
 import { registerOpenApi } from './openapi.js';
 import type { PolicyService } from '../policy/policy-service.js';
@@ -41,7 +41,8 @@ import { userRoutes } from './routes/users.js';
 import { providerRoutes } from './routes/providers.js';
 import { callRoutes } from './routes/calls.js';
 import { webhookRoutes } from './routes/webhooks.js';
-import { opsRoutes, type ReadinessCheck } from './routes/ops.js';
+import { opsRoutes } from './routes/ops.js';
+import type { AppDeps } from './deps.js';
 import { adminRoutes } from './routes/admin.js';
 import { crmRoutes } from './routes/crm.js';
 import { performanceRoutes } from './routes/performance.js';
@@ -54,35 +55,6 @@ import { credentialRoutes } from './routes/credentials.js';
 import { eventsRoutes } from './routes/events.js';
 import { eventsSocket, type EventsSocketServer } from '../events/ws-server.js';
 
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  metrics: Metrics;
-  keys: ApiKeyVerifier;
-  orgs: OrgService;
-  credentials: CredentialService;
-  directory: DirectoryService;
-  dispatcher: Dispatcher;
-  reconciler: Reconciler;
-  calls: CallQueries;
-  callUpdates: CallUpdates;
-  recordings: Recordings;
-  providerKinds: ProviderKindInfo[];
-  providers: ProviderRuntime;
-  events: EventBus;
-  webhooks: WebhookIngress;
-  policy: PolicyService;
-  router: Router;
-  configs: OrgConfigCache;
-  audit: AuditLog;
-  crm: CrmService;
-  perf: PerfService;
-  trials: TrialService;
-  costs: CostService;
-  dnc: DncService;
-  readiness: ReadinessCheck[];
-  publicUrl: () => string;
-}
 
 export interface BuiltApp {
   app: FastifyInstance;
@@ -100,9 +72,6 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
 // one Redis away, or a cluster master restarting or its slots moving past what retries cover
 const STORE_DOWN = /Connection is closed|enableOfflineQueue|ECONNREFUSED|ECONNRESET|Command timed out|MaxRetriesPerRequest|Stream isn't writeable|Reached the max retries|connect ETIMEDOUT|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|Cluster isn't ready|All nodes failed/;
 
-export function sendError(reply: FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): FastifyReply {
-  return reply.code(status).type('application/json').send({ error: { code, message, ...(extra ?? {}) } });
-}
 
 function validationMessage(err: FastifyError): string {
   const v = err.validation?.[0];

@@ -1,7 +1,13 @@
 // JSON Schemas shared by the routes (request validation and response serialisation) and
 // published at /openapi.json. Route-specific schemas live next to their route.
 
+import type { FastifyReply } from 'fastify';
 import { CALL_STATUSES } from '../domain/types.js';
+
+/** Writes the one error shape, {error: {code, message, ...details}}, with its status. */
+export function sendError(reply: FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): FastifyReply {
+  return reply.code(status).type('application/json').send({ error: { code, message, ...(extra ?? {}) } });
+}
 
 export const ID_PATTERN = '^[A-Za-z0-9._@-]{1,128}$';
 export const E164_LIKE = { type: 'string', minLength: 1, maxLength: 64 } as const;

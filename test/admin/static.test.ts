@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { adminRoutes, defaultAdminDir } from '../../src/http/routes/admin.js';
-import type { AppDeps } from '../../src/http/app.js';
+import type { AppDeps } from '../../src/http/deps.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 const root = resolve(import.meta.dirname, '..', '..');

@@ -1,6 +1,6 @@
 // GET /v1/audit: every admin change, newest first (actor = API key id, before/after redacted).
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { orgOf } from '../access.js';
 import { pageQuery, withErrors } from '../schemas.js';
 

@@ -7,7 +7,7 @@ import type { ClickToCallInput } from '../../calls/dispatch.js';
 import { WRAPUP_LIMITS } from '../../domain/call-updates.js';
 import { toPublicCall } from '../../domain/types.js';
 import { CALL_STATUSES, type CallStatus } from '../../domain/types.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, withErrors } from '../schemas.js';
 

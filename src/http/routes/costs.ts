@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseWindow } from '../../costs/cost-service.js';
 import { parseRateCsv, parseRateJson, rateCsv, type RateTable } from '../../costs/rates.js';
 import { DomainError } from '../../domain/errors.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf } from '../access.js';
 import { idParam, withErrors } from '../schemas.js';
 

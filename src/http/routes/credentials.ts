@@ -3,7 +3,7 @@
 // CRM widget's backend gets for one agent's screen). Who may call them: src/http/access.ts.
 import type { FastifyInstance } from 'fastify';
 import { AGENT_TOKEN_TTL, type ApiKeyScope } from '../../auth/credential-service.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, withErrors } from '../schemas.js';
 

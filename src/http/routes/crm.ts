@@ -5,7 +5,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance } from 'fastify';
 import type { WebhookRequest } from '../../providers/adapter.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf, PUBLIC } from '../access.js';
 import { textResponse } from '../openapi.js';
 import { ID_PATTERN, idParam, pageQuery, withErrors } from '../schemas.js';

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
 import type { DncChange } from '../../policy/dnc.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf } from '../access.js';
 import { COUNTRY, withErrors } from '../schemas.js';
 

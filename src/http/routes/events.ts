@@ -3,7 +3,7 @@
 // /openapi.json and answers a plain GET (no Upgrade header) with 426.
 import type { FastifyInstance } from 'fastify';
 import { DomainError } from '../../domain/errors.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { ID_PATTERN, withErrors } from '../schemas.js';
 
 export function eventsRoutes(_deps: AppDeps) {

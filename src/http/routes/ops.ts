@@ -1,16 +1,10 @@
 // Operations: liveness, readiness (every dependency the gateway needs answers), Prometheus
 // metrics and the OpenAPI document.
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../app.js';
+import type { AppDeps, ReadinessCheck } from '../deps.js';
 import { PUBLIC } from '../access.js';
 import { textResponse } from '../openapi.js';
 
-export interface ReadinessCheck {
-  name: string;
-  check(): Promise<{ ok: boolean; detail?: string }>;
-  /** set on the check a shutting-down instance adds: /readyz then says "draining" */
-  draining?: boolean;
-}
 
 const checkTimeoutMs = 1000;
 

@@ -1,6 +1,6 @@
 // POST /v1/orgs: the operator token (DIALGATE_ADMIN_TOKEN) creates an org; its API key is shown once.
 import type { FastifyInstance } from 'fastify';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { withErrors } from '../schemas.js';
 
 export function orgRoutes(deps: AppDeps) {

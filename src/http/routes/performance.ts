@@ -2,7 +2,7 @@
 // side by side (seconds). A static path, so fastify's router prefers it to /v1/providers/:id.
 import type { FastifyInstance } from 'fastify';
 import { PERF_WINDOWS, type PerfWindow } from '../../store/perf/port.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { orgOf } from '../access.js';
 import { withErrors } from '../schemas.js';
 

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DialPolicy } from '../../policy/dial-policy.js';
 import { effectiveLimits } from '../../policy/dial-policy.js';
 import type { RoutingPolicy } from '../../routing/router.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, withErrors } from '../schemas.js';
 

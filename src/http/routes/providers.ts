@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ProviderBody, ProviderPatchBody } from '../../directory/directory-service.js';
 import { breakerSettingsSchema } from '../../providers/breaker.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, pageOf, pageQuery, regionsSchema, withErrors } from '../schemas.js';
 

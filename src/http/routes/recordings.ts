@@ -3,7 +3,7 @@
 // serializer redacts it) and GET /v1/provider-kinds.
 import type { FastifyInstance } from 'fastify';
 import type { ProviderCapabilities } from '../../providers/adapter.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps, ProviderKindInfo } from '../deps.js';
 import { PUBLIC } from '../access.js';
 import { idParam, withErrors } from '../schemas.js';
 
@@ -31,11 +31,6 @@ const RECORDING_RESPONSES = {
   416: { description: 'a Range past the end of the recording: no body', headers: { 'Content-Range': { description: 'bytes */<size>', schema: { type: 'string' } } } },
 };
 
-export interface ProviderKindInfo {
-  kind: string;
-  name: string;
-  capabilities: ProviderCapabilities;
-}
 
 export function recordingRoutes(deps: AppDeps) {
   return async (app: FastifyInstance) => {

@@ -3,7 +3,7 @@
 // and each provider's cost per call from its rate table).
 import type { FastifyInstance } from 'fastify';
 import type { TrialSpec } from '../../store/trials/port.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf } from '../access.js';
 import { ID_PATTERN, idParam, withErrors } from '../schemas.js';
 import { callsCostSchema } from './costs.js';

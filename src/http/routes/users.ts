@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { RING_TIMEOUT_SEC } from '../../domain/types.js';
 import type { UserBody } from '../../directory/directory-service.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { actorOf, orgOf } from '../access.js';
 import { COUNTRY, ID_PATTERN, idParam, pageOf, pageQuery, withErrors } from '../schemas.js';
 

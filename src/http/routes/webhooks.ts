@@ -4,10 +4,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parse as parseQs } from 'node:querystring';
 import type { WebhookRequest } from '../../providers/adapter.js';
-import { sendError, type AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { PUBLIC } from '../access.js';
 import { textResponse } from '../openapi.js';
-import { ID_PATTERN } from '../schemas.js';
+import { ID_PATTERN, sendError } from '../schemas.js';
 
 function parseBody(contentType: string, raw: Buffer): { ok: true; body: unknown } | { ok: false } {
   if (raw.length === 0) return { ok: true, body: {} };

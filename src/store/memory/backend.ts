@@ -1,7 +1,7 @@
 // The memory backend: local mode. One process, not durable; the same ports and rules as Redis.
 
 import { MemoryAudit } from '../audit/memory.js';
-import type { Backend, BackendConfig, BackendOptions } from '../backend.js';
+import type { Backend, BackendConfig, BackendOptions } from '../port.js';
 import { MemoryCalls } from '../calls/memory.js';
 import { MemoryDirectory } from '../directory/memory.js';
 import { MemoryEvents } from '../events/memory.js';

@@ -2,7 +2,7 @@
 // same ports. All of an org's keys share its hash tag (../keys.ts), so every script runs in one
 // slot either way.
 
-import type { Backend, BackendConfig, BackendOptions, RedisSettings } from '../backend.js';
+import type { Backend, BackendConfig, BackendOptions, RedisSettings } from '../port.js';
 import type { AuditLog } from '../audit/port.js';
 import { RedisAudit } from '../audit/redis.js';
 import { RedisCalls } from '../calls/redis.js';

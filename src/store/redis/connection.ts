@@ -5,7 +5,7 @@
 
 import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Readiness, RedisSettings } from '../backend.js';
+import type { Readiness, RedisSettings } from '../port.js';
 import { LuaScript } from './lua-script.js';
 import { luaScripts, type ScriptName } from './scripts.js';
 
