@@ -4,7 +4,7 @@
 // so the group of each operation is learned from X-Rate-Limit-Group and the spec's
 // x-throttling-group values below are only the starting guess.
 
-import type { SharedState } from '../../src/store/shared/port.js';
+import type { SharedState } from '../../src/store/state/port.js';
 
 /** Our operation names and their x-throttling-group in the official spec. */
 export const DEFAULT_GROUPS: Record<string, string> = {

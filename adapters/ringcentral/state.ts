@@ -3,7 +3,7 @@
 // may land on any instance, so these live in SharedState. Flags are set-only keys (never
 // read-modify-write), so concurrent instances cannot lose each other's updates.
 
-import type { SharedState } from '../../src/store/shared/port.js';
+import type { SharedState } from '../../src/store/state/port.js';
 
 export const CALL_TTL_MS = 12 * 3600_000;
 

@@ -6,7 +6,7 @@
 
 import type { Logger } from 'pino';
 import { ProviderError } from '../../src/providers/adapter.js';
-import type { SharedState } from '../../src/store/shared/port.js';
+import type { SharedState } from '../../src/store/state/port.js';
 import type { RcApi } from './api.js';
 import { SESSIONS_EVENT_FILTER, SUBSCRIPTION_PATH, subscriptionPath } from './paths.js';
 import type { Timers } from './timers.js';

@@ -8,7 +8,7 @@
 
 import type { Logger } from 'pino';
 import { ProviderError } from '../../src/providers/adapter.js';
-import type { SharedState } from '../../src/store/shared/port.js';
+import type { SharedState } from '../../src/store/state/port.js';
 import type { RcConfig } from './config.js';
 import { mapRcError } from './errors.js';
 import type { RcTransport } from './http.js';

@@ -1,4 +1,4 @@
-// X-Twilio-Signature, as ../shared/PROTOCOLS.md §1 describes it (twilio-node src/webhooks/webhooks.ts
+// X-Twilio-Signature, as the project's protocol notes (PROTOCOLS.md §1) describe it (twilio-node src/webhooks/webhooks.ts
 // at 45d3d65a is the reference). Twilio's own URL handling is inconsistent, so a request is valid when
 // the signature matches any of the candidate URLs below; all comparisons are constant time.
 

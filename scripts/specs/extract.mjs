@@ -3,7 +3,7 @@
 // test/fakes/specs/*.subset.json, so that the tests need nothing outside the repository.
 // Run by hand when a spec is refreshed (not by `npm test`); commit its output:
 //
-//   node scripts/specs/extract.mjs [path/to/specs-dir]     (default: ../shared/specs beside the repo)
+//   node scripts/specs/extract.mjs path/to/specs-dir   (the directory holding the official spec files)
 //
 // Each subset holds the header fields (openapi, info, servers, security), the wanted operations
 // (their paths, with only the wanted methods plus the path item's own non-operation fields), and
@@ -16,7 +16,12 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
-const sourceDir = process.argv[2] ? resolve(process.argv[2]) : resolve(root, '../shared/specs');
+// the official files are downloaded beside the repository, never kept in it: say where they are
+if (!process.argv[2]) {
+  console.error('usage: node scripts/specs/extract.mjs path/to/specs-dir (where twilio_api_v2010.json and ringcentral_openapi3.json are; see test/fakes/specs/README.md)');
+  process.exit(2);
+}
+const sourceDir = resolve(process.argv[2]);
 const outDir = join(root, 'test/fakes/specs');
 
 /**

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Call, User } from '../domain/types.js';
 import type { WebhookReply, WebhookRequest } from '../providers/adapter.js';
-import type { SharedState } from '../store/shared/port.js';
+import type { SharedState } from '../store/state/port.js';
 
 export interface CrmMatch {
   module: string; // e.g. "Contacts", "Leads", "Accounts"

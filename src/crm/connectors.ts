@@ -6,7 +6,7 @@
 
 import type { Logger } from 'pino';
 import type { Call, User } from '../domain/types.js';
-import type { SharedState } from '../store/shared/port.js';
+import type { SharedState } from '../store/state/port.js';
 import { CrmError, type CrmAdapter, type CrmKindDefinition, type CrmMatch } from './adapter.js';
 
 export const CRM_SETTING = 'crm';

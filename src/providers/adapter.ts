@@ -4,7 +4,7 @@
 
 import type { Logger } from 'pino';
 import type { Call, CallStatus, MediaState, Provider, User } from '../domain/types.js';
-import type { SharedState } from '../store/shared/port.js';
+import type { SharedState } from '../store/state/port.js';
 
 /** A request to start a click-to-call: ring the agent, then the customer, and connect them. */
 export interface DialRequest {

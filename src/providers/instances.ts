@@ -4,7 +4,7 @@
 // instance from one whose instance died, so the reconciler ends only the lost ones.
 
 import { randomHex } from '../domain/random.js';
-import type { SharedState } from '../store/shared/port.js';
+import type { SharedState } from '../store/state/port.js';
 import type { InstanceLiveness } from './adapter.js';
 
 const BEAT_MS = 2000;

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import type { Provider } from '../domain/types.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { SharedState } from '../store/shared/port.js';
+import type { SharedState } from '../store/state/port.js';
 import { ProviderError, type CallEventSink, type InstanceLiveness, type ProviderAdapter, type ProviderKindDefinition, type WebhookReply, type WebhookRequest } from './adapter.js';
 import { keepSecrets, redact, secretValues } from './secrets.js';
 

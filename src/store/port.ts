@@ -14,7 +14,7 @@ import type { OrgStore } from './orgs/port.js';
 import type { PerfStore } from './perf/port.js';
 import type { QueueFactory } from './queues/port.js';
 import type { SettingsStore } from './settings/port.js';
-import type { SharedState } from './shared/port.js';
+import type { SharedState } from './state/port.js';
 import type { TrialStore } from './trials/port.js';
 import type { CostStore } from './costs/port.js';
 import type { ComplianceStore } from './compliance/port.js';

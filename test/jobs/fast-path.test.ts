@@ -10,7 +10,7 @@ import { webhookCrmKind } from '../../adapters/crm/webhook/index.js';
 import { CRM_SETTING } from '../../src/crm/connectors.js';
 import { processCallLog, type CallLogDeps, type CallLogOutcome } from '../../src/jobs/call-log-worker.js';
 import { callLogQueue } from '../../src/jobs/pipeline.js';
-import type { SharedState } from '../../src/store/shared/port.js';
+import type { SharedState } from '../../src/store/state/port.js';
 import { WebhookCrmFake } from '../fakes/webhook-crm/server.js';
 import { backendFor, connectors, finishedCall, rid, setupOrg, silentLogger, waitFor, type TestStore } from './helpers.js';
 

@@ -7,7 +7,7 @@ import type { CrmKindDefinition } from '../../src/crm/adapter.js';
 import { CRM_SETTING, CrmConnectors } from '../../src/crm/connectors.js';
 import type { Call, CallDirection, CallStatus, CrmRecordRef } from '../../src/domain/types.js';
 import type { Backend } from '../../src/store/backend.js';
-import type { SharedState } from '../../src/store/shared/port.js';
+import type { SharedState } from '../../src/store/state/port.js';
 import { testBackend, type BackendKind, type TestBackend } from '../helpers/backend.js';
 
 export const silentLogger = pino({ level: 'silent' });

@@ -13,7 +13,7 @@ import { applyTransition } from '../../src/domain/state-machine.js';
 import type { Call, Provider, User } from '../../src/domain/types.js';
 import { ringTimeoutOf } from '../../src/domain/types.js';
 import type { CallEventSink, InboundEvent, ProviderContext, StatusEvent } from '../../src/providers/adapter.js';
-import type { SharedState } from '../../src/store/shared/port.js';
+import type { SharedState } from '../../src/store/state/port.js';
 import { startFakeRingCentral, type FakeRingCentral, type FakeRingCentralOptions } from '../fakes/ringcentral/server.js';
 import { testBackend } from '../helpers/backend.js';
 import { LONE_INSTANCE } from '../helpers/instances.js';

@@ -1,4 +1,5 @@
-// Every X-Twilio-Signature vector of ../shared/PROTOCOLS.md §1, plus the negative cases.
+// Every X-Twilio-Signature vector of the project's verified protocol notes (PROTOCOLS.md §1, copied
+// here with their expected values), plus the negative cases.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {

@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { CrmError } from '../../../src/crm/adapter.js';
-import type { SharedState } from '../../../src/store/shared/port.js';
+import type { SharedState } from '../../../src/store/state/port.js';
 import { isRetryableStatus, parseJson, retryAfterMs, send } from '../shared/http.js';
 
 export const ACCOUNTS_BY_DC: Record<string, string> = {

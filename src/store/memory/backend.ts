@@ -11,7 +11,7 @@ import { MemoryOrgs } from '../orgs/memory.js';
 import { MemoryPerfStore } from '../perf/memory.js';
 import { MemoryQueues } from '../queues/memory.js';
 import { MemorySettings } from '../settings/memory.js';
-import { MemoryShared } from '../shared/memory.js';
+import { MemoryShared } from '../state/memory.js';
 import { MemoryTrialStore } from '../trials/memory.js';
 import { MemoryData } from './state.js';
 import { MemoryCosts } from '../costs/memory.js';

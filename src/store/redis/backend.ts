@@ -15,7 +15,7 @@ import { RedisOrgs } from '../orgs/redis.js';
 import { RedisPerfStore } from '../perf/redis.js';
 import { RedisQueues } from '../queues/redis.js';
 import { RedisSettings as RedisSettingsStore } from '../settings/redis.js';
-import { RedisShared } from '../shared/redis.js';
+import { RedisShared } from '../state/redis.js';
 import { RedisTrialStore } from '../trials/redis.js';
 import { RedisConn } from './connection.js';
 import { RedisCosts } from '../costs/redis.js';

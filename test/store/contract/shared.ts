@@ -1,4 +1,4 @@
-// SharedState (src/store/shared/port.ts): values with a TTL, and locks only their holder may renew
+// SharedState (src/store/state/port.ts): values with a TTL, and locks only their holder may renew
 // or release. On Redis a second instance sees the same values and locks.
 
 import { before, describe, test } from 'node:test';
