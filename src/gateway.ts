@@ -120,6 +120,11 @@ export class Gateway {
     private readonly stoppables: { trialQueue: TrialQueue; housekeeper: Housekeeper; heartbeat: InstanceHeartbeat; warmer: ProviderWarmer },
   ) {}
 
+  /** Settles after this instance's first housekeeping round (probes included): tests that set a provider's health by hand wait for it. */
+  housekept(): Promise<void> {
+    return this.stoppables.housekeeper.firstRound;
+  }
+
   get app() {
     if (!this.built) throw new Error('gateway not built');
     return this.built.app;

@@ -41,14 +41,20 @@ export class Housekeeper {
     this.graceMs = opts.outboxGraceMs ?? 15_000;
   }
 
+  // declared before firstRound: class fields are set in order, and its executor assigns this one
+  private firstDone: () => void = () => {};
+  /** Settles once the first round after start() is over (or the housekeeper stopped before it). */
+  readonly firstRound: Promise<void> = new Promise((r) => (this.firstDone = r));
+
   start(): void {
     const tick = () => {
-      if (this.stopped) return;
+      if (this.stopped) return this.firstDone();
       this.running = this.round()
         .then(() => undefined)
         .catch((e: Error) => this.logger.warn({ err: e.message }, 'housekeeping round failed'))
         .finally(() => {
           this.running = undefined;
+          this.firstDone();
           if (!this.stopped) this.timer = setTimeout(tick, this.everyMs).unref();
         });
     };
@@ -110,6 +116,7 @@ export class Housekeeper {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.firstDone();
     if (this.timer) clearTimeout(this.timer);
     await this.running;
   }

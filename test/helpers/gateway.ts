@@ -169,6 +169,10 @@ export async function startGateway(opts: StartOptions = {}): Promise<TestGateway
     clock: opts.clock,
   });
   const url = await gw.listen(0, '127.0.0.1');
+  // the gateway's first housekeeping round (1 s after start) probes every provider, which moves
+  // their breakers: tests begin once it is over, so it never lands between a test's steps
+  // (awaited once listening: the round's timer alone does not keep the process alive)
+  await gw.housekept();
   const req = (method: string, path: string, o?: ReqOpts) => httpJson(url, method, path, o);
   return {
     gw,
