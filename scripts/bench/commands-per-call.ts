@@ -19,6 +19,8 @@ export interface CommandsRow {
   commands: number;
   /** EVAL/EVALSHA per call */
   scripts: number;
+  /** commands the gateway and its worker sent (not run inside a script): its Redis round trips, at most */
+  sent: number;
   /** the rest, by name */
   byName: Record<string, number>;
 }
@@ -44,7 +46,7 @@ function delta(a: Map<string, number>, b: Map<string, number>): Map<string, numb
 
 const IGNORE = new Set(['info', 'ping', 'client|setname', 'client|setinfo', 'select', 'script|load']);
 
-function rowOf(name: string, calls: number, d: Map<string, number>): CommandsRow {
+function rowOf(name: string, calls: number, d: Map<string, number>, sent: number): CommandsRow {
   let commands = 0;
   let scripts = 0;
   const byName: Record<string, number> = {};
@@ -58,7 +60,7 @@ function rowOf(name: string, calls: number, d: Map<string, number>): CommandsRow
     if (k === 'evalsha' || k === 'eval') scripts += v;
     byName[k] = Number((v / calls).toFixed(2));
   }
-  return { case: name, calls, commands: commands / calls, scripts: scripts / calls, byName };
+  return { case: name, calls, commands: commands / calls, scripts: scripts / calls, sent: sent / calls, byName };
 }
 
 async function settle(probe: Redis, ms = 1500): Promise<void> {
@@ -96,14 +98,21 @@ export async function run(opts: { calls?: number; redisUrl?: string; gateway?: G
       // scripts on the server; then one more call per agent, counted
       for (let i = 0; i < calls; i += 20) await Promise.all(Array.from({ length: Math.min(20, calls - i) }, (_, k) => click(i + k)));
       await settle(probe);
+      // MONITOR tells the commands clients sent from those a script ran (source "lua")
+      const monitor = await probe.duplicate().monitor();
+      let sent = 0;
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== 'lua' && !IGNORE.has(String(args[0]).toLowerCase())) sent++;
+      });
       const before = await commandstats(probe);
       const n = calls;
       for (let i = 0; i < calls; i += 20) await Promise.all(Array.from({ length: Math.min(20, calls - i) }, (_, k) => click(i + k)));
       await settle(probe);
       const d = delta(before, await commandstats(probe));
-      const row = rowOf(name, n, d);
+      monitor.disconnect();
+      const row = rowOf(name, n, d, sent);
       rows.push(row);
-      log(`${name}: ${row.commands.toFixed(2)} commands per call (${row.scripts.toFixed(2)} scripts)`);
+      log(`${name}: ${row.commands.toFixed(2)} commands per call (${row.scripts.toFixed(2)} scripts), ${row.sent.toFixed(2)} sent by the gateway`);
     }
     return rows;
   } finally {
@@ -117,8 +126,8 @@ export async function run(opts: { calls?: number; redisUrl?: string; gateway?: G
 export function formatTable(rows: CommandsRow[]): string {
   return [
     table(
-      ['case', 'calls', 'Redis commands / call', 'of which scripts'],
-      rows.map((r) => [r.case, String(r.calls), r.commands.toFixed(2), r.scripts.toFixed(2)]),
+      ['case', 'calls', 'Redis commands / call', 'of which scripts', 'sent by the gateway (not run by a script)'],
+      rows.map((r) => [r.case, String(r.calls), r.commands.toFixed(2), r.scripts.toFixed(2), r.sent.toFixed(2)]),
     ),
     ...rows.map((r) => `${r.case}: ${Object.entries(r.byName).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`),
   ].join('\n');

@@ -93,11 +93,14 @@ end
 local function take_limits(rl, live, a0, now)
   local n = tonumber(ARGV[a0 + 1])
   local state = {}
+  local ids = {}
+  for i = 1, n do ids[i] = ARGV[a0 + 1 + (i - 1) * 3 + 1] end
+  local held = n > 0 and redis.call('HMGET', rl, unpack(ids)) or {}
   for i = 1, n do
     local b = a0 + 1 + (i - 1) * 3
     local id, cap, rate = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
     local tokens, ts = cap, now
-    local v = redis.call('HGET', rl, id)
+    local v = held[i]
     if v then
       local t, s = string.match(v, '^([^:]+):([^:]+)')
       tokens, ts = tonumber(t) or cap, tonumber(s) or now
@@ -113,16 +116,22 @@ local function take_limits(rl, live, a0, now)
     if tonumber(redis.call('HGET', live, uid) or '0') >= max then return { n + 1, 1000 } end
     redis.call('HINCRBY', live, uid, 1)
   end
-  for i = 1, n do
-    local s = state[i]
-    redis.call('HSET', rl, s[1], tostring(s[2] - 1) .. ':' .. tostring(now) .. ':' .. s[3] .. ':' .. s[4])
+  if n > 0 then
+    local args = {}
+    for i = 1, n do
+      local s = state[i]
+      args[#args + 1] = s[1]
+      args[#args + 1] = tostring(s[2] - 1) .. ':' .. tostring(now) .. ':' .. s[3] .. ':' .. s[4]
+    end
+    redis.call('HSET', rl, unpack(args))
   end
   return nil
 end
 
--- Frees the live-call slot a call holds (once: its `_live` field says it holds one).
-local function release_live(live, ck, uid)
-  if not uid or uid == '' or redis.call('HGET', ck, '_live') ~= '1' then return end
+-- Frees the live-call slot a call holds (once: its `_live` field, read by the caller as `held`,
+-- says it holds one).
+local function release_live(live, ck, uid, held)
+  if not uid or uid == '' or held ~= '1' then return end
   redis.call('HDEL', ck, '_live')
   if redis.call('HINCRBY', live, uid, -1) <= 0 then redis.call('HDEL', live, uid) end
 end
@@ -227,18 +236,24 @@ end
 -- moves forward, the first terminal status wins, and nothing moves a call after it; late or
 -- duplicated events change nothing (bar a missing providerCallId). An event time before the
 -- call's last transition moves up to it (notBefore): `_hms` holds the ms of the last history
--- entry; `clamp` is false when Node already replaced an unparseable time by now. Returns 1 when
--- applied.
+-- entry; `clamp` is false when Node already replaced an unparseable time by now.
+-- `c` is the call's fields as read once by the caller (CALL_FIELDS at least); the fields to
+-- write are appended to `w` (field, value...) and set in `c`, so the caller writes them with one
+-- HSET and decides on what the call became without reading it again. Returns 1 when applied.
 local RANK = { queued = 0, dialing = 1, ringing = 2, answered = 3, completed = 4, failed = 4, busy = 4, ['no-answer'] = 4, canceled = 4 }
 
-local function apply_transition(ck, to, at, atMs, cause, pcid, dur, clamp)
-  if pcid ~= '' and not redis.call('HGET', ck, 'providerCallId') then
-    redis.call('HSET', ck, 'providerCallId', pcid)
-  end
-  local cur = redis.call('HGET', ck, 'status')
+local function set_field(c, w, f, v)
+  c[f] = v
+  w[#w + 1] = f
+  w[#w + 1] = v
+end
+
+local function apply_transition(c, w, to, at, atMs, cause, pcid, dur, clamp)
+  if pcid ~= '' and not c.providerCallId then set_field(c, w, 'providerCallId', pcid) end
+  local cur = c.status
   if not (RANK[to] and RANK[cur] and RANK[cur] < 4 and RANK[to] > RANK[cur]) then return 0 end
-  local h = redis.call('HGET', ck, 'history_j')
-  local last = tonumber(redis.call('HGET', ck, '_hms') or '')
+  local h = c.history_j
+  local last = tonumber(c._hms or '')
   if clamp and last and tonumber(atMs) and tonumber(atMs) < last and h and h ~= '' and h ~= '[]' then
     local hist = cjson.decode(h)
     if type(hist[#hist]) == 'table' and type(hist[#hist].at) == 'string' then
@@ -250,21 +265,26 @@ local function apply_transition(ck, to, at, atMs, cause, pcid, dur, clamp)
   if cause ~= '' then item.cause = cause end
   local entry = cjson.encode(item)
   if not h or h == '[]' or h == '' then h = '[' .. entry .. ']' else h = string.sub(h, 1, -2) .. ',' .. entry .. ']' end
-  redis.call('HSET', ck, 'status', to, 'updatedAt', at, 'history_j', h)
-  if tonumber(atMs) then redis.call('HSET', ck, '_hms', atMs) end
-  if to == 'answered' then redis.call('HSET', ck, 'answeredAt', at, '_ams', atMs) end
+  set_field(c, w, 'status', to)
+  set_field(c, w, 'updatedAt', at)
+  set_field(c, w, 'history_j', h)
+  if tonumber(atMs) then set_field(c, w, '_hms', atMs) end
+  if to == 'answered' then
+    set_field(c, w, 'answeredAt', at)
+    set_field(c, w, '_ams', atMs)
+  end
   if RANK[to] == 4 then
-    redis.call('HSET', ck, 'endedAt', at)
+    set_field(c, w, 'endedAt', at)
     if dur ~= '' then
-      redis.call('HSET', ck, 'durationSec_n', dur)
+      set_field(c, w, 'durationSec_n', dur)
     elseif to == 'completed' then
-      local ams = tonumber(redis.call('HGET', ck, '_ams') or '')
+      local ams = tonumber(c._ams or '')
       local ms = tonumber(atMs)
       if ams and ms then
         -- Math.max(0, Math.round(x)) as in JS: round half up
         local d = math.floor((ms - ams) / 1000 + 0.5)
         if d < 0 then d = 0 end
-        redis.call('HSET', ck, 'durationSec_n', string.format('%d', d))
+        set_field(c, w, 'durationSec_n', string.format('%d', d))
       end
     end
   end
@@ -274,16 +294,22 @@ end
 -- Stores a new call: its fields, its places in the org's and the user's listings, its link when
 -- it has a provider call id, and (unless it is created ended) the live-call index.
 local function store_call(ck, callsKey, ucallsKey, pcKey, liveCallsKey, fields, sortKey, uid, pcl, callId, now)
-  redis.call('DEL', ck)
-  redis.call('HSET', ck, unpack(fields))
-  redis.call('HSET', ck, '_sk', sortKey)
-  redis.call('ZADD', callsKey, 0, sortKey)
-  if uid ~= '' then redis.call('ZADD', ucallsKey, 0, uid .. ' ' .. sortKey) end
+  local status
+  for i = 1, #fields, 2 do
+    if fields[i] == 'status' then status = fields[i + 1] end
+  end
+  fields[#fields + 1] = '_sk'
+  fields[#fields + 1] = sortKey
   if pcl ~= '' then
     redis.call('HSET', pcKey, pcl, callId)
-    redis.call('HSET', ck, '_pcl', pcl)
+    fields[#fields + 1] = '_pcl'
+    fields[#fields + 1] = pcl
   end
-  if (RANK[redis.call('HGET', ck, 'status')] or 0) < 4 then redis.call('ZADD', liveCallsKey, now, callId) end
+  redis.call('DEL', ck)
+  redis.call('HSET', ck, unpack(fields))
+  redis.call('ZADD', callsKey, 0, sortKey)
+  if uid ~= '' then redis.call('ZADD', ucallsKey, 0, uid .. ' ' .. sortKey) end
+  if (RANK[status] or 0) < 4 then redis.call('ZADD', liveCallsKey, now, callId) end
 end
 
 -- Local presence (click.lua, reassign_call.lua): with a pool (",n1,n2,"), the destination keeps

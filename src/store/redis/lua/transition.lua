@@ -17,42 +17,49 @@
 -- Reply: {'none'} or {'ok', applied 0|1, became terminal 0|1, call hash...}; the hash is left
 -- out when the call was in the caller's status and moved (the caller knows what it became)
 local ck, now = KEYS[1], tonumber(ARGV[1])
-if redis.call('EXISTS', ck) == 0 then return {'none'} end
-if ARGV[16] ~= '' and redis.call('HGET', ck, 'providerId') ~= ARGV[16] then return {'none'} end
+-- the call is read once and written once (a status event is the hottest script there is)
+local F = { '_base', 'providerId', '_pcl', 'from', 'status', 'providerCallId', 'history_j', '_hms', '_ams', 'userId', '_live', '_trial', 'crmLog_j' }
+local got = redis.call('HMGET', ck, unpack(F))
+local c = {}
+for i = 1, #F do c[F[i]] = got[i] or nil end
+if not c._base then return {'none'} end
+if ARGV[16] ~= '' and c.providerId ~= ARGV[16] then return {'none'} end
 local callId = ARGV[14]
+local w = {}
 if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[2], ARGV[8], callId)
   -- every link of the call is remembered ("\n"-joined), so its purge removes them all
-  local links = redis.call('HGET', ck, '_pcl')
+  local links = c._pcl
   if not links or links == '' then
-    redis.call('HSET', ck, '_pcl', ARGV[8])
+    set_field(c, w, '_pcl', ARGV[8])
   elseif not string.find('\n' .. links .. '\n', '\n' .. ARGV[8] .. '\n', 1, true) then
-    redis.call('HSET', ck, '_pcl', links .. '\n' .. ARGV[8])
+    set_field(c, w, '_pcl', links .. '\n' .. ARGV[8])
   end
 end
-if ARGV[9] ~= '' and not redis.call('HGET', ck, 'from') then redis.call('HSET', ck, 'from', ARGV[9]) end
-if ARGV[18] ~= '' then redis.call('HSET', ck, 'providerPrice_j', ARGV[18]) end
-local before = redis.call('HGET', ck, 'status')
-local applied = apply_transition(ck, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[15] == '1')
+if ARGV[9] ~= '' and not c.from then set_field(c, w, 'from', ARGV[9]) end
+if ARGV[18] ~= '' then set_field(c, w, 'providerPrice_j', ARGV[18]) end
+local before = c.status
+local applied = apply_transition(c, w, ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[15] == '1')
 local terminal = 0
 local missed = false
 if applied == 1 and RANK[ARGV[2]] == 4 then
   terminal = 1
-  if not redis.call('HGET', ck, '_ams') and string.find(redis.call('HGET', ck, '_base') or '', '"direction":"inbound"', 1, true) then
-    redis.call('HSET', ck, 'missed_j', 'true')
+  if not c._ams and string.find(c._base, '"direction":"inbound"', 1, true) then
+    set_field(c, w, 'missed_j', 'true')
     missed = true
   end
   redis.call('ZREM', KEYS[4], callId)
-  release_live(KEYS[3], ck, redis.call('HGET', ck, 'userId'))
-  if redis.call('HGET', ck, '_trial') ~= '1' then
+  if c._trial ~= '1' then
     redis.call('ZADD', KEYS[5], now, callId)
-    if not redis.call('HGET', ck, 'crmLog_j') then redis.call('HSET', ck, 'crmLog_j', '{"status":"pending","attempts":0}') end
+    if not c.crmLog_j then set_field(c, w, 'crmLog_j', '{"status":"pending","attempts":0}') end
   else
     redis.call('ZADD', KEYS[10], tonumber(ARGV[19]), callId)
   end
 elseif redis.call('ZSCORE', KEYS[4], callId) then
   redis.call('ZADD', KEYS[4], now, callId)
 end
+if #w > 0 then redis.call('HSET', ck, unpack(w)) end
+if terminal == 1 then release_live(KEYS[3], ck, c.userId, c._live) end
 if ARGV[10] ~= '' then
   if ARGV[11] == 'release' then
     redis.call('HDEL', KEYS[6], ARGV[10])
