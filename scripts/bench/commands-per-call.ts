@@ -99,7 +99,7 @@ export async function run(opts: { calls?: number; redisUrl?: string; gateway?: G
       for (let i = 0; i < calls; i += 20) await Promise.all(Array.from({ length: Math.min(20, calls - i) }, (_, k) => click(i + k)));
       await settle(probe);
       // MONITOR tells the commands clients sent from those a script ran (source "lua")
-      const monitor = await probe.duplicate().monitor();
+      const monitor = await probe.monitor();
       let sent = 0;
       monitor.on('monitor', (_time: string, args: string[], source: string) => {
         if (source !== 'lua' && !IGNORE.has(String(args[0]).toLowerCase())) sent++;

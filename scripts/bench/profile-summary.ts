@@ -1,7 +1,8 @@
 // Where the gateway's CPU goes: a V8 CPU profile (BENCH_CPU_PROF=<dir> npm run bench -- ...)
 // summed by self time into the parts of a request (HTTP, fastify, the Redis client, phone
 // numbers, dialgate's own folders...), so "the gateway costs 5× the bare server" can be taken
-// apart. Startup (module loading, tsx) is shown on its own line and left out of the shares.
+// apart. Startup (module loading, tsx, and building the app: fastify compiling its route
+// schemas under avvio) is shown on its own line and left out of the shares.
 //
 //   BENCH_CPU_PROF=/tmp/prof npm run bench -- click-to-call
 //   npx tsx scripts/bench/profile-summary.ts /tmp/prof
@@ -59,6 +60,18 @@ export interface ProfileSummary {
 export function summarise(file: string): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes as (ProfileNode & { children?: number[] })[]) for (const c of n.children ?? []) parent.set(c, n.id);
+  // a sample under avvio (fastify's plugin loader) is the app being built, not a request
+  const building = new Map<number, boolean>();
+  const isBuilding = (id: number): boolean => {
+    const known = building.get(id);
+    if (known !== undefined) return known;
+    const up = parent.get(id);
+    const v = byId.get(id)!.callFrame.url.includes('node_modules/avvio/') || (up !== undefined && isBuilding(up));
+    building.set(id, v);
+    return v;
+  };
   const self = new Map<number, number>();
   for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0));
   const groups = new Map<string, number>();
@@ -69,7 +82,7 @@ export function summarise(file: string): ProfileSummary {
     const { functionName: fn, url, lineNumber } = byId.get(id)!.callFrame;
     if (fn === '(idle)' || fn === '(root)') continue;
     const g = groupOf(url, fn);
-    if (g.startsWith('startup')) {
+    if (g.startsWith('startup') || isBuilding(id)) {
       startup += us;
       continue;
     }

@@ -7,13 +7,31 @@ import { parsePhoneNumberFromString, type CountryCode, type NumberType, type Pho
 // is kept, so the dial policy does not run the same patterns again on every click.
 const TYPES = new WeakMap<PhoneNumber, NonNullable<NumberType>>();
 
+// Parsing is the dearest step of a click or a screen pop (≈ 36 µs for a +1 number: the library
+// compiles its patterns again on every call), and the same numbers come back: an org's DIDs on
+// every inbound call, a destination at the click and again when its cost is settled, a customer
+// called back. So parses are kept, valid or not, in a bounded map (the oldest goes first).
+// The PhoneNumber objects handed out are shared: nothing may change them.
+const MAX_CACHED = 10_000;
+const parsed = new Map<string, PhoneNumber | null>();
+
+/** how many parses are kept (tests) */
+export function cachedParses(): number {
+  return parsed.size;
+}
+
 export function parsePhone(input: string, defaultRegion?: string): PhoneNumber | undefined {
   if (typeof input !== 'string' || input.length > 64) return undefined;
+  const key = defaultRegion ? `${input}|${defaultRegion}` : input;
+  const hit = parsed.get(key);
+  if (hit !== undefined) return hit ?? undefined;
   const p = parsePhoneNumberFromString(input, defaultRegion as CountryCode | undefined);
   const type = p?.getType();
-  if (!p || type === undefined) return undefined;
-  TYPES.set(p, type);
-  return p;
+  const out = p && type !== undefined ? p : undefined;
+  if (out) TYPES.set(out, type!);
+  if (parsed.size >= MAX_CACHED) parsed.delete(parsed.keys().next().value!);
+  parsed.set(key, out ?? null);
+  return out;
 }
 
 /** The number's type (MOBILE, FIXED_LINE, PREMIUM_RATE...), 'UNKNOWN' when none matches. */

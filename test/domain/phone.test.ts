@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
-import { numberTypeOf, parsePhone } from '../../src/domain/phone.js';
+import { cachedParses, numberTypeOf, parsePhone } from '../../src/domain/phone.js';
 
 // parsePhone validates through getType() and keeps the type; it must agree with the library's
 // own isValid() and getType() on valid and invalid input alike
@@ -36,4 +36,18 @@ test('parsePhone: valid exactly when libphonenumber says so, with the same numbe
   // a PhoneNumber parsed elsewhere still gets its type
   const other = parsePhoneNumberFromString('+19005551234')!;
   assert.equal(numberTypeOf(other), other.getType() ?? 'UNKNOWN');
+});
+
+test('parsePhone keeps its parses, valid or not, in a bounded map', () => {
+  const a = parsePhone('+14162345678');
+  assert.ok(a);
+  assert.equal(parsePhone('+14162345678'), a, 'a number parsed again is the kept parse');
+  // the region is part of the key: the same digits mean different numbers in different regions
+  assert.equal(parsePhone('0612345678', 'FR')?.number, '+33612345678');
+  assert.equal(parsePhone('0612345678', 'US'), undefined);
+  assert.equal(parsePhone('0612345678', 'FR')?.number, '+33612345678');
+  for (let i = 0; i < 12_000; i++) parsePhone(`+1416${String(2_000_000 + i)}`);
+  assert.ok(cachedParses() <= 10_000, `at most 10,000 kept (${cachedParses()})`);
+  // the oldest went first; parsing it again still gives the same number
+  assert.equal(parsePhone('+14162345678')?.number, '+14162345678');
 });
