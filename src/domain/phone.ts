@@ -22,7 +22,8 @@ export function cachedParses(): number {
 
 export function parsePhone(input: string, defaultRegion?: string): PhoneNumber | undefined {
   if (typeof input !== 'string' || input.length > 64) return undefined;
-  const key = defaultRegion ? `${input}|${defaultRegion}` : input;
+  // a number in international form means the same whatever the default region: one entry
+  const key = defaultRegion && !input.startsWith('+') ? `${input}|${defaultRegion}` : input;
   const hit = parsed.get(key);
   if (hit !== undefined) return hit ?? undefined;
   const p = parsePhoneNumberFromString(input, defaultRegion as CountryCode | undefined);
@@ -31,6 +32,8 @@ export function parsePhone(input: string, defaultRegion?: string): PhoneNumber |
   if (out) TYPES.set(out, type!);
   if (parsed.size >= MAX_CACHED) parsed.delete(parsed.keys().next().value!);
   parsed.set(key, out ?? null);
+  // and under its E.164 form, which the call keeps and later steps parse again
+  if (out && out.number !== key && parsed.size < MAX_CACHED) parsed.set(out.number, out);
   return out;
 }
 

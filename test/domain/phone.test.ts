@@ -42,6 +42,9 @@ test('parsePhone keeps its parses, valid or not, in a bounded map', () => {
   const a = parsePhone('+14162345678');
   assert.ok(a);
   assert.equal(parsePhone('+14162345678'), a, 'a number parsed again is the kept parse');
+  assert.equal(parsePhone('+14162345678', 'CA'), a, 'an international form is one entry whatever the region');
+  const national = parsePhone('(416) 234-5679', 'CA');
+  assert.equal(parsePhone('+14162345679'), national, 'a national form is kept under its E.164 form too');
   // the region is part of the key: the same digits mean different numbers in different regions
   assert.equal(parsePhone('0612345678', 'FR')?.number, '+33612345678');
   assert.equal(parsePhone('0612345678', 'US'), undefined);
