@@ -237,7 +237,7 @@ end
 -- duplicated events change nothing (bar a missing providerCallId). An event time before the
 -- call's last transition moves up to it (notBefore): `_hms` holds the ms of the last history
 -- entry; `clamp` is false when Node already replaced an unparseable time by now.
--- `c` is the call's fields as read once by the caller (CALL_FIELDS at least); the fields to
+-- `c` is the call's fields as read once by the caller (transition.lua's list); the fields to
 -- write are appended to `w` (field, value...) and set in `c`, so the caller writes them with one
 -- HSET and decides on what the call became without reading it again. Returns 1 when applied.
 local RANK = { queued = 0, dialing = 1, ringing = 2, answered = 3, completed = 4, failed = 4, busy = 4, ['no-answer'] = 4, canceled = 4 }
