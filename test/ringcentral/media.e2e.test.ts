@@ -51,7 +51,9 @@ describe('RingCentral recordings through the gateway (Redis, webhook CRM)', () =
   });
 
   test('recording on: Call Control records the answered party, the call log gives the recording, the link streams it with Range; a tampered token is refused; the CRM gets the link', async () => {
-    fake.scenario = { ...DEFAULT_RINGOUT_SCENARIO };
+    // talk long enough for the gateway's record request to reach a live call on a loaded machine
+    // (at the default 30 ms the call could end first, and RingCentral refuses to record it)
+    fake.scenario = { ...DEFAULT_RINGOUT_SCENARIO, talkMs: 1500 };
     fake.recordingOutcome = 'stored';
     const ws = await tg.events(key);
     try {
