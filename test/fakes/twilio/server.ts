@@ -110,7 +110,8 @@ export interface Delivery {
   contentType: string;
 }
 
-type Fault = { kind: 'status'; status: number } | { kind: 'hang'; ms: number };
+// a fault for dials only leaves the gateway's other requests (probes, price and status reads) alone
+type Fault = ({ kind: 'status'; status: number } | { kind: 'hang'; ms: number }) & { dialsOnly?: boolean };
 
 export interface FakeTwilioOptions {
   accountSid?: string;
@@ -258,9 +259,9 @@ export class FakeTwilio {
     for (let i = 0; i < times; i++) this.faults.push({ kind: 'status', status });
   }
 
-  /** The next `times` REST requests get no answer for `ms`. */
-  hang(times: number, ms = 30_000): void {
-    for (let i = 0; i < times; i++) this.faults.push({ kind: 'hang', ms });
+  /** The next `times` REST requests (with `dialsOnly`, call creations) get no answer for `ms`. */
+  hang(times: number, ms = 30_000, opts: { dialsOnly?: boolean } = {}): void {
+    for (let i = 0; i < times; i++) this.faults.push({ kind: 'hang', ms, ...(opts.dialsOnly ? { dialsOnly: true } : {}) });
   }
 
   refuseNumber(number: string, code = 21211): void {
@@ -324,7 +325,9 @@ export class FakeTwilio {
       return this.send(res, rec, 401, errorBody(20003, 'Authenticate', 401), { 'www-authenticate': 'Basic realm="Twilio API"' });
     }
 
-    const fault = this.faults.shift();
+    const isDial = rec.method === 'POST' && m !== null && m[2] === undefined;
+    const at = this.faults.findIndex((f) => !f.dialsOnly || isDial);
+    const fault = at >= 0 ? this.faults.splice(at, 1)[0] : undefined;
     if (fault?.kind === 'hang') {
       await new Promise<void>((r) => {
         const t = setTimeout(r, fault.ms);
