@@ -52,11 +52,9 @@ export interface EnforceContext extends PolicyContext {
   path: 'click-to-call' | 'trial' | 'failover' | 'phonebridge';
 }
 
-/** A user's phone, parsed once per user object (the click path's users come from a cache). */
-const parsedPhones = new WeakMap<User, PhoneNumber | undefined>();
+/** A user's phone (parsePhone keeps its parses: the click path does not parse it again). */
 function agentPhone(user: User): PhoneNumber | undefined {
-  if (!parsedPhones.has(user)) parsedPhones.set(user, user.phone ? parsePhone(user.phone, user.region) : undefined);
-  return parsedPhones.get(user);
+  return user.phone ? parsePhone(user.phone, user.region) : undefined;
 }
 
 export class PolicyService {

@@ -22,13 +22,9 @@ export interface CallerIdChoice {
   reason: string;
 }
 
-const countries = new Map<string, string | undefined>();
+// parsePhone keeps its parses: the pool's numbers and the destination cost a lookup
 function countryOf(e164: string): string | undefined {
-  if (!countries.has(e164)) {
-    if (countries.size > 100_000) countries.clear();
-    countries.set(e164, parsePhone(e164)?.country);
-  }
-  return countries.get(e164);
+  return parsePhone(e164)?.country;
 }
 
 function commonPrefix(a: string, b: string): number {
