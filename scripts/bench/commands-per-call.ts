@@ -129,6 +129,8 @@ export function formatTable(rows: CommandsRow[]): string {
       ['case', 'calls', 'Redis commands / call', 'of which scripts', 'sent by the gateway (not run by a script)'],
       rows.map((r) => [r.case, String(r.calls), r.commands.toFixed(2), r.scripts.toFixed(2), r.sent.toFixed(2)]),
     ),
+    // Redis times each command while MONITOR also writes it out: read the counts, not the µs
+    '(µs: Redis\'s own per-call timings, inflated while MONITOR watches; compare counts)',
     ...rows.map((r) => `${r.case}: ${Object.entries(r.byName).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`),
   ].join('\n');
 }
